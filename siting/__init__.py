@@ -1,0 +1,48 @@
+"""siting: spatial planning of 医养结合 (integrated medical and elderly care) in China.
+
+Built-in regions from real reference data, facility registries in any coordinate system Chinese
+planners meet, modelled registries where no real one exists; pairing, coverage, patrols and
+siting build on them.
+
+Examples
+--------
+>>> import siting
+>>> region = siting.load_region("nanchong")
+>>> facilities = siting.modelled.registry_for(region)
+"""
+
+__version__ = "0.1.0"
+
+from siting import crs, modelled, regions, registry, settings
+from siting._errors import (
+    DataError,
+    Issue,
+    RegionNotFoundError,
+    SitingError,
+    ValidationError,
+)
+from siting._reference import data_dir, reference_dir
+from siting.regions import Region
+from siting.regions import load as load_region
+from siting.registry import read as read_registry
+from siting.registry import write as write_registry
+
+__all__ = [
+    "DataError",
+    "Issue",
+    "Region",
+    "RegionNotFoundError",
+    "SitingError",
+    "ValidationError",
+    "__version__",
+    "crs",
+    "data_dir",
+    "load_region",
+    "modelled",
+    "read_registry",
+    "reference_dir",
+    "regions",
+    "registry",
+    "settings",
+    "write_registry",
+]

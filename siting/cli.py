@@ -1,0 +1,218 @@
+"""The ``siting`` command.
+
+Examples
+--------
+::
+
+    siting data build --region nanchong
+    siting data regions
+    siting registry validate my_facilities.csv --crs gcj02 --region nanchong
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from siting import __version__
+from siting._errors import Issue, SitingError
+
+__all__ = ["main"]
+
+_FMT = argparse.RawDescriptionHelpFormatter
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="siting",
+        formatter_class=_FMT,
+        description=(
+            "siting — 医养结合 spatial planning: built-in regions, facility registries, pairing,\n"
+            "coverage, patrols and siting. 医养结合空间规划工具。"
+        ),
+        epilog=(
+            "examples:\n"
+            "  siting data build --region nanchong      # region + modelled registry -> "
+            "data/geo/nanchong.gpkg\n"
+            "  siting data regions                      # list the built-in regions\n"
+            "  siting registry validate list.csv --crs gcj02 --region nanchong\n"
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"siting {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    data = sub.add_parser(
+        "data",
+        help="build and list the built-in regions' data",
+        description="Build and list the built-in regions' data (构建内置区域数据).",
+        formatter_class=_FMT,
+        epilog="examples:\n  siting data build --region nanchong\n  siting data regions\n",
+    )
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
+    build = data_sub.add_parser(
+        "build",
+        help="write a region's GeoPackage: region layers and its modelled registry",
+        formatter_class=_FMT,
+        description=(
+            "Write data/geo/<region>.gpkg with the region's counties, townships, modelled\n"
+            "township areas and village points, and its modelled facility registry (every row\n"
+            "source=modelled). The same --seed gives a byte-identical file.\n"
+            "生成区域数据包：区县、乡镇、村点（模拟）与模拟机构名录。"
+        ),
+        epilog=(
+            "examples:\n"
+            "  siting data build --region nanchong\n"
+            "  siting data build --region 宣汉县 --seed 7 --out /tmp/xuanhan.gpkg\n"
+        ),
+    )
+    build.add_argument("--region", required=True, help="name, code or alias, e.g. nanchong, 511722")
+    build.add_argument("--seed", type=int, default=None, help="seed of the modelled parts")
+    build.add_argument("--out", type=Path, default=None, help="output .gpkg (default data/geo/)")
+    build.add_argument("--reference-dir", type=Path, default=None, help="other reference folder")
+    data_sub.add_parser(
+        "regions",
+        help="list the regions of the reference tables and whether each can be loaded",
+        description="List the built-in regions (列出内置区域).",
+        epilog="example:\n  siting data regions\n",
+        formatter_class=_FMT,
+    ).add_argument("--reference-dir", type=Path, default=None, help="other reference folder")
+
+    reg = sub.add_parser(
+        "registry",
+        help="check facility registries",
+        description="Check facility registries (机构名录检查).",
+        formatter_class=_FMT,
+        epilog="example:\n  siting registry validate list.csv --crs gcj02\n",
+    )
+    reg_sub = reg.add_subparsers(dest="registry_command", metavar="ACTION")
+    val = reg_sub.add_parser(
+        "validate",
+        help="report every problem of a registry file (exit code 1 on errors)",
+        formatter_class=_FMT,
+        description=(
+            "Read a facility list (CSV in UTF-8 or GBK, .xlsx, GeoJSON, GeoPackage, or a web-map\n"
+            "POI export) and report every problem at once: file, row, column and reason, in\n"
+            "Chinese and English. Exit code 0 when clean, 1 when there are errors.\n"
+            "检查机构名录文件，一次列出全部问题（文件、行、列、原因）。"
+        ),
+        epilog=(
+            "examples:\n"
+            "  siting registry validate 养老机构.csv --crs gcj02 --region nanchong\n"
+            "  siting registry validate poi_export.xlsx --poi-source amap\n"
+        ),
+    )
+    val.add_argument("file", type=Path, help="CSV, XLSX, GeoJSON or GeoPackage file")
+    val.add_argument(
+        "--crs", default=None, help="coordinate system of the file: wgs84, gcj02 or bd09"
+    )
+    val.add_argument("--region", default=None, help="check points lie in this region")
+    val.add_argument("--margin-km", type=float, default=None, help="allowed distance outside")
+    val.add_argument("--sheet", default=None, help="Excel sheet name")
+    val.add_argument("--layer", default=None, help="GeoPackage layer")
+    val.add_argument("--poi-source", default=None, choices=["amap", "tencent", "baidu"])
+    return parser
+
+
+def _print_issues(issues: list[Issue], file: Path) -> int:
+    errors = [i for i in issues if i.severity == "error"]
+    warnings = [i for i in issues if i.severity != "error"]
+    if not issues:
+        print(f"{file}: 检查通过，未发现问题 / no problems found")
+        return 0
+    print(f"{file}: {len(errors)} 个错误 / error(s), {len(warnings)} 个提示 / warning(s)")
+    for issue in errors + warnings:
+        tag = "错误 ERROR" if issue.severity == "error" else "提示 WARNING"
+        row = f"第{issue.row}行 row {issue.row}" if issue.row is not None else "整个文件 whole file"
+        col = f"列 column {issue.column!r}" if issue.column else ""
+        print(f"  [{tag}] {row} {col}".rstrip())
+        if issue.reason_zh:
+            print(f"      {issue.reason_zh}")
+        print(f"      {issue.reason}")
+    return 1 if errors else 0
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from siting import modelled, regions
+
+    start = time.perf_counter()
+    print(f"载入区域 loading region {args.region} ...", flush=True)
+    region = regions.load(args.region, seed=args.seed, reference_dir=args.reference_dir)
+    print(f"  {region}", flush=True)
+    print("生成模拟机构名录 generating the modelled registry ...", flush=True)
+    path = modelled.build(region, out=args.out, seed=args.seed)
+    facilities = modelled.registry_for(region, seed=args.seed)
+    counts = facilities["kind"].value_counts().sort_index()
+    print(f"写入 wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    print("机构数 facilities by kind (source=modelled):")
+    for kind, n in counts.items():
+        print(f"  {kind:<24} {n:>6}")
+    imputed = int((region.townships["coord_quality"] == "imputed").sum())
+    print(
+        f"乡镇 {len(region.townships)} townships ({imputed} seats imputed), "
+        f"村/社区 {len(region.villages)} villages (modelled points); "
+        f"{time.perf_counter() - start:.1f} s"
+    )
+    return 0
+
+
+def _cmd_regions(args: argparse.Namespace) -> int:
+    from siting import regions
+
+    table = regions.available(reference_dir=args.reference_dir)
+    for code, row in table.iterrows():
+        state = "ok" if row["loadable"] else f"not loadable: {row['reason']}"
+        alias = f" ({row['alias']})" if row["alias"] else ""
+        print(f"{code}  {row['name']}{alias}  [{row['level']}]  {state}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from siting import registry, regions
+
+    boundary = None
+    points = None
+    if args.region:
+        region = regions.load(args.region)
+        boundary = region.outline
+        points = region.townships[region.townships["coord_quality"] == "reference"]
+    margin = args.margin_km * 1000.0 if args.margin_km is not None else None
+    issues = registry.validate(
+        args.file,
+        crs=args.crs,
+        sheet=args.sheet,
+        layer=args.layer,
+        boundary=boundary,
+        margin_m=margin,
+        poi_source=args.poi_source,
+        reference_points=points,
+    )
+    return _print_issues(issues, args.file)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``siting`` command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handlers = {
+        ("data", "build"): _cmd_build,
+        ("data", "regions"): _cmd_regions,
+        ("registry", "validate"): _cmd_validate,
+    }
+    key = (args.command, getattr(args, "data_command", None) or getattr(args, "registry_command", None))
+    handler = handlers.get(key)  # type: ignore[arg-type]
+    if handler is None:
+        sub = {"data": "data", "registry": "registry"}.get(args.command or "")
+        parser.parse_args([sub, "--help"] if sub else ["--help"])
+        return 2
+    try:
+        return handler(args)
+    except SitingError as exc:
+        print(f"错误 error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

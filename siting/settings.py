@@ -1,0 +1,33 @@
+"""Global settings of siting: typed module variables, each documented.
+
+Change them for a whole session (``siting.settings.metric_crs = "EPSG:32649"``); every function
+that uses one also takes a keyword-only override.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Folder of the reference data (boundaries, township seats, villages, census). ``None`` means:
+#: the environment variable ``SITING_REFERENCE_DIR`` if set, else the repository's
+#: ``data/geo/reference/`` when running from a checkout, else the copy inside the installed package.
+reference_dir: Path | None = None
+
+#: Folder where generated data (modelled registries, networks, caches) is written. ``None`` means:
+#: ``SITING_DATA_DIR`` if set, else ``data/geo/`` beside the repository's reference folder, else
+#: ``./data/geo`` under the current working directory (an installed package never writes into
+#: site-packages).
+data_dir: Path | None = None
+
+#: Metric CRS for analysis in Sichuan (UTM zone 48N). See :func:`siting.crs.metric_crs`.
+metric_crs: str = "EPSG:32648"
+
+#: Seed of every modelled dataset (village points, population splits, modelled registries).
+default_seed: int = 20201124
+
+#: A facility farther than this outside its region's boundary is an error on validation (metres).
+outside_region_margin_m: float = 5_000.0
+
+#: GCJ-02 offset heuristic: an undeclared-CRS file is flagged when its points, read as GCJ-02,
+#: land closer to known township seats than when read as WGS84 by at least this share.
+gcj_detect_min_gain: float = 0.25
