@@ -183,7 +183,7 @@ def _load(folder: Path) -> ReferenceData:
 
 
 def _split_blocks(lines: list[str], indent: int) -> list[tuple[int, list[str]]]:
-    """Split YAML lines into the blocks that start at exactly ``indent`` spaces (with line numbers)."""
+    """Split YAML lines into blocks starting at exactly ``indent`` spaces, with line numbers."""
     blocks: list[tuple[int, list[str]]] = []
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
@@ -241,10 +241,9 @@ def _load_blocks(
         except yaml.YAMLError as exc:
             children = block[1:]
             if len(children) < 1 or indent >= 12:
-                mark = exc.problem_mark.line if exc.problem_mark else 0
-                problems.append(
-                    f"{file}: {prefix}{head} is not valid YAML (line {first_line + start - 1 + mark})"
-                )
+                mark = getattr(exc, "problem_mark", None)
+                line = first_line + start - 1 + (mark.line if mark is not None else 0)
+                problems.append(f"{file}: {prefix}{head} is not valid YAML (line {line})")
                 continue
             result[head] = _load_blocks(
                 file, children, indent + 2, first_line + start, f"{prefix}{head}.", problems

@@ -135,7 +135,7 @@ def _print_issues(issues: list[Issue], file: Path) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from siting import modelled, regions
+    from siting import modelled, regions, registry
 
     start = time.perf_counter()
     print(f"载入区域 loading region {args.region} ...", flush=True)
@@ -143,12 +143,15 @@ def _cmd_build(args: argparse.Namespace) -> int:
     print(f"  {region}", flush=True)
     print("生成模拟机构名录 generating the modelled registry ...", flush=True)
     path = modelled.build(region, out=args.out, seed=args.seed)
-    facilities = modelled.registry_for(region, seed=args.seed)
+    facilities = registry.read(path)
     counts = facilities["kind"].value_counts().sort_index()
     print(f"写入 wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     print("机构数 facilities by kind (source=modelled):")
     for kind, n in counts.items():
-        print(f"  {kind:<24} {n:>6}")
+        label = registry.kind_label(str(kind))
+        print(f"  {label}\t{kind:<24} {n:>6}")
+    if "beds" in facilities:
+        print(f"  床位 beds (elderly-care and hospitals): {int(facilities['beds'].sum()):,}")
     imputed = int((region.townships["coord_quality"] == "imputed").sum())
     print(
         f"乡镇 {len(region.townships)} townships ({imputed} seats imputed), "
@@ -170,14 +173,15 @@ def _cmd_regions(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from siting import registry, regions
+    from siting import regions, registry
 
     boundary = None
     points = None
     if args.region:
         region = regions.load(args.region)
         boundary = region.outline
-        points = region.townships[region.townships["coord_quality"] == "reference"]
+        known = region.townships[region.townships["coord_quality"] == "reference"]
+        points = known.rename(columns={"lon": "lon_wgs84", "lat": "lat_wgs84"})
     margin = args.margin_km * 1000.0 if args.margin_km is not None else None
     issues = registry.validate(
         args.file,
@@ -201,7 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("data", "regions"): _cmd_regions,
         ("registry", "validate"): _cmd_validate,
     }
-    key = (args.command, getattr(args, "data_command", None) or getattr(args, "registry_command", None))
+    key = (
+        args.command,
+        getattr(args, "data_command", None) or getattr(args, "registry_command", None),
+    )
     handler = handlers.get(key)  # type: ignore[arg-type]
     if handler is None:
         sub = {"data": "data", "registry": "registry"}.get(args.command or "")

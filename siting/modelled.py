@@ -127,18 +127,23 @@ def _urban_township(ctx: _Ctx, county: str) -> str:
     return str(pool.index[ctx.rng.choice(len(pool), p=weights / weights.sum())])
 
 
+def _xy(frame: pd.DataFrame, code: str) -> tuple[float, float]:
+    xy = frame.loc[code, ["x", "y"]].to_numpy(dtype=float)
+    return float(xy[0]), float(xy[1])
+
+
 def _place(ctx: _Ctx, how: str, *, county: str, township: str | None = None) -> tuple[Any, ...]:
     """Return (x, y, township_code) for a placement rule."""
     if how == "urban":
         town = township or _urban_township(ctx, county)
-        seat = (float(ctx.towns.at[town, "x"]), float(ctx.towns.at[town, "y"]))
+        seat = _xy(ctx.towns, town)
         x, y = _offset_inside(ctx, seat, 300.0, 3000.0, ctx.counties.loc[county])
         return x, y, _township_of(ctx, x, y, county)
     if how == "township_seat":
         if township is None:
             msg = "placement township_seat needs a township"
             raise DataError(msg)
-        seat = (float(ctx.towns.at[township, "x"]), float(ctx.towns.at[township, "y"]))
+        seat = _xy(ctx.towns, township)
         x, y = _offset_inside(ctx, seat, 200.0, 1500.0, ctx.areas.loc[township])
         return x, y, township
     msg = f"{_SPEC_FILE}: unknown placement {how!r} (township_seat, urban, village)"
@@ -291,9 +296,7 @@ def _per_unit(ctx: _Ctx, group: dict[str, Any]) -> None:
             seat = (float(town["x"]), float(town["y"]))
             xy = _offset_inside(ctx, seat, 0.0, 300.0, ctx.areas.loc[code])
             name = str(group["name"]).format(township=town["name"])
-            _add(
-                ctx, kind=kind, name=name, xy=xy, county=town["county_code"], township=str(code)
-            )
+            _add(ctx, kind=kind, name=name, xy=xy, county=town["county_code"], township=str(code))
     for code, vil in ctx.villages.iterrows():
         if vil["village_type"] in units:
             xy = _offset_inside(
@@ -340,10 +343,17 @@ def _village_group(ctx: _Ctx, group: dict[str, Any], counts: dict[str, int]) -> 
             )
 
 
-def _seat_towns(ctx: _Ctx, county: str, n: int) -> Iterator[str]:
-    """Rural townships of a county by elderly population, largest first, cycling if needed."""
+def _seat_towns(ctx: _Ctx, county: str, n: int, kind: str) -> Iterator[str]:
+    """Rural townships of a county by elderly population, largest first, cycling if needed.
+
+    Townships that already have a named facility of ``kind`` come last.
+    """
+    taken = {r["township_code"] for r in ctx.rows if r["kind"] == kind}
     towns = ctx.towns[(ctx.towns["county_code"] == county) & ctx.towns["town_type"].ne("街道")]
-    order = towns.sort_values("pop_60plus", ascending=False, kind="stable").index
+    towns = towns.assign(_taken=towns.index.isin(list(taken)))
+    order = towns.sort_values(
+        ["_taken", "pop_60plus"], ascending=[True, False], kind="stable"
+    ).index
     if len(order) == 0:
         order = ctx.towns.index[ctx.towns["county_code"] == county]
     for i in range(n):
@@ -360,14 +370,16 @@ def _institution_group(
         if fixed:
             parts = {str(fixed): n}
         else:
-            rural = int((ctx.towns["county_code"].eq(county) & ctx.towns["town_type"].ne("街道")).sum())
+            rural = int(
+                (ctx.towns["county_code"].eq(county) & ctx.towns["town_type"].ne("街道")).sum()
+            )
             n_public = min(round(share * n), rural)
             parts = {"public": n_public, "private": n - n_public}
         seq = 0
         for ownership, m in parts.items():
             how = group.get(f"{ownership}_place", group.get("place", "urban"))
             template = group.get(f"name_{ownership}", group.get("name"))
-            towns = _seat_towns(ctx, county, m) if how == "township_seat" else None
+            towns = _seat_towns(ctx, county, m, kind) if how == "township_seat" else None
             for _ in range(m):
                 seq += 1
                 town = next(towns) if towns is not None else None
@@ -447,12 +459,24 @@ def _hospital_group(ctx: _Ctx, group: dict[str, Any], counts: dict[str, int], wh
         )
 
 
-def _beds(ctx: _Ctx, group: dict[str, Any], where: str) -> None:
+def _beds(ctx: _Ctx, group: dict[str, Any], first: int, where: str) -> None:
+    """Draw beds for the rows this group added (from ``first``) and the named rows it counts."""
     medians = group.get("beds_median")
     if not medians:
         return
     kinds = list(group.get("count_includes_kinds", [group["kind"]]))
-    idx = [i for i, r in enumerate(ctx.rows) if r["kind"] in kinds]
+    fixed = group.get("ownership")
+    idx = [
+        i
+        for i, r in enumerate(ctx.rows)
+        if i >= first
+        or (
+            r["location"] == "approximate"
+            and r["kind"] in kinds
+            and r["beds"] is None
+            and (fixed is None or r["ownership"] == fixed)
+        )
+    ]
     keys = [
         ctx.rows[i]["level"] if group["kind"] == "hospital" else ctx.rows[i]["ownership"]
         for i in idx
@@ -492,6 +516,7 @@ def _generate(region: Region, spec_code: str, spec: dict[str, Any], seed: int) -
         if "per_unit" in group:
             _per_unit(ctx, group)
             continue
+        first = len(ctx.rows)
         total = _group_count(ctx, group, where)
         counts = (
             _split_counties(ctx, total, str(group["allocate"]))
@@ -507,7 +532,7 @@ def _generate(region: Region, spec_code: str, spec: dict[str, Any], seed: int) -
             _hospital_group(ctx, group, counts, where)
         else:
             _institution_group(ctx, group, counts, where=where)
-        _beds(ctx, group, where)
+        _beds(ctx, group, first, where)
     return pd.DataFrame(ctx.rows)
 
 

@@ -233,7 +233,9 @@ def _county_codes(ref: ReferenceData, code: str, unit: dict[str, Any]) -> list[s
     if unit["level"] == "county":
         codes = [code]
     else:
-        codes = [c for c, u in units.items() if u["level"] == "county" and u["city"] == unit["name"]]
+        codes = [
+            c for c, u in units.items() if u["level"] == "county" and u["city"] == unit["name"]
+        ]
         listed = ref.counties.loc[ref.counties["cityCode"] == code[:4], "code"].tolist()
         codes = sorted(set(codes) | set(listed))
         feats = {f["properties"]["adcode"]: f for f in ref.counties_geo["features"]}
@@ -359,17 +361,22 @@ def _counties(ref: ReferenceData, codes: list[str]) -> gpd.GeoDataFrame:
     for c in codes:
         props = feats[c]["properties"]
         row = census.loc[c]
-
-        def num(col: str, row: pd.Series = row) -> int:
+        values: dict[str, int] = {}
+        for col in ["人口数_合计", "城镇人口", "乡村人口"] + [
+            f"{sex}_{band}" for band in AGE_BANDS_60 for sex in ("男", "女")
+        ]:
             value = str(row[col]).strip()
             try:
-                return round(float(value))
+                values[col] = round(float(value))
             except ValueError as exc:
                 msg = (
                     f"census value {value!r} for {c} in column {col!r} of "
                     f"{ref.folder / 'census2020_county.csv'} is not a number"
                 )
                 raise DataError(msg) from exc
+
+        def num(col: str, values: dict[str, int] = values) -> int:
+            return values[col]
 
         p60 = sum(num(f"{sex}_{band}") for band in AGE_BANDS_60 for sex in ("男", "女"))
         p65 = sum(num(f"{sex}_{band}") for band in AGE_BANDS_60[1:] for sex in ("男", "女"))
@@ -419,10 +426,12 @@ def _townships_of(
 
 
 def _farthest(candidates: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """The candidate farthest from every known point (the first one on ties)."""
     if len(known) == 0:
-        return candidates[0]
-    d = np.min(np.hypot(*(candidates[:, None, :] - known[None, :, :]).transpose(2, 0, 1)), axis=1)
-    return candidates[int(np.argmax(d))]
+        return np.asarray(candidates[0])
+    diff = candidates[:, None, :] - known[None, :, :]
+    d = np.min(np.hypot(diff[..., 0], diff[..., 1]), axis=1)
+    return np.asarray(candidates[int(np.argmax(d))])
 
 
 def _impute_seats(
@@ -611,7 +620,7 @@ def apportion(total: int, weights: np.ndarray) -> np.ndarray:
     rest = int(total - base.sum())
     order = np.lexsort((np.arange(len(w)), -(quota - base)))
     base[order[:rest]] += 1
-    return base
+    return np.asarray(base, dtype=np.int64)
 
 
 def _split_population(county: pd.Series, towns: pd.DataFrame, villages: pd.DataFrame) -> None:

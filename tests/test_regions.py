@@ -120,7 +120,10 @@ def test_villages_inside_their_township_area(nanchong: regions.Region) -> None:
     v = nanchong.villages
     assert (v["coord_quality"] == "modelled").all()
     areas = nanchong.township_areas.geometry
-    inside = [areas.loc[t].buffer(1e-7).contains(g) for t, g in zip(v["township_code"], v.geometry)]
+    inside = [
+        areas.loc[t].buffer(1e-7).contains(g)
+        for t, g in zip(v["township_code"], v.geometry, strict=True)
+    ]
     assert all(inside)
     assert v.within(nanchong.outline.buffer(1e-7)).all()
     # township areas tile each county: their areas sum to the county's area (within 0.1%)
@@ -199,7 +202,7 @@ def test_reference_dir_by_argument_and_env(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("SITING_REFERENCE_DIR", str(folder))
     assert siting.reference_dir() == folder.resolve()
     monkeypatch.setenv("SITING_REFERENCE_DIR", str(tmp_path / "nowhere"))
-    with pytest.raises(siting.DataError, match="nowhere.*does not exist"):
+    with pytest.raises(siting.DataError, match=r"nowhere.*does not exist"):
         regions.load("xuanhan")
 
 
