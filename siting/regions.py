@@ -13,8 +13,9 @@ reference data lacks, each labelled:
     point; if there is none, the county town listed in ``siting/data/regions.yaml``
     (``county_towns``); failing that, the seat of the county's most urban township with a point
     (most 居委会);
-  - a 镇 or 乡 goes to the point of a 500 m grid over the county polygon farthest from every known
-    (and already imputed) seat: the centre of the largest area without a seat.
+  - a 镇 or 乡 goes to the point of a 500 m grid over the county polygon that maximises the smaller
+    of its distance to every known (and already imputed) seat and its distance to the county line:
+    the centre of the largest circle inside the county free of seats.
 
 * **Township areas** (``coord_quality="modelled"``): Voronoi cells of the seats within each county,
   clipped to the county polygon.
@@ -425,12 +426,21 @@ def _townships_of(
     return frame
 
 
-def _farthest(candidates: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """The candidate farthest from every known point (the first one on ties)."""
+def _farthest(
+    candidates: np.ndarray, known: np.ndarray, *, cap: np.ndarray | None = None
+) -> np.ndarray:
+    """The candidate farthest from every known point (the first one on ties).
+
+    ``cap`` bounds each candidate's distance (e.g. by its distance to the county line, so that the
+    chosen point is the centre of the largest empty circle inside the county).
+    """
     if len(known) == 0:
-        return np.asarray(candidates[0])
-    diff = candidates[:, None, :] - known[None, :, :]
-    d = np.min(np.hypot(diff[..., 0], diff[..., 1]), axis=1)
+        d = np.zeros(len(candidates))
+    else:
+        diff = candidates[:, None, :] - known[None, :, :]
+        d = np.min(np.hypot(diff[..., 0], diff[..., 1]), axis=1)
+    if cap is not None:
+        d = np.minimum(d, cap) if len(known) else cap
     return np.asarray(candidates[int(np.argmax(d))])
 
 
@@ -449,6 +459,7 @@ def _impute_seats(
     if len(grid) == 0:
         rp = poly.representative_point()
         grid = np.array([[rp.x, rp.y]])
+    to_line = shapely.distance(poly.boundary, shapely.points(grid))
     known_mask = frame["coord_quality"] == "reference"
     for code in missing:
         known = frame.loc[known_mask | frame["impute_rule"].ne(""), ["x", "y"]].to_numpy()
@@ -466,9 +477,10 @@ def _impute_seats(
                 f"街道: farthest point from known seats within 1-3 km of {why}"
             )
         else:
-            frame.loc[code, ["x", "y"]] = _farthest(grid, known)
+            frame.loc[code, ["x", "y"]] = _farthest(grid, known, cap=to_line)
             frame.at[code, "impute_rule"] = (
-                "镇/乡: centre of the largest area of the county without a known seat (500 m grid)"
+                "镇/乡: centre of the largest circle inside the county free of known seats "
+                "(500 m grid)"
             )
 
 
