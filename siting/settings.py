@@ -31,3 +31,17 @@ outside_region_margin_m: float = 5_000.0
 #: GCJ-02 offset heuristic: an undeclared-CRS file is flagged when its points, read as GCJ-02,
 #: land closer to known township seats than when read as WGS84 by at least this share.
 gcj_detect_min_gain: float = 0.25
+
+#: A facility farther than this from its nearest road node is flagged (``snap_flag``) in every
+#: result that uses it (metres).
+max_snap_m: float = 2_000.0
+
+#: Speed of the leg between a facility and its nearest road node, added as access time (km/h):
+#: a slow drive on an unmapped lane.
+access_speed_kph: float = 20.0
+
+#: Straight-line fallback when there is no network: distance x detour factor at this speed.
+detour_factor: float = 1.3
+
+#: Speed of the straight-line fallback (km/h), a typical county road average.
+straight_line_speed_kph: float = 35.0

@@ -1,0 +1,193 @@
+"""Graph plumbing shared by network and costs: compiled arrays and snapping.
+
+A road graph follows the osmnx contract (networkx MultiDiGraph; nodes ``x``, ``y`` in WGS84;
+edges ``length`` in metres, ``travel_time`` in seconds, ``speed_kph``). :func:`graph_arrays`
+compiles it once into a sparse matrix for the scipy kernels; :func:`snap` ties points to nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyproj
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from siting import settings
+from siting._errors import SitingError
+from siting.crs import metric_crs
+
+__all__ = ["GraphArrays", "GraphError", "graph_arrays", "snap"]
+
+
+class GraphError(SitingError, ValueError):
+    """A road graph does not follow the contract (missing node coordinates or edge weights)."""
+
+
+@dataclass(frozen=True, eq=False)
+class GraphArrays:
+    """A road graph compiled for the scipy kernels.
+
+    Attributes
+    ----------
+    nodes
+        Node ids in matrix order.
+    index
+        Node id -> matrix position.
+    x, y
+        Metric coordinates (metres, in ``crs``) of the nodes, in matrix order.
+    lon, lat
+        WGS84 coordinates of the nodes.
+    crs
+        The metric CRS of ``x``/``y`` (chosen by :func:`siting.crs.metric_crs` for the graph).
+    time
+        CSR matrix of travel times (seconds); parallel edges keep their fastest.
+    length
+        CSR matrix of edge lengths (metres) on the same pattern as ``time`` (the length of the
+        fastest parallel edge).
+    """
+
+    nodes: np.ndarray
+    index: dict[Any, int]
+    x: np.ndarray
+    y: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    crs: pyproj.CRS
+    time: sp.csr_matrix
+    length: sp.csr_matrix
+
+    @property
+    def n(self) -> int:
+        """Number of nodes."""
+        return len(self.nodes)
+
+
+def graph_arrays(graph: nx.MultiDiGraph, *, weight: str = "travel_time") -> GraphArrays:
+    """Compile a road graph into CSR matrices of travel time and length.
+
+    Parameters
+    ----------
+    graph
+        An osmnx-style graph (nodes with ``x``/``y`` in WGS84; edges with ``length`` and the
+        ``weight`` attribute).
+    weight
+        Edge attribute used as cost (default ``travel_time`` in seconds).
+
+    Raises
+    ------
+    GraphError
+        Naming the first node or edge that lacks a required attribute.
+    """
+    nodes = np.array(list(graph.nodes), dtype=object)
+    try:
+        lon = np.fromiter((graph.nodes[n]["x"] for n in nodes), float, len(nodes))
+        lat = np.fromiter((graph.nodes[n]["y"] for n in nodes), float, len(nodes))
+    except KeyError as exc:
+        bad = next(n for n in nodes if "x" not in graph.nodes[n] or "y" not in graph.nodes[n])
+        msg = f"graph node {bad!r} has no {exc.args[0]!r} coordinate (WGS84 lon/lat expected)"
+        raise GraphError(msg) from exc
+    if len(nodes) and (np.abs(lon).max() > 180 or np.abs(lat).max() > 90):
+        msg = "graph node coordinates are not WGS84 lon/lat (osmnx contract: unprojected graph)"
+        raise GraphError(msg)
+    if all(isinstance(n, int | np.integer) for n in nodes[:1000]):
+        nodes = nodes.astype(np.int64) if len(nodes) else nodes
+    index = {n: i for i, n in enumerate(nodes.tolist())}
+    m = graph.number_of_edges()
+    src = np.empty(m, dtype=np.int64)
+    dst = np.empty(m, dtype=np.int64)
+    cost = np.empty(m, dtype=float)
+    dist = np.empty(m, dtype=float)
+    for i, (u, v, data) in enumerate(graph.edges(data=True)):
+        try:
+            cost[i] = float(data[weight])
+            dist[i] = float(data["length"])
+        except (KeyError, TypeError, ValueError) as exc:
+            missing = weight if weight not in data else "length"
+            msg = f"graph edge ({u!r}, {v!r}) has no usable {missing!r} (osmnx contract)"
+            raise GraphError(msg) from exc
+        src[i], dst[i] = index[u], index[v]
+    if m and (cost < 0).any():
+        msg = f"graph has negative {weight!r} on some edges"
+        raise GraphError(msg)
+    # keep the fastest of parallel edges (and its length)
+    order = np.lexsort((cost, dst, src))
+    src, dst, cost, dist = src[order], dst[order], cost[order], dist[order]
+    first = np.ones(m, dtype=bool)
+    if m:
+        first[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])
+    src, dst, cost, dist = src[first], dst[first], cost[first], dist[first]
+    n = len(nodes)
+    # a zero-cost edge would vanish from a sparse matrix: keep it as a tiny positive cost
+    time = sp.csr_matrix((np.maximum(cost, 1e-9), (src, dst)), shape=(n, n))
+    length = sp.csr_matrix((np.maximum(dist, 1e-9), (src, dst)), shape=(n, n))
+    crs = metric_crs((float(np.mean(lon)), float(np.mean(lat)))) if n else metric_crs()
+    x, y = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
+    return GraphArrays(
+        nodes=nodes,
+        index=index,
+        x=np.asarray(x),
+        y=np.asarray(y),
+        lon=lon,
+        lat=lat,
+        crs=crs,
+        time=time,
+        length=length,
+    )
+
+
+def snap(
+    arrays: GraphArrays,
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    *,
+    max_snap_m: float | None = None,
+    access_speed_kph: float | None = None,
+    index: pd.Index | None = None,
+) -> pd.DataFrame:
+    """Tie points (WGS84) to their nearest graph node.
+
+    Returns a frame aligned to the points (``index`` if given) with ``node`` (node id),
+    ``node_pos`` (matrix position), ``snap_m`` (straight-line metres to the node), ``access_s``
+    (``snap_m`` at ``access_speed_kph``, added to every travel time from or to the point) and
+    ``snap_flag`` (``True`` when ``snap_m`` exceeds ``max_snap_m``: results that use the point say
+    so).
+    """
+    max_snap = settings.max_snap_m if max_snap_m is None else float(max_snap_m)
+    speed = settings.access_speed_kph if access_speed_kph is None else float(access_speed_kph)
+    if speed <= 0:
+        msg = f"access_speed_kph must be positive, got {speed}"
+        raise ValueError(msg)
+    lon_a = np.atleast_1d(np.asarray(lon, dtype=float))
+    lat_a = np.atleast_1d(np.asarray(lat, dtype=float))
+    if lon_a.shape != lat_a.shape:
+        msg = "lon and lat must have the same length"
+        raise ValueError(msg)
+    if arrays.n == 0:
+        msg = "cannot snap to an empty graph"
+        raise GraphError(msg)
+    bad = ~(np.isfinite(lon_a) & np.isfinite(lat_a))
+    if bad.any():
+        first = int(np.argmax(bad))
+        msg = f"{int(bad.sum())} point(s) have no coordinates (first at position {first})"
+        raise ValueError(msg)
+    px, py = pyproj.Transformer.from_crs("EPSG:4326", arrays.crs, always_xy=True).transform(
+        lon_a, lat_a
+    )
+    tree = cKDTree(np.column_stack([arrays.x, arrays.y]))
+    dist, pos = tree.query(np.column_stack([px, py]))
+    return pd.DataFrame(
+        {
+            "node": arrays.nodes[pos],
+            "node_pos": pos.astype(np.int64),
+            "snap_m": dist,
+            "access_s": dist / (speed / 3.6),
+            "snap_flag": dist > max_snap,
+        },
+        index=index if index is not None else pd.RangeIndex(len(lon_a)),
+    )
