@@ -320,23 +320,9 @@ def _load_cached(folder: Path, code: str, seed: int) -> Region:
         area_frames.append(areas)
         village_frames.append(villages)
 
-    towns = pd.concat(town_frames)
-    lon, lat = to_wgs.transform(towns["x"].to_numpy(), towns["y"].to_numpy())
-    towns["lon"], towns["lat"] = np.round(lon, 6), np.round(lat, 6)
-    townships = gpd.GeoDataFrame(
-        towns.drop(columns=["x", "y"]),
-        geometry=gpd.points_from_xy(towns["lon"], towns["lat"]),
-        crs=WGS84_CRS,
-    )
+    townships = _to_points(pd.concat(town_frames), to_wgs)
     areas = gpd.GeoDataFrame(pd.concat(area_frames)).to_crs(WGS84_CRS)
-    vills = pd.concat(village_frames)
-    lon, lat = to_wgs.transform(vills["x"].to_numpy(), vills["y"].to_numpy())
-    vills["lon"], vills["lat"] = np.round(lon, 6), np.round(lat, 6)
-    villages = gpd.GeoDataFrame(
-        vills.drop(columns=["x", "y"]),
-        geometry=gpd.points_from_xy(vills["lon"], vills["lat"]),
-        crs=WGS84_CRS,
-    )
+    villages = _to_points(pd.concat(village_frames), to_wgs)
     feats = {f["properties"]["adcode"]: f for f in ref.counties_geo["features"]}
     outline = shape(feats[code]["geometry"])
     facts = ref.seed_facts
@@ -352,6 +338,15 @@ def _load_cached(folder: Path, code: str, seed: int) -> Region:
         seed=seed,
         reference_dir=ref.folder,
         facts=facts,
+    )
+
+
+def _to_points(frame: pd.DataFrame, to_wgs: Transformer) -> gpd.GeoDataFrame:
+    """Metric ``x``/``y`` columns -> ``lon``/``lat`` (6 decimals, ~0.1 m) and WGS84 points."""
+    lon, lat = to_wgs.transform(frame["x"].to_numpy(), frame["y"].to_numpy())
+    frame = frame.drop(columns=["x", "y"]).assign(lon=np.round(lon, 6), lat=np.round(lat, 6))
+    return gpd.GeoDataFrame(
+        frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=WGS84_CRS
     )
 
 
