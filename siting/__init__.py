@@ -13,7 +13,7 @@ Examples
 
 __version__ = "0.1.0"
 
-from siting import crs, modelled, regions, registry, settings
+from siting import costs, crs, modelled, network, regions, registry, settings
 from siting._errors import (
     DataError,
     Issue,
@@ -35,10 +35,12 @@ __all__ = [
     "SitingError",
     "ValidationError",
     "__version__",
+    "costs",
     "crs",
     "data_dir",
     "load_region",
     "modelled",
+    "network",
     "read_registry",
     "reference_dir",
     "regions",

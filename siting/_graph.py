@@ -7,7 +7,9 @@ compiles it once into a sparse matrix for the scipy kernels; :func:`snap` ties p
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import networkx as nx
@@ -22,7 +24,7 @@ from siting import settings
 from siting._errors import SitingError
 from siting.crs import metric_crs
 
-__all__ = ["GraphArrays", "GraphError", "graph_arrays", "snap"]
+__all__ = ["GraphArrays", "GraphError", "graph_arrays", "node_tree", "snap"]
 
 
 class GraphError(SitingError, ValueError):
@@ -141,6 +143,22 @@ def graph_arrays(graph: nx.MultiDiGraph, *, weight: str = "travel_time") -> Grap
     )
 
 
+_TREES: weakref.WeakKeyDictionary[GraphArrays, cKDTree] = weakref.WeakKeyDictionary()
+
+
+def node_tree(arrays: GraphArrays) -> cKDTree:
+    """KD-tree of the nodes' metric coordinates, built once per compiled graph."""
+    tree = _TREES.get(arrays)
+    if tree is None:
+        tree = _TREES[arrays] = cKDTree(np.column_stack([arrays.x, arrays.y]))
+    return tree
+
+
+@lru_cache(maxsize=16)
+def _to_metric(crs: pyproj.CRS) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+
+
 def snap(
     arrays: GraphArrays,
     lon: npt.ArrayLike,
@@ -176,11 +194,8 @@ def snap(
         first = int(np.argmax(bad))
         msg = f"{int(bad.sum())} point(s) have no coordinates (first at position {first})"
         raise ValueError(msg)
-    px, py = pyproj.Transformer.from_crs("EPSG:4326", arrays.crs, always_xy=True).transform(
-        lon_a, lat_a
-    )
-    tree = cKDTree(np.column_stack([arrays.x, arrays.y]))
-    dist, pos = tree.query(np.column_stack([px, py]))
+    px, py = _to_metric(arrays.crs).transform(lon_a, lat_a)
+    dist, pos = node_tree(arrays).query(np.column_stack([px, py]), workers=-1)
     return pd.DataFrame(
         {
             "node": arrays.nodes[pos],

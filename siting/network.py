@@ -1588,7 +1588,6 @@ def _edges(
             yield v, u, back
 
 
-
 _LINE_SUFFIXES: Final = (".shp", ".geojson", ".json", ".gpkg", ".zip")
 
 

@@ -31,6 +31,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         ["network"],
         ["network", "build"],
         ["network", "import"],
+        ["costs"],
+        ["costs", "nearest"],
     ],
 )
 def test_every_help_says_what_and_gives_an_example(
@@ -141,3 +143,29 @@ def test_network_import_pbf_and_line_layer_without_crs(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
     assert "gcj02" in bad.stderr
+
+
+def test_costs_nearest_writes_csv(tmp_path: Path) -> None:
+    out = tmp_path / "near.csv"
+    done = _run(
+        "costs", "nearest", "--region", "xuanhan", "--from", "nursing_home",
+        "--to", "health_center,community_health_center", "--k", "3", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "modelled" in done.stdout
+    table = pd.read_csv(out, encoding="utf-8-sig", dtype={"demand_id": str})
+    assert len(table) == 35 * 3
+    assert table["rank"].tolist()[:3] == [1, 2, 3]
+    first = table[table["rank"] == 1]
+    assert (first["minutes"] > 0).all()
+    assert (table.groupby("demand_id")["minutes"].apply(lambda m: m.is_monotonic_increasing)).all()
+    assert (table["km"] * 1000 >= table["distance_m"] - 1e-6).all()
+    assert set(table["network"]) == {"modelled"} and set(table["method"]) == {"network"}
+    assert table["demand_name"].str.contains("敬老院|老年公寓|康复院|养老院").all()
+
+
+def test_costs_nearest_unknown_kind() -> None:
+    done = _run("costs", "nearest", "--region", "xuanhan", "--from", "敬老院x",
+                "--to", "health_center", "--out", "/tmp/never.csv")  # fmt: skip
+    assert done.returncode == 2
+    assert "unknown kind" in done.stderr and "Traceback" not in done.stderr
