@@ -24,12 +24,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-import yaml
 from pyproj import Transformer
 
 from siting import registry, settings
 from siting._errors import DataError
 from siting._reference import data_dir
+from siting._tables import load_table
 from siting.regions import Region, apportion
 from siting.regions import load as load_region
 
@@ -41,9 +41,8 @@ WGS84_CRS = "EPSG:4326"
 
 @functools.lru_cache(maxsize=1)
 def _specs() -> dict[str, Any]:
-    with _SPEC_FILE.open(encoding="utf-8") as fh:
-        specs: dict[str, Any] = yaml.safe_load(fh)["regions"]
-    return {str(k): v for k, v in specs.items()}
+    specs = load_table(_SPEC_FILE.name, required="regions", what="modelled-registry spec")
+    return {str(k): v for k, v in specs["regions"].items()}
 
 
 def spec_for(region: Region) -> tuple[str, dict[str, Any]] | None:

@@ -52,7 +52,6 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -64,11 +63,11 @@ import pandas as pd
 import pyogrio
 import pyproj
 import shapely
-import yaml
 
 from siting import crs as scrs
 from siting._errors import DataError, Issue, SitingError, ValidationError
 from siting._graph import GraphError
+from siting._tables import load_table, normalize_label
 
 __all__ = [
     "COORD_DECIMALS_DEG",
@@ -141,24 +140,13 @@ class _Table:
     lookup: Mapping[str, str]
 
 
-def _norm_label(value: str) -> str:
-    """Normalise a road class label: NFKC, case, spaces, ``_`` and ``-`` ignored."""
-    text = unicodedata.normalize("NFKC", value).strip().casefold()
-    return re.sub(r"[\s_\-]+", "", text)
+_norm_label = normalize_label
 
 
 @lru_cache(maxsize=1)
 def _table() -> _Table:
-    path = resources.files("siting") / "data" / "road_speeds.yaml"
     where = "siting/data/road_speeds.yaml"
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        msg = f"cannot read the road speed table {where}: {exc}"
-        raise DataError(msg) from exc
-    if not isinstance(raw, dict) or not isinstance(raw.get("classes"), dict):
-        msg = f"{where} must hold a 'classes' mapping"
-        raise DataError(msg)
+    raw = load_table("road_speeds.yaml", required="classes", what="road speed table")
     speeds: dict[str, float] = {}
     drivable: set[str] = set()
     zh: dict[str, tuple[str, ...]] = {}

@@ -49,7 +49,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-import yaml
 from pyproj import Transformer
 from shapely.geometry import MultiPoint, Point, shape
 from shapely.geometry.base import BaseGeometry
@@ -57,19 +56,17 @@ from shapely.geometry.base import BaseGeometry
 from siting import settings
 from siting._errors import DataError, RegionNotFoundError
 from siting._reference import AGE_BANDS_60, ReferenceData, reference
+from siting._tables import load_table
 
 __all__ = ["Region", "apportion", "available", "load", "resolve"]
 
-_DATA = Path(__file__).resolve().parent / "data"
 _GOLDEN = math.pi * (3.0 - math.sqrt(5.0))
 WGS84_CRS = "EPSG:4326"
 
 
 @functools.lru_cache(maxsize=1)
 def _region_config() -> dict[str, Any]:
-    with (_DATA / "regions.yaml").open(encoding="utf-8") as fh:
-        config: dict[str, Any] = yaml.safe_load(fh)
-    return config
+    return load_table("regions.yaml", required="aliases", what="region table")
 
 
 @dataclass(frozen=True, eq=False)

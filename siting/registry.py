@@ -57,7 +57,6 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -68,11 +67,11 @@ import pandas as pd
 import pyogrio
 import pyproj
 import shapely
-import yaml
 
 from siting import crs as _crs
 from siting import settings
 from siting._errors import DataError, Issue, ValidationError
+from siting._tables import load_table, normalize_label
 
 __all__ = [
     "COLUMNS",
@@ -138,23 +137,11 @@ class KindInfo:
 _CATEGORIES: Final = ("elderly_care", "medical", "integrated")
 
 
-def _norm_value(value: str) -> str:
-    """Normalise a categorical value for lookup: NFKC, case, spaces, ``_`` and ``-`` ignored."""
-    text = unicodedata.normalize("NFKC", value).strip().casefold()
-    return re.sub(r"[\s_\-]+", "", text)
+_norm_value = normalize_label
 
 
 def _load_table() -> dict[str, Any]:
-    path = resources.files("siting") / "data" / "kinds.yaml"
-    try:
-        table = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        msg = f"cannot read the kind table siting/data/kinds.yaml: {exc}"
-        raise DataError(msg) from exc
-    if not isinstance(table, dict) or not isinstance(table.get("kinds"), dict):
-        msg = "siting/data/kinds.yaml must hold a 'kinds' mapping"
-        raise DataError(msg)
-    return table
+    return load_table("kinds.yaml", required="kinds", what="kind table")
 
 
 def _lookup_table(name: str, groups: Mapping[str, Iterable[Any]]) -> dict[str, str]:
