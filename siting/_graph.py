@@ -143,6 +143,8 @@ def graph_arrays(graph: nx.MultiDiGraph, *, weight: str = "travel_time") -> Grap
     )
 
 
+_SORT_QUERIES_ABOVE = 4096
+
 _TREES: weakref.WeakKeyDictionary[GraphArrays, cKDTree] = weakref.WeakKeyDictionary()
 
 
@@ -195,7 +197,17 @@ def snap(
         msg = f"{int(bad.sum())} point(s) have no coordinates (first at position {first})"
         raise ValueError(msg)
     px, py = _to_metric(arrays.crs).transform(lon_a, lat_a)
-    dist, pos = node_tree(arrays).query(np.column_stack([px, py]), workers=-1)
+    query = np.column_stack([px, py])
+    tree = node_tree(arrays)
+    if len(query) > _SORT_QUERIES_ABOVE:
+        # many points: query them in spatial order (2 km cells), which keeps the tree walk in
+        # cache; each answer is independent of the order, so the result is the same
+        order = np.lexsort((np.floor(query[:, 1] / 2000.0), np.floor(query[:, 0] / 2000.0)))
+        dist = np.empty(len(query))
+        pos = np.empty(len(query), dtype=np.intp)
+        dist[order], pos[order] = tree.query(query[order], workers=-1)
+    else:
+        dist, pos = tree.query(query, workers=-1)
     return pd.DataFrame(
         {
             "node": arrays.nodes[pos],

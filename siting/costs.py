@@ -505,12 +505,16 @@ class _Seeds:
         return self.take(order[first])
 
 
-def _settle(e: _Edges, keep: I64 | None, seeds: _Seeds, limit: float) -> tuple[F64, I64, F64]:
+def _settle(
+    e: _Edges, keep: I64 | None, seeds: _Seeds, limit: float, need: I64 | None = None
+) -> tuple[F64, I64, F64]:
     """One multi-source kernel run: time, facility and road length of every node's best seed.
 
     ``keep`` selects edges of ``e`` (sorted positions; ``None`` for all). Ties in time go to
     the smallest facility label; lengths follow the fastest path to that facility. Unreached
-    nodes (or beyond ``limit``) get ``inf``, ``-1`` and NaN.
+    nodes (or beyond ``limit``) get ``inf``, ``-1`` and NaN. With ``need`` (node positions),
+    road lengths are only computed there (NaN elsewhere): a walk up the predecessor chains of
+    those nodes, cheaper than pointer jumping over the whole tree when few nodes are needed.
     """
     n, s = e.n, len(seeds)
     if s == 0 or n == 0:
@@ -567,6 +571,12 @@ def _settle(e: _Edges, keep: I64 | None, seeds: _Seeds, limit: float) -> tuple[F
         good = good[lab[rows[good]] == lab[cols[good]]]
         pred[cols[good]] = rows[good]
 
+    if need is not None and 4 * len(need) < n:
+        acc_need = _chain_lengths(need, pred, n, base_ptr, dst, ln, seeds.base)
+        road = np.full(n, np.nan)
+        road[need] = acc_need
+        return dist[:n], lab[:n], road
+
     # road length along the predecessor tree, summed by pointer jumping
     acc = np.full(tot, np.nan)
     hit = np.flatnonzero(pred[dst] == src)
@@ -583,6 +593,37 @@ def _settle(e: _Edges, keep: I64 | None, seeds: _Seeds, limit: float) -> tuple[F
         anc[live] = anc[up]
         live = live[anc[live] >= 0]
     return dist[:n], lab[:n], acc[:n]
+
+
+def _chain_lengths(
+    need: I64, pred: npt.NDArray[Any], n: int, ptr: IArr, dst: IArr, ln: F64, base: F64
+) -> F64:
+    """Road metres from each ``need`` node up its predecessor chain to its virtual source.
+
+    Rows ``0..n-1`` of the searched graph are the road edges (``ptr``/``dst``/``ln``, CSR);
+    a predecessor ``>= n`` is a virtual source whose edge length is its seed's ``base``.
+    """
+    need = np.asarray(need, dtype=np.int64)
+    total = np.zeros(len(need))
+    cur = need.copy()
+    todo = np.flatnonzero(pred[cur] >= 0)
+    total[pred[cur] < 0] = np.nan
+    while todo.size:
+        v = cur[todo]
+        p = pred[v].astype(np.int64)
+        virt = p >= n
+        total[todo[virt]] += base[p[virt] - n]
+        todo, v, p = todo[~virt], v[~virt], p[~virt]
+        start = ptr[p].astype(np.int64)
+        deg = ptr[p + 1].astype(np.int64) - start
+        found = np.full(len(p), -1, dtype=np.int64)
+        for off in range(int(deg.max()) if len(deg) else 0):
+            look = np.flatnonzero((found < 0) & (off < deg))
+            hit = look[dst[start[look] + off] == v[look]]
+            found[hit] = start[hit] + off
+        total[todo] += ln[found]
+        cur[todo] = p
+    return total
 
 
 def _member(keys: I64, query: I64) -> B1:
@@ -623,7 +664,8 @@ def _ranked(
         msg = "network and facilities too large for the rank keys"
         raise CostError(msg)
     fac = fac.take(np.flatnonzero(fac.val <= limit))
-    d, lb, ln = _settle(e, None, fac.best_per_node(), limit)
+    need = watch if k == 1 else None  # k = 1: callers read the watched nodes only
+    d, lb, ln = _settle(e, None, fac.best_per_node(), limit, need)
     if k == 1 or not (lb >= 0).any():
         return _Ranked(d[:, None], lb[:, None], ln[:, None])
     cap = k if k is not None else 4

@@ -62,3 +62,34 @@ def test_snap_records_distance_flag_and_access_time() -> None:
     assert bool(tight["snap_flag"].iloc[0])
     with pytest.raises(ValueError, match="no coordinates"):
         snap(a, [np.nan], [30.8])
+
+
+def test_snap_many_points_same_as_one_by_one() -> None:
+    rng = np.random.default_rng(3)
+    g = nx.MultiDiGraph(crs="EPSG:4326")
+    lon = 106.0 + rng.random(300) * 0.2
+    lat = 30.7 + rng.random(300) * 0.2
+    for i in range(300):
+        g.add_node(i, x=float(lon[i]), y=float(lat[i]))
+    a = graph_arrays(g)
+    qlon = 105.99 + rng.random(5000) * 0.22
+    qlat = 30.69 + rng.random(5000) * 0.22
+    many = snap(a, qlon, qlat)  # above the sorting threshold
+    few = [snap(a, qlon[i : i + 1], qlat[i : i + 1]) for i in range(0, 5000, 250)]
+    for j, one in zip(range(0, 5000, 250), few, strict=True):
+        assert many["node"].iloc[j] == one["node"].iloc[0]
+        assert many["snap_m"].iloc[j] == one["snap_m"].iloc[0]
+    # brute force on every point
+    d = np.hypot(
+        a.x[None, :] - _proj(a, qlon, qlat)[0][:, None],
+        a.y[None, :] - _proj(a, qlon, qlat)[1][:, None],
+    )
+    np.testing.assert_allclose(many["snap_m"], d.min(axis=1))
+
+
+def _proj(a: object, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import pyproj
+
+    tf = pyproj.Transformer.from_crs("EPSG:4326", a.crs, always_xy=True)  # type: ignore[attr-defined]
+    x, y = tf.transform(lon, lat)
+    return np.asarray(x), np.asarray(y)
