@@ -317,6 +317,11 @@ def _cmd_network_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kinds_arg(text: str) -> list[str]:
+    """A comma-separated list of kinds from the command line."""
+    return [k.strip() for k in text.split(",") if k.strip()]
+
+
 def _cmd_costs_nearest(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -335,18 +340,17 @@ def _cmd_costs_nearest(args: argparse.Namespace) -> int:
     else:
         print("使用模拟路网 using the modelled road network (not surveyed)", flush=True)
         roads = network.modelled(region)
-    targets = [k.strip() for k in args.target.split(",") if k.strip()]
+    targets = _kinds_arg(args.target)
     if args.origin.strip() == "villages":
         demand = region.villages
-        names = demand["name"]
     else:
-        kinds = [k.strip() for k in args.origin.split(",") if k.strip()]
+        kinds = _kinds_arg(args.origin)
         unknown = [k for k in kinds + targets if k not in registry.KINDS]
         if unknown:
             msg = f"unknown kind(s) {', '.join(unknown)}; kinds: {', '.join(registry.KINDS)}"
             raise SitingError(msg)
         demand = facilities[facilities["kind"].isin(kinds)]
-        names = demand["name"]
+    names = demand["name"]
     result = costs.nearest(
         roads, demand, facilities, k=args.k, kind=targets, direction=args.direction
     )
