@@ -7,7 +7,9 @@ compiles it once into a sparse matrix for the scipy kernels; :func:`snap` ties p
 
 from __future__ import annotations
 
+import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -161,23 +163,14 @@ def _to_metric(crs: pyproj.CRS) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
 
 
-def snap(
+def _snap_input(
     arrays: GraphArrays,
     lon: npt.ArrayLike,
     lat: npt.ArrayLike,
-    *,
-    max_snap_m: float | None = None,
-    access_speed_kph: float | None = None,
-    index: pd.Index | None = None,
-) -> pd.DataFrame:
-    """Tie points (WGS84) to their nearest graph node.
-
-    Returns a frame aligned to the points (``index`` if given) with ``node`` (node id),
-    ``node_pos`` (matrix position), ``snap_m`` (straight-line metres to the node), ``access_s``
-    (``snap_m`` at ``access_speed_kph``, added to every travel time from or to the point) and
-    ``snap_flag`` (``True`` when ``snap_m`` exceeds ``max_snap_m``: results that use the point say
-    so).
-    """
+    max_snap_m: float | None,
+    access_speed_kph: float | None,
+) -> tuple[npt.NDArray[np.float64], float, float]:
+    """Validate points and settings; the points' metric coordinates (n x 2)."""
     max_snap = settings.max_snap_m if max_snap_m is None else float(max_snap_m)
     speed = settings.access_speed_kph if access_speed_kph is None else float(access_speed_kph)
     if speed <= 0:
@@ -197,7 +190,47 @@ def snap(
         msg = f"{int(bad.sum())} point(s) have no coordinates (first at position {first})"
         raise ValueError(msg)
     px, py = _to_metric(arrays.crs).transform(lon_a, lat_a)
-    query = np.column_stack([px, py])
+    return np.column_stack([px, py]), max_snap, speed
+
+
+def _snap_frame(
+    arrays: GraphArrays,
+    dist: npt.NDArray[np.float64],
+    pos: npt.NDArray[np.intp],
+    max_snap: float,
+    speed: float,
+    index: pd.Index | None,
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "node": arrays.nodes[pos],
+            "node_pos": pos.astype(np.int64),
+            "snap_m": dist,
+            "access_s": dist / (speed / 3.6),
+            "snap_flag": dist > max_snap,
+        },
+        index=index if index is not None else pd.RangeIndex(len(dist)),
+    )
+
+
+def snap(
+    arrays: GraphArrays,
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    *,
+    max_snap_m: float | None = None,
+    access_speed_kph: float | None = None,
+    index: pd.Index | None = None,
+) -> pd.DataFrame:
+    """Tie points (WGS84) to their nearest graph node.
+
+    Returns a frame aligned to the points (``index`` if given) with ``node`` (node id),
+    ``node_pos`` (matrix position), ``snap_m`` (straight-line metres to the node), ``access_s``
+    (``snap_m`` at ``access_speed_kph``, added to every travel time from or to the point) and
+    ``snap_flag`` (``True`` when ``snap_m`` exceeds ``max_snap_m``: results that use the point say
+    so).
+    """
+    query, max_snap, speed = _snap_input(arrays, lon, lat, max_snap_m, access_speed_kph)
     tree = node_tree(arrays)
     if len(query) > _SORT_QUERIES_ABOVE:
         # many points: query them in spatial order (2 km cells), which keeps the tree walk in
@@ -208,13 +241,48 @@ def snap(
         dist[order], pos[order] = tree.query(query[order], workers=-1)
     else:
         dist, pos = tree.query(query, workers=-1)
-    return pd.DataFrame(
-        {
-            "node": arrays.nodes[pos],
-            "node_pos": pos.astype(np.int64),
-            "snap_m": dist,
-            "access_s": dist / (speed / 3.6),
-            "snap_flag": dist > max_snap,
-        },
-        index=index if index is not None else pd.RangeIndex(len(lon_a)),
-    )
+    return _snap_frame(arrays, dist, pos, max_snap, speed, index)
+
+
+def snap_in_background(
+    arrays: GraphArrays,
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    *,
+    max_snap_m: float | None = None,
+    access_speed_kph: float | None = None,
+    index: pd.Index | None = None,
+) -> Callable[[], pd.DataFrame]:
+    """Start :func:`snap` on a background thread; call the returned function for its frame.
+
+    The points are checked and projected at once (errors are raised here); only the KD-tree
+    query, which runs without the GIL, is left to the thread, so that it overlaps with work on
+    the calling thread that holds the GIL (a shortest-path kernel). The result is identical to
+    :func:`snap`'s.
+    """
+    query, max_snap, speed = _snap_input(arrays, lon, lat, max_snap_m, access_speed_kph)
+    tree = node_tree(arrays)
+    out: dict[str, Any] = {}
+    started = threading.Event()
+
+    def work() -> None:
+        started.set()
+        try:
+            # one call that releases the GIL for its whole run (one worker: the calling
+            # thread keeps the other core)
+            out["result"] = tree.query(query, workers=1)
+        except BaseException as exc:  # handed to the caller on join
+            out["error"] = exc
+
+    thread = threading.Thread(target=work, name="siting-snap", daemon=True)
+    thread.start()
+    started.wait()
+
+    def join() -> pd.DataFrame:
+        thread.join()
+        if "error" in out:
+            raise out["error"]
+        dist, pos = out["result"]
+        return _snap_frame(arrays, dist, pos, max_snap, speed, index)
+
+    return join

@@ -38,9 +38,11 @@ Algorithms
 every facility at once gives each node its nearest facility. Each facility enters as a virtual
 source joined to its snapped node by an edge of its access time, so access legs and co-located
 facilities are exact. Ties are then resolved to the smallest facility id by propagating labels
-along *tight* edges (``d(u) + w == d(v)``), and road lengths are summed along the predecessor
-tree by pointer jumping (``log2(depth)`` vectorised passes). Cost: one kernel run,
-``O((E + N) log N)``, plus ``O(E)`` vectorised passes.
+along *tight* edges (``d(u) + w == d(v)``), and road lengths are summed up the predecessor
+chains of the demand nodes (one vectorised step per tree level; the whole tree by pointer jumping
+when most nodes are needed). Cost: one kernel run, ``O((E + N) log N)``, plus ``O(E)`` vectorised
+passes. Large demand sets are snapped to the graph on a background thread while the kernel runs
+(the KD-tree query releases the GIL); only the facilities must be snapped before it.
 
 *k nearest, exact (rank by rank, higher-order network Voronoi).* Let ``S_r(v)`` be the set of the
 ``r`` nearest facilities of node ``v`` (ordered by time, then id). The ``(r+1)``-th nearest
@@ -86,7 +88,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias
 
@@ -103,7 +105,7 @@ from scipy.spatial import cKDTree
 
 from siting import settings
 from siting._errors import SitingError
-from siting._graph import GraphArrays, graph_arrays, snap
+from siting._graph import GraphArrays, graph_arrays, snap, snap_in_background
 from siting.crs import metric_crs
 
 __all__ = [
@@ -162,6 +164,9 @@ _OD_BATCH_BYTES: Final = 256 * 2**20
 _WGS84: Final = pyproj.CRS("EPSG:4326")
 #: Relative slack of the crow-flies lower bounds (float rounding of projected coordinates).
 _SLACK: Final = 1e-9
+#: From this many demand points, :meth:`NearestIndex.build` snaps them on a background thread
+#: while the search from the facilities runs (the KD-tree query releases the GIL).
+_BACKGROUND_SNAP_FROM: Final = 20_000
 
 
 class CostError(SitingError, ValueError):
@@ -506,7 +511,11 @@ class _Seeds:
 
 
 def _settle(
-    e: _Edges, keep: I64 | None, seeds: _Seeds, limit: float, need: I64 | None = None
+    e: _Edges,
+    keep: I64 | None,
+    seeds: _Seeds,
+    limit: float,
+    need: I64 | Callable[[], I64] | None = None,
 ) -> tuple[F64, I64, F64]:
     """One multi-source kernel run: time, facility and road length of every node's best seed.
 
@@ -515,6 +524,8 @@ def _settle(
     nodes (or beyond ``limit``) get ``inf``, ``-1`` and NaN. With ``need`` (node positions),
     road lengths are only computed there (NaN elsewhere): a walk up the predecessor chains of
     those nodes, cheaper than pointer jumping over the whole tree when few nodes are needed.
+    ``need`` may be a function, called once the kernel has run (it may wait for work done
+    meanwhile on another thread).
     """
     n, s = e.n, len(seeds)
     if s == 0 or n == 0:
@@ -546,7 +557,8 @@ def _settle(
 
     # ties: each node takes the smallest label among the seeds reaching it along tight edges
     # (d(u) + w == d(v)); only edges entering a node with a larger label can change anything
-    edge = np.flatnonzero(lab[src] < lab[dst])
+    small = lab.astype(np.int32) if s < 2**31 else lab  # narrower gathers over every edge
+    edge = np.flatnonzero(np.take(small, src) < np.take(small, dst))
     edge = edge[dist[src[edge]] + w[edge] == dist[dst[edge]]]
     virt = np.flatnonzero((seeds.val == dist[seeds.node]) & (seeds.lab < lab[seeds.node]))
     if edge.size or virt.size:
@@ -571,8 +583,10 @@ def _settle(
         good = good[lab[rows[good]] == lab[cols[good]]]
         pred[cols[good]] = rows[good]
 
+    if callable(need):
+        need = need()
     if need is not None and 4 * len(need) < n:
-        acc_need = _chain_lengths(need, pred, n, base_ptr, dst, ln, seeds.base)
+        acc_need = _chain_lengths(need, pred, n, src, dst, ln, seeds.base)
         road = np.full(n, np.nan)
         road[need] = acc_need
         return dist[:n], lab[:n], road
@@ -596,33 +610,33 @@ def _settle(
 
 
 def _chain_lengths(
-    need: I64, pred: npt.NDArray[Any], n: int, ptr: IArr, dst: IArr, ln: F64, base: F64
+    need: I64, pred: npt.NDArray[Any], n: int, src: IArr, dst: IArr, ln: F64, base: F64
 ) -> F64:
     """Road metres from each ``need`` node up its predecessor chain to its virtual source.
 
-    Rows ``0..n-1`` of the searched graph are the road edges (``ptr``/``dst``/``ln``, CSR);
+    Rows ``0..n-1`` of the searched graph are the road edges ``src -> dst`` of length ``ln``;
     a predecessor ``>= n`` is a virtual source whose edge length is its seed's ``base``.
     """
+    # the length of the tree edge into every node (one pass over the edges), then a walk up
+    # the chains of the needed nodes only, adding them
+    tree_edge = np.flatnonzero(np.take(pred, dst) == src)
+    into = np.zeros(len(pred))
+    into[dst[tree_edge]] = ln[tree_edge]
+    into[n:] = base
     need = np.asarray(need, dtype=np.int64)
     total = np.zeros(len(need))
-    cur = need.copy()
-    todo = np.flatnonzero(pred[cur] >= 0)
-    total[pred[cur] < 0] = np.nan
+    cur = pred[need].astype(np.int64)
+    total[cur < 0] = np.nan
+    total += np.where(cur >= 0, into[need], 0.0)
+    todo = np.flatnonzero((cur >= 0) & (cur < n))
     while todo.size:
         v = cur[todo]
         p = pred[v].astype(np.int64)
-        virt = p >= n
-        total[todo[virt]] += base[p[virt] - n]
-        todo, v, p = todo[~virt], v[~virt], p[~virt]
-        start = ptr[p].astype(np.int64)
-        deg = ptr[p + 1].astype(np.int64) - start
-        found = np.full(len(p), -1, dtype=np.int64)
-        for off in range(int(deg.max()) if len(deg) else 0):
-            look = np.flatnonzero((found < 0) & (off < deg))
-            hit = look[dst[start[look] + off] == v[look]]
-            found[hit] = start[hit] + off
-        total[todo] += ln[found]
+        total[todo] += into[v]
         cur[todo] = p
+        todo = todo[p < n]
+    virt = cur >= n
+    total[virt] += into[cur[virt]]
     return total
 
 
@@ -652,11 +666,13 @@ def _ranked(
     limit: float,
     watch: I64 | None = None,
     watch_limit: F64 | None = None,
+    watch_later: Callable[[], tuple[I64, F64]] | None = None,
 ) -> _Ranked:
     """The ``k`` nearest facilities (all within ``limit`` when ``k`` is None) of every node.
 
     ``fac`` are the facilities as seeds (node, access time, label in id order, base 0). Ranks
-    stop early once no ``watch`` node can gain another facility within its ``watch_limit``.
+    stop early once no ``watch`` node can gain another facility within its ``watch_limit``;
+    ``watch_later`` gives both instead, called only after the first kernel run.
     The algorithm is described in the module docstring.
     """
     n = e.n
@@ -664,8 +680,16 @@ def _ranked(
         msg = "network and facilities too large for the rank keys"
         raise CostError(msg)
     fac = fac.take(np.flatnonzero(fac.val <= limit))
-    need = watch if k == 1 else None  # k = 1: callers read the watched nodes only
+    need: I64 | Callable[[], I64] | None = None
+    if k == 1:  # callers read the watched nodes only
+        if watch_later is not None:
+            later = watch_later
+            need = lambda: later()[0]  # noqa: E731
+        else:
+            need = watch
     d, lb, ln = _settle(e, None, fac.best_per_node(), limit, need)
+    if watch_later is not None:
+        watch, watch_limit = watch_later()
     if k == 1 or not (lb >= 0).any():
         return _Ranked(d[:, None], lb[:, None], ln[:, None])
     cap = k if k is not None else 4
@@ -980,6 +1004,28 @@ def _prepare(
     return out
 
 
+def _prepare_later(arrays: GraphArrays, pts: _Points, st: _Settings) -> Callable[[], _Sites]:
+    """:func:`_prepare` for one point set on a network, snapped on a background thread."""
+    join = snap_in_background(
+        arrays, pts.lon, pts.lat, max_snap_m=st.max_snap_m, access_speed_kph=st.access_speed_kph
+    )
+
+    def sites() -> _Sites:
+        snapped = join()
+        empty = np.empty(0)
+        return _Sites(
+            pts.ids,
+            snapped["node_pos"].to_numpy(dtype=np.int64),
+            snapped["access_s"].to_numpy(dtype=np.float64),
+            snapped["snap_m"].to_numpy(dtype=np.float64),
+            snapped["snap_flag"].to_numpy(dtype=bool),
+            empty,
+            empty,
+        )
+
+    return sites
+
+
 def _frame(
     dem: _Sites,
     key_of: I64,
@@ -1070,7 +1116,7 @@ class NearestIndex:
         limit: float,
         st: _Settings,
         crs: pyproj.CRS | None,
-        demand: _Sites,
+        demand: _Sites | Callable[[], _Sites],
         facilities: _Sites,
     ) -> None:
         self._arrays = arrays
@@ -1080,25 +1126,38 @@ class NearestIndex:
         self._limit = limit
         self._st = st
         self._crs = crs
-        self._dem = demand
-        if arrays is not None:
-            self._keynode, self._key_of = np.unique(demand.node, return_inverse=True)
-            self._key_of = self._key_of.astype(np.int64)
-            slack = np.full(len(self._keynode), np.inf)
-            np.minimum.at(slack, self._key_of, demand.access_s)
-            self._slack = limit - slack
-        else:
-            self._keynode = np.arange(len(demand), dtype=np.int64)
-            self._key_of = self._keynode
-            self._slack = np.full(len(demand), limit)
+        self._pending = demand if callable(demand) else None
+        if not callable(demand):
+            self._set_demand(demand)
         self._fac = facilities.sorted()
         self._state = self._solve(self._fac)
+        self._demand_keys()  # the demand is known from here on
         self._result: pd.DataFrame | None = None
         self._closure_nodes: I64 | None = None
         self._closure_known = False
         self._kxy: tuple[F64, F64] | None = None
 
     # -- construction --
+
+    def _set_demand(self, demand: _Sites) -> None:
+        self._dem = demand
+        if self._arrays is not None:
+            self._keynode, self._key_of = np.unique(demand.node, return_inverse=True)
+            self._key_of = self._key_of.astype(np.int64)
+            slack = np.full(len(self._keynode), np.inf)
+            np.minimum.at(slack, self._key_of, demand.access_s)
+            self._slack = self._limit - slack
+        else:
+            self._keynode = np.arange(len(demand), dtype=np.int64)
+            self._key_of = self._keynode
+            self._slack = np.full(len(demand), self._limit)
+
+    def _demand_keys(self) -> tuple[I64, F64]:
+        """The demand nodes and their slack, waiting for a background snap if one runs."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._set_demand(pending())
+        return self._keynode, self._slack
 
     @classmethod
     def build(
@@ -1129,7 +1188,12 @@ class NearestIndex:
         fac_pts = _select(_points(facilities, "facilities"), kinds, "facilities")
         arrays = _arrays(network)
         crs = None if arrays is not None else _straight_crs([dem_pts, fac_pts])
-        dem, fac = _prepare(arrays, [dem_pts, fac_pts], st, crs)
+        dem: _Sites | Callable[[], _Sites]
+        if arrays is not None and len(dem_pts) >= _BACKGROUND_SNAP_FROM:
+            (fac,) = _prepare(arrays, [fac_pts], st)
+            dem = _prepare_later(arrays, dem_pts, st)
+        else:
+            dem, fac = _prepare(arrays, [dem_pts, fac_pts], st, crs)
         return cls(
             arrays=arrays,
             direction=way,
@@ -1217,8 +1281,7 @@ class NearestIndex:
             len(fac),
             k=k,
             limit=self._limit,
-            watch=self._keynode,
-            watch_limit=self._slack,
+            watch_later=self._demand_keys,
         )
         rows = self._keynode
         return (

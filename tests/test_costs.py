@@ -749,3 +749,35 @@ def test_invalid_arguments_name_the_argument() -> None:
     )
     with pytest.raises(CostError, match=r"network: GraphArrays\.time must hold finite positive"):
         nearest(broken, dem, fac)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_background_snap_of_many_demand_points_gives_the_same(
+    k: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large demand sets are snapped on a thread while the search runs: same result."""
+    g = random_graph(11)
+    rng = np.random.default_rng(11)
+    dem = random_sites(g, rng, 300, "v", jitter=0.003)
+    fac = random_sites(g, rng, 12, "HC", jitter=0.001)
+    monkeypatch.setattr(costs, "_BACKGROUND_SNAP_FROM", 10**9)
+    direct = nearest(g, dem, fac, k=k)
+    monkeypatch.setattr(costs, "_BACKGROUND_SNAP_FROM", 1)
+    threaded = NearestIndex.build(g, dem, fac, k=k)
+    pd.testing.assert_frame_equal(threaded.result, direct)
+    # the index built this way keeps working incrementally
+    extra = random_sites(g, rng, 2, "HX", jitter=0.001)
+    both = pd.concat([fac, extra])
+    monkeypatch.setattr(costs, "_BACKGROUND_SNAP_FROM", 10**9)
+    pd.testing.assert_frame_equal(threaded.add(extra).result, nearest(g, dem, both, k=k))
+
+
+def test_background_snap_validates_at_once_and_equals_snap() -> None:
+    from siting._graph import snap_in_background
+
+    g = random_graph(12)
+    arrays = graph_arrays(g)
+    with pytest.raises(ValueError, match="no coordinates"):
+        snap_in_background(arrays, [LON0, np.nan], [LAT0, LAT0])
+    join = snap_in_background(arrays, [LON0, LON0 + 0.01], [LAT0, LAT0])
+    pd.testing.assert_frame_equal(join(), snap(arrays, [LON0, LON0 + 0.01], [LAT0, LAT0]))
