@@ -1,0 +1,1022 @@
+"""Coverage: gaps beyond a travel-time threshold, covered population, service areas, E2SFCA.
+
+Every function here asks the travel-time engine (:mod:`siting.costs`) its questions in bulk:
+one multi-source search answers all demand points at once, and every threshold is read from
+that one answer. Nothing loops over pairs of points in Python.
+
+* :func:`gaps` lists the demand points (villages, or elderly-care facilities looking for a
+  medical partner) whose nearest facility is beyond a threshold, or out of reach.
+* :func:`covered_population` sums the elderly living within each threshold of a facility, by
+  county and township.
+* :func:`service_areas` draws the area reachable within T minutes of each facility.
+* :func:`e2sfca` scores access to capacity (beds per 1,000 elderly) with the Enhanced Two-Step
+  Floating Catchment Area method (Luo & Qi 2009), :func:`e2sfca_from_pairs` from given pairs.
+
+Conventions are those of :mod:`siting.costs`: demand and facilities are GeoDataFrames of points
+indexed by id (WGS84 or any CRS that converts to it), ``kind=`` keeps the facilities of that kind,
+the network is an osmnx-style graph, a compiled :class:`siting._graph.GraphArrays` or ``None``
+(straight-line fallback), and every result says how times were measured (``method``:
+``"network"`` or ``"straight_line"``). Times include the access legs between a point and its
+nearest road node. A threshold is met when the time is **at most** the threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any, Final
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyproj
+import shapely
+from scipy.sparse.csgraph import dijkstra
+
+from siting import costs
+from siting._errors import SitingError
+from siting._graph import GraphArrays, snap
+from siting.crs import metric_crs
+
+__all__ = [
+    "CONCAVE_RATIO",
+    "COVERED_COLUMNS",
+    "E2SFCA_COLUMNS",
+    "E2SFCA_WEIGHTS",
+    "E2SFCA_ZONES_MIN",
+    "GAP_COLUMNS",
+    "OUTLINES",
+    "SERVICE_AREA_BUFFER_M",
+    "SERVICE_AREA_COLUMNS",
+    "CoverageError",
+    "covered_population",
+    "e2sfca",
+    "e2sfca_from_pairs",
+    "gaps",
+    "service_areas",
+]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+#: Columns of :func:`gaps`, in order.
+GAP_COLUMNS: Final = (
+    "demand_id",
+    "nearest_partner_id",
+    "travel_time_min",
+    "threshold_min",
+    "reachable",
+    "method",
+    "snap_flag",
+)
+
+#: Columns of :func:`covered_population`, in order.
+COVERED_COLUMNS: Final = (
+    "level",
+    "code",
+    "name",
+    "threshold_min",
+    "n_villages",
+    "n_villages_covered",
+    "pop_column",
+    "pop_total",
+    "pop_covered",
+    "share_covered",
+    "method",
+    "population_source",
+)
+
+#: Columns of :func:`service_areas`, in order.
+SERVICE_AREA_COLUMNS: Final = (
+    "facility_id",
+    "minutes",
+    "n_nodes",
+    "area_km2",
+    "method",
+    "geometry",
+)
+
+#: Columns of :func:`e2sfca` and :func:`e2sfca_from_pairs`, in order.
+E2SFCA_COLUMNS: Final = ("demand_id", "access", "n_supply_in_catchment", "method")
+
+#: Half-width of the corridor drawn around the reachable roads of a service area (metres).
+SERVICE_AREA_BUFFER_M: Final = 200.0
+
+#: Accepted values of ``outline=`` in :func:`service_areas`.
+OUTLINES: Final = ("roads", "concave")
+
+#: ``ratio`` of :func:`shapely.concave_hull` for ``outline="concave"`` (0: tightest, 1: convex).
+CONCAVE_RATIO: Final = 0.3
+
+#: Travel-time zones of E2SFCA (upper bounds, minutes) and their weights: the step weights of
+#: Luo & Qi (2009), the default of the PySAL ``access`` package.
+E2SFCA_ZONES_MIN: Final = (10.0, 20.0, 30.0)
+E2SFCA_WEIGHTS: Final = (1.0, 0.68, 0.22)
+
+_LEVELS: Final = {"county_code": "county", "township_code": "township", "village_code": "village"}
+#: Memory budget of one batch of limited single-source searches in :func:`service_areas` (bytes).
+_BATCH_BYTES: Final = 64 * 2**20
+
+
+class CoverageError(SitingError, ValueError):
+    """An argument of a coverage function is invalid; the message names it (and the column)."""
+
+
+# --- argument checks -----------------------------------------------------------------------------
+
+
+def _minutes(values: Any, name: str) -> tuple[float, ...]:
+    """Positive finite minutes, sorted ascending and unique; a single number is accepted."""
+    items = (values,) if isinstance(values, int | float | np.integer | np.floating) else values
+    if isinstance(items, str) or not isinstance(items, Iterable):
+        msg = f"{name} must be a number of minutes or a list of them, got {values!r}"
+        raise CoverageError(msg)
+    items = tuple(items)
+    good = [
+        not isinstance(v, bool)
+        and isinstance(v, int | float | np.integer | np.floating)
+        and math.isfinite(float(v))
+        and float(v) > 0
+        for v in items
+    ]
+    if not items or not all(good):
+        msg = f"{name} must hold positive finite minutes, got {values!r}"
+        raise CoverageError(msg)
+    return tuple(sorted({float(v) for v in items}))
+
+
+def _minutes_column(values: Sequence[float], n_each: int) -> npt.NDArray[Any]:
+    """Threshold values repeated ``n_each`` times, as int64 when all are whole minutes."""
+    arr = np.repeat(np.asarray(values, dtype=np.float64), n_each)
+    if all(float(v).is_integer() for v in values):
+        return arr.astype(np.int64)
+    return arr
+
+
+def _numeric(frame: pd.DataFrame, column: str, name: str) -> F64:
+    """A numeric, complete, non-negative column as float64; the message names it."""
+    if not isinstance(column, str) or column not in frame.columns:
+        have = ", ".join(map(str, frame.columns))
+        msg = f"{name} has no column {column!r} (columns: {have})"
+        raise CoverageError(msg)
+    series = frame[column]
+    if not (pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series)):
+        msg = f"{name}[{column!r}] must be numeric, got dtype {series.dtype}"
+        raise CoverageError(msg)
+    missing = series.isna().to_numpy(dtype=bool)
+    if missing.any():
+        first = frame.index[int(np.argmax(missing))]
+        msg = (
+            f"{name}[{column!r}] is missing for {int(missing.sum())} row(s), first id {first!r}; "
+            "fill it (e.g. .fillna(0)) or keep only the rows that have it (e.g. kind=)"
+        )
+        raise CoverageError(msg)
+    values = series.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        first_pos = int(np.argmax(bad))
+        msg = (
+            f"{name}[{column!r}] must be finite and >= 0; {int(bad.sum())} row(s) are not, "
+            f"first id {frame.index[first_pos]!r} ({values[first_pos]})"
+        )
+        raise CoverageError(msg)
+    return values
+
+
+def _of_kind(frame: gpd.GeoDataFrame, kind: str | Iterable[str] | None, name: str) -> Any:
+    """The rows of ``frame`` of the given kind(s), checked as :mod:`siting.costs` does."""
+    kinds = costs._kinds(kind)
+    if kinds is None:
+        return frame
+    if "kind" not in frame.columns:
+        msg = f"kind={list(kinds)!r} needs a 'kind' column in {name}"
+        raise CoverageError(msg)
+    from siting.registry import KINDS
+
+    present = set(frame["kind"].dropna().astype(str))
+    unknown = [k for k in kinds if k not in KINDS and k not in present]
+    if unknown:
+        msg = (
+            f"kind {unknown[0]!r} is neither a known kind ({', '.join(sorted(KINDS))}) nor "
+            f"present in {name}['kind']"
+        )
+        raise CoverageError(msg)
+    return frame[frame["kind"].isin(kinds).to_numpy(dtype=bool, na_value=False)]
+
+
+def _method(network: Any) -> str:
+    return costs.STRAIGHT_LINE if network is None else costs.NETWORK
+
+
+# --- gaps ----------------------------------------------------------------------------------------
+
+
+def gaps(
+    network: costs.Network,
+    demand: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    thresholds_min: float | Iterable[float] = (15, 30),
+    kind: str | Iterable[str] | None = None,
+    direction: str = "to_facility",
+    max_snap_m: float | None = None,
+    access_speed_kph: float | None = None,
+    detour_factor: float | None = None,
+    straight_line_speed_kph: float | None = None,
+) -> pd.DataFrame:
+    """The demand points whose nearest facility lies beyond each threshold, or out of reach.
+
+    One nearest-facility search (:func:`siting.costs.nearest`, ``k=1``, no time bound) gives
+    every demand point its nearest facility and time; every threshold is read from it.
+
+    Parameters
+    ----------
+    network
+        A networkx graph (osmnx convention), a compiled GraphArrays, or ``None`` for the
+        straight-line fallback.
+    demand
+        Points indexed by id: villages, or facilities looking for a partner (e.g. nursing homes
+        and the health centres they should pair with).
+    facilities
+        Points indexed by id, the partners (filtered by ``kind``).
+    thresholds_min
+        Thresholds in minutes (one number or several).
+    kind
+        Keep the facilities of this kind (or these kinds).
+    direction
+        ``"to_facility"`` (trip from the demand point) or ``"from_facility"``.
+    max_snap_m, access_speed_kph, detour_factor, straight_line_speed_kph
+        Overrides of :mod:`siting.settings`, as in :func:`siting.costs.nearest`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`GAP_COLUMNS`: one row per demand point (input order) and threshold
+        (ascending) that the nearest facility does not meet. ``nearest_partner_id`` and
+        ``travel_time_min`` are those of the nearest facility whatever the threshold (<NA> and
+        NaN when none can be reached; ``reachable`` is then ``False``).
+
+    Examples
+    --------
+    >>> import siting
+    >>> region = siting.regions.load("xuanhan")
+    >>> registry = siting.modelled.registry_for(region)
+    >>> homes = registry[registry["kind"] == "nursing_home"]
+    >>> out = gaps(None, homes, registry, kind="health_center", thresholds_min=[15, 30])
+    >>> list(out.columns)[:4]
+    ['demand_id', 'nearest_partner_id', 'travel_time_min', 'threshold_min']
+    """
+    thresholds = _minutes(thresholds_min, "thresholds_min")
+    near = costs.nearest(
+        network,
+        demand,
+        facilities,
+        k=1,
+        kind=kind,
+        direction=direction,
+        max_snap_m=max_snap_m,
+        access_speed_kph=access_speed_kph,
+        detour_factor=detour_factor,
+        straight_line_speed_kph=straight_line_speed_kph,
+    )
+    minutes = near["time_s"].to_numpy(dtype=np.float64) / 60.0
+    reachable = near["reachable"].to_numpy(dtype=bool)
+    limits = np.asarray(thresholds)
+    # (demand, threshold) beyond: unreachable, or strictly slower than the threshold
+    beyond = ~reachable[:, None] | ~(minutes[:, None] <= limits[None, :])
+    point, col = np.nonzero(beyond)
+    return pd.DataFrame(
+        {
+            "demand_id": near["demand_id"].array.take(point),
+            "nearest_partner_id": near["facility_id"].array.take(point),
+            "travel_time_min": minutes[point],
+            "threshold_min": _minutes_column(thresholds, 1)[col],
+            "reachable": reachable[point],
+            "method": near["method"].to_numpy(dtype=object)[point],
+            "snap_flag": near["snap_flag"].to_numpy(dtype=bool)[point],
+        }
+    )
+
+
+# --- covered population --------------------------------------------------------------------------
+
+
+def _names(names: Mapping[str, Any] | None, column: str, codes: pd.Index) -> Any:
+    """Names of ``codes`` from ``names[column]`` (a mapping or Series code -> name), else NA."""
+    if names is None or column not in names:
+        return pd.array([pd.NA] * len(codes), dtype="string")
+    table = names[column]
+    lookup = table if isinstance(table, pd.Series) else pd.Series(dict(table), dtype=object)
+    found = lookup.reindex(codes)
+    if found.isna().all() and len(codes):  # codes stored as int or str on one side only
+        found = pd.Series(lookup.to_numpy(), index=lookup.index.astype(str)).reindex(
+            codes.astype(str)
+        )
+    return pd.array(found.to_numpy(dtype=object), dtype="string")
+
+
+def _sources(values: pd.Series) -> str:
+    """The population source label of a group: one value, several joined by '+'."""
+    found = sorted({str(v) for v in values.dropna()})
+    return "+".join(found) if found else "unspecified"
+
+
+def covered_population(
+    network: costs.Network,
+    villages: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    thresholds_min: float | Iterable[float] = (15, 30),
+    kind: str | Iterable[str] | None = None,
+    pop_column: str = "pop_65plus",
+    by: str | Sequence[str] = ("county_code", "township_code"),
+    names: Mapping[str, pd.Series | Mapping[Any, str]] | None = None,
+    direction: str = "to_facility",
+    max_snap_m: float | None = None,
+    access_speed_kph: float | None = None,
+    detour_factor: float | None = None,
+    straight_line_speed_kph: float | None = None,
+) -> pd.DataFrame:
+    """Elderly population within each threshold of a facility, by area (county, township ...).
+
+    A village counts as covered when its nearest facility (of ``kind``) is at most the
+    threshold away; its whole population then counts. One nearest-facility search bounded by
+    the largest threshold answers every threshold.
+
+    Parameters
+    ----------
+    network
+        As in :func:`gaps`.
+    villages
+        Points indexed by village code with the population column and the ``by`` columns,
+        e.g. ``Region.villages``. A ``population_source`` column (``"modelled"`` for the built-in
+        regions) is carried into the result.
+    facilities
+        Points indexed by id (filtered by ``kind``).
+    thresholds_min
+        Thresholds in minutes.
+    kind
+        Keep the facilities of this kind (or these kinds).
+    pop_column
+        The population counted (``pop_65plus``, ``pop_60plus`` ...): numeric, complete, >= 0.
+    by
+        Columns of ``villages`` to sum by, each giving a ``level`` (``county_code`` ->
+        ``"county"``, ``township_code`` -> ``"township"``, others their column name).
+    names
+        For a ``by`` column, its codes' names (a Series or mapping code -> name), e.g.
+        ``{"county_code": region.counties["name"], "township_code": region.townships["name"]}``.
+    direction, max_snap_m, access_speed_kph, detour_factor, straight_line_speed_kph
+        As in :func:`siting.costs.nearest`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy, columns :data:`COVERED_COLUMNS`: for each threshold (ascending), one row per code
+        of each ``by`` level (sorted codes), then one ``level="total"`` row (code <NA>) for all
+        villages. ``share_covered`` is ``pop_covered / pop_total`` (NaN when the total is 0).
+        ``population_source`` is the villages' source (``"modelled"``; several joined by ``+``;
+        ``"unspecified"`` without the column).
+
+    Raises
+    ------
+    CoverageError
+        If the population or a ``by`` column is missing, not numeric, incomplete or negative.
+
+    Examples
+    --------
+    >>> import siting
+    >>> region = siting.regions.load("xuanhan")
+    >>> registry = siting.modelled.registry_for(region)
+    >>> out = covered_population(
+    ...     None, region.villages, registry, kind="health_center", thresholds_min=30
+    ... )
+    >>> out[out["level"] == "total"][["pop_column", "population_source"]].values.tolist()
+    [['pop_65plus', 'modelled']]
+    """
+    thresholds = _minutes(thresholds_min, "thresholds_min")
+    columns = [by] if isinstance(by, str) else list(by)
+    if not isinstance(villages, gpd.GeoDataFrame):
+        msg = f"villages must be a GeoDataFrame of points, got {type(villages).__name__}"
+        raise TypeError(msg)
+    pop = _numeric(villages, pop_column, "villages")
+    for col in columns:
+        if not isinstance(col, str) or col not in villages.columns:
+            msg = f"by: villages has no column {col!r}"
+            raise CoverageError(msg)
+        if villages[col].isna().any():
+            first = villages.index[int(np.argmax(villages[col].isna().to_numpy(dtype=bool)))]
+            msg = f"villages[{col!r}] is missing for some rows, first id {first!r}"
+            raise CoverageError(msg)
+    near = costs.nearest(
+        network,
+        villages,
+        facilities,
+        k=1,
+        kind=kind,
+        direction=direction,
+        max_time_s=thresholds[-1] * 60.0,
+        max_snap_m=max_snap_m,
+        access_speed_kph=access_speed_kph,
+        detour_factor=detour_factor,
+        straight_line_speed_kph=straight_line_speed_kph,
+    )
+    seconds = np.where(
+        near["reachable"].to_numpy(dtype=bool), near["time_s"].to_numpy(dtype=np.float64), np.inf
+    )
+    covered = seconds[:, None] <= np.asarray(thresholds)[None, :] * 60.0  # (village, threshold)
+    method = _method(network)
+    source = (
+        villages["population_source"]
+        if "population_source" in villages.columns
+        else pd.Series(pd.NA, index=villages.index, dtype=object)
+    )
+    keys: list[tuple[str, pd.Series | None]] = [(c, villages[c]) for c in columns]
+    keys.append(("total", None))
+    parts = []
+    for t_pos, threshold in enumerate(thresholds):
+        hit = covered[:, t_pos]
+        table = pd.DataFrame(
+            {
+                "n": np.ones(len(pop), dtype=np.int64),
+                "n_cov": hit.astype(np.int64),
+                "pop": pop,
+                "pop_cov": np.where(hit, pop, 0.0),
+            },
+            index=villages.index,
+        )
+        for col, codes in keys:
+            if codes is None:
+                sums = table.sum().to_frame().T
+                sums.index = pd.Index([pd.NA], dtype=object)
+                src = [_sources(source)]
+                level, name = "total", pd.array([pd.NA], dtype="string")
+            else:
+                grouper = codes.to_numpy(dtype=object)
+                sums = table.groupby(grouper, sort=True).sum()
+                src = source.groupby(grouper, sort=True).agg(_sources).reindex(sums.index).tolist()
+                level = _LEVELS.get(col, col)
+                name = _names(names, col, sums.index)
+            total = sums["pop"].to_numpy(dtype=np.float64)
+            got = sums["pop_cov"].to_numpy(dtype=np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                share = np.where(total > 0, got / np.where(total > 0, total, 1.0), np.nan)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "level": level,
+                        "code": pd.array(
+                            [None if pd.isna(c) else str(c) for c in sums.index], dtype="string"
+                        ),
+                        "name": name,
+                        "threshold_min": _minutes_column([threshold], len(sums)),
+                        "n_villages": sums["n"].to_numpy(dtype=np.int64),
+                        "n_villages_covered": sums["n_cov"].to_numpy(dtype=np.int64),
+                        "pop_column": pop_column,
+                        "pop_total": total,
+                        "pop_covered": got,
+                        "share_covered": share,
+                        "method": method,
+                        "population_source": src,
+                    }
+                )
+            )
+    return pd.concat(parts, ignore_index=True)[list(COVERED_COLUMNS)]
+
+
+# --- service areas -------------------------------------------------------------------------------
+
+
+def _empty_areas(crs: Any = "EPSG:4326") -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "facility_id": pd.Series([], dtype=object),
+            "minutes": pd.Series([], dtype=np.float64),
+            "n_nodes": pd.array([], dtype="Int64"),
+            "area_km2": pd.Series([], dtype=np.float64),
+            "method": pd.Series([], dtype=object),
+        },
+        geometry=gpd.GeoSeries([], crs=crs),
+        crs=crs,
+    )
+
+
+def _segments_within(
+    arrays: GraphArrays,
+    fac_node: I64,
+    fac_access: F64,
+    fac_xy: F64,
+    thresholds_s: Sequence[float],
+    direction: costs.Direction,
+) -> tuple[I64, F64, I64]:
+    """The reached road segments of every (facility, threshold) in metric coordinates.
+
+    Returns the group of every segment (``facility * len(thresholds) + threshold``, sorted),
+    the segments (x0, y0, x1, y1) and the number of reached nodes of every group.
+    """
+    search = costs._search(arrays, direction).edges
+    mat = search.matrix()
+    n = search.n
+    indptr = np.asarray(search.indptr, dtype=np.int64)
+    src_all, dst_all = search.src.astype(np.int64), search.dst.astype(np.int64)
+    nx_, ny_ = np.asarray(arrays.x, dtype=np.float64), np.asarray(arrays.y, dtype=np.float64)
+    nf, nt = len(fac_node), len(thresholds_s)
+    limits = np.asarray(thresholds_s, dtype=np.float64)
+    top = float(limits.max())
+    n_nodes = np.zeros((nf, nt), dtype=np.int64)
+    # per (facility, threshold) group: segment start/end coordinates, collected in chunks
+    seg_group: list[I64] = []
+    seg_coords: list[F64] = []
+    batch = max(1, _BATCH_BYTES // max(8 * n, 1))
+    for lo in range(0, nf, batch):
+        rows = np.arange(lo, min(nf, lo + batch))
+        dist = np.asarray(
+            dijkstra(mat, directed=True, indices=fac_node[rows], limit=top * (1 + 1e-12) + 1e-9),
+            dtype=np.float64,
+        ).reshape(len(rows), n)
+        dist += fac_access[rows, None]  # time from the facility point itself
+        r_loc, node = np.nonzero(dist <= top)
+        d = dist[r_loc, node]
+        fac = rows[r_loc]
+        # out-edges of every reached (facility, node)
+        starts = indptr[node]
+        counts = indptr[node + 1] - starts
+        rep = np.repeat(np.arange(len(node)), counts)
+        epos = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        a, b, w = src_all[epos], dst_all[epos], search.w[epos]
+        for t_pos, lim in enumerate(limits):
+            ok = d <= lim
+            n_nodes[:, t_pos] += np.bincount(fac[ok], minlength=nf)
+            # the reached share of every out-edge of a reached node: full when the far end is
+            # reached through it, else cut where the remaining time runs out
+            frac = np.minimum(1.0, (lim - d[rep]) / w)
+            keep = ok[rep] & (frac > 0)
+            ea, eb, ef, eg = a[keep], b[keep], frac[keep], fac[rep[keep]]
+            # a two-way road reached whole from both ends is drawn once
+            full = ef >= 1.0
+            lo_node, hi_node = np.minimum(ea, eb), np.maximum(ea, eb)
+            key = (eg * nt + t_pos) * (n * n) + lo_node * n + hi_node
+            dup = np.zeros(len(key), dtype=bool)
+            if full.any():
+                fk = np.flatnonzero(full)
+                _, first = np.unique(key[fk], return_index=True)
+                dup[fk] = True
+                dup[fk[first]] = False
+            ea, eb, ef, eg = ea[~dup], eb[~dup], ef[~dup], eg[~dup]
+            x0, y0 = nx_[ea], ny_[ea]
+            x1, y1 = x0 + ef * (nx_[eb] - x0), y0 + ef * (ny_[eb] - y0)
+            seg_group.append(eg * nt + t_pos)
+            seg_coords.append(np.column_stack([x0, y0, x1, y1]))
+    # the access leg of every facility: from its point toward its node, cut like an edge
+    for t_pos, lim in enumerate(limits):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(fac_access > 0, np.minimum(1.0, lim / fac_access), 1.0)
+        x0, y0 = fac_xy[:, 0], fac_xy[:, 1]
+        x1 = x0 + frac * (nx_[fac_node] - x0)
+        y1 = y0 + frac * (ny_[fac_node] - y0)
+        seg_group.append(np.arange(nf, dtype=np.int64) * nt + t_pos)
+        seg_coords.append(np.column_stack([x0, y0, x1, y1]))
+    group = np.concatenate(seg_group)
+    coords = np.concatenate(seg_coords)
+    order = np.argsort(group, kind="stable")
+    return group[order], coords[order], n_nodes.ravel()
+
+
+def _outlines(group: I64, coords: F64, outline: str, buffer_m: float) -> npt.NDArray[Any]:
+    """One metric polygon per group (groups 0..g-1, all present) from its reached segments."""
+    if outline == "roads":
+        lines = shapely.linestrings(
+            coords.reshape(-1, 2), indices=np.repeat(np.arange(len(group)), 2)
+        )
+        shapes = shapely.multilinestrings(lines, indices=group)
+    else:
+        pts = shapely.points(coords.reshape(-1, 2))
+        shapes = shapely.concave_hull(
+            shapely.multipoints(pts, indices=np.repeat(group, 2)), ratio=CONCAVE_RATIO
+        )
+    return np.asarray(shapely.buffer(shapes, buffer_m, quad_segs=4), dtype=object)
+
+
+def service_areas(
+    network: costs.Network,
+    facilities: gpd.GeoDataFrame,
+    *,
+    minutes: float | Iterable[float] = (15, 30),
+    kind: str | Iterable[str] | None = None,
+    direction: str = "from_facility",
+    outline: str = "roads",
+    buffer_m: float = SERVICE_AREA_BUFFER_M,
+    max_snap_m: float | None = None,
+    access_speed_kph: float | None = None,
+    detour_factor: float | None = None,
+    straight_line_speed_kph: float | None = None,
+) -> gpd.GeoDataFrame:
+    """The area reachable within T minutes of each facility, one polygon per facility and T.
+
+    **On a network** the reached roads are found first: every road segment whose start is
+    reached within T, as far along as the remaining time allows (the whole segment if its far
+    end is reached through it, else cut where time runs out, the speed being uniform along an
+    edge), plus the facility's access leg to its road node. Reached nodes come from one limited
+    single-source search per facility (:func:`scipy.sparse.csgraph.dijkstra` with ``limit=``
+    the largest T, batched), shared by every threshold. Segments are straight node-to-node
+    lines (edge geometries are not read). The polygon is then drawn in the graph's metric CRS:
+
+    * ``outline="roads"`` (default): the reached roads widened by ``buffer_m`` on each side.
+      A corridor along roads, not a filled outline: land far from any reached road is not
+      claimed and holes between roads stay holes. The honest shape; a few milliseconds per
+      polygon (GEOS buffers and unions every segment).
+    * ``outline="concave"``: the concave hull (:data:`CONCAVE_RATIO`) of the reached segments'
+      ends, widened by ``buffer_m``. Fills the land between reached roads, so it claims more
+      than the roads serve; about a hundred times faster, for overview maps of many
+      facilities.
+
+    **Without a network** (``None``) the polygon is a circle of radius
+    ``straight_line_speed_kph x T / detour_factor`` in a metric CRS: the points a straight-line
+    trip reaches in T, as in the fallback of :mod:`siting.costs`.
+
+    Parameters
+    ----------
+    network
+        A networkx graph (osmnx convention), a compiled GraphArrays, or ``None``.
+    facilities
+        Points indexed by id (filtered by ``kind``).
+    minutes
+        Thresholds T in minutes (one number or several).
+    kind
+        Keep the facilities of this kind (or these kinds).
+    direction
+        ``"from_facility"`` (default: the area a trip from the facility reaches, e.g. a doctor's
+        visit) or ``"to_facility"`` (the area from which the facility is reached within T).
+    outline
+        ``"roads"`` or ``"concave"`` (network only, see above).
+    buffer_m
+        Width added around the reached roads or hull (metres, >= 0; network only).
+    max_snap_m, access_speed_kph, detour_factor, straight_line_speed_kph
+        Overrides of :mod:`siting.settings`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns :data:`SERVICE_AREA_COLUMNS`, EPSG:4326: one row per facility (input order)
+        and T (ascending). ``n_nodes`` is the number of graph nodes reached (<NA> for a
+        straight line), ``area_km2`` the polygon's area in the metric CRS. A facility whose
+        access leg alone exceeds T gets the reached part of that leg only.
+
+    Examples
+    --------
+    >>> import siting
+    >>> region = siting.regions.load("xuanhan")
+    >>> registry = siting.modelled.registry_for(region)
+    >>> areas = service_areas(None, registry, minutes=[15, 30], kind="health_center")
+    >>> len(areas) == 2 * int((registry["kind"] == "health_center").sum())
+    True
+    """
+    thresholds = _minutes(minutes, "minutes")
+    way = costs._direction(direction)
+    if (
+        isinstance(buffer_m, bool)
+        or not isinstance(buffer_m, int | float | np.integer | np.floating)
+        or not (math.isfinite(float(buffer_m)) and float(buffer_m) >= 0)
+    ):
+        msg = f"buffer_m must be a finite number of metres >= 0, got {buffer_m!r}"
+        raise CoverageError(msg)
+    if outline not in OUTLINES:
+        msg = f"outline must be one of {OUTLINES}, got {outline!r}"
+        raise CoverageError(msg)
+    st = costs._settings(max_snap_m, access_speed_kph, detour_factor, straight_line_speed_kph)
+    pts = costs._select(costs._points(facilities, "facilities"), costs._kinds(kind), "facilities")
+    arrays = costs._arrays(network)
+    if len(pts) == 0:
+        return _empty_areas()
+    nf, nt = len(pts), len(thresholds)
+    fac_pos = np.repeat(np.arange(nf), nt)
+    if arrays is None:
+        crs = metric_crs(
+            (
+                (float(pts.lon.min()) + float(pts.lon.max())) / 2.0,
+                (float(pts.lat.min()) + float(pts.lat.max())) / 2.0,
+            )
+        )
+        tf = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+        x, y = (np.asarray(v, dtype=np.float64) for v in tf.transform(pts.lon, pts.lat))
+        radius = np.tile(np.asarray(thresholds) * 60.0, nf) * (
+            st.straight_speed_kph / 3.6 / st.detour_factor
+        )
+        geoms = shapely.buffer(shapely.points(x[fac_pos], y[fac_pos]), radius)
+        n_nodes: Any = pd.array([pd.NA] * len(fac_pos), dtype="Int64")
+        method = costs.STRAIGHT_LINE
+    else:
+        if arrays.n == 0:
+            msg = "network has no nodes"
+            raise CoverageError(msg)
+        crs = arrays.crs
+        snapped = snap(
+            arrays,
+            pts.lon,
+            pts.lat,
+            max_snap_m=st.max_snap_m,
+            access_speed_kph=st.access_speed_kph,
+        )
+        tf = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+        fx, fy = (np.asarray(v, dtype=np.float64) for v in tf.transform(pts.lon, pts.lat))
+        group, coords, counts = _segments_within(
+            arrays,
+            snapped["node_pos"].to_numpy(dtype=np.int64),
+            snapped["access_s"].to_numpy(dtype=np.float64),
+            np.column_stack([fx, fy]),
+            [t * 60.0 for t in thresholds],
+            way,
+        )
+        geoms = _outlines(group, coords, outline, float(buffer_m))
+        n_nodes = pd.array(counts, dtype="Int64")
+        method = costs.NETWORK
+    metric = gpd.GeoSeries(geoms, crs=crs)
+    area = metric.area.to_numpy(dtype=np.float64) / 1e6
+    return gpd.GeoDataFrame(
+        {
+            "facility_id": pts.ids.take(fac_pos).to_numpy(),
+            "minutes": _minutes_column(thresholds, 1)[np.tile(np.arange(nt), nf)],
+            "n_nodes": n_nodes,
+            "area_km2": area,
+            "method": np.full(len(fac_pos), method, dtype=object),
+        },
+        geometry=metric.to_crs("EPSG:4326").to_numpy(),
+        crs="EPSG:4326",
+    )
+
+
+# --- E2SFCA --------------------------------------------------------------------------------------
+
+
+def _zones(zones_min: Any, weights: Any) -> tuple[F64, F64]:
+    """Validated E2SFCA zones (strictly increasing minutes) and weights (non-increasing, > 0)."""
+    if isinstance(zones_min, str) or not isinstance(zones_min, Iterable):
+        msg = f"zones_min must be a list of minutes, got {zones_min!r}"
+        raise CoverageError(msg)
+    if isinstance(weights, str) or not isinstance(weights, Iterable):
+        msg = f"weights must be a list of numbers, got {weights!r}"
+        raise CoverageError(msg)
+    z, w = list(zones_min), list(weights)
+    if not z:
+        msg = "zones_min must hold at least one zone"
+        raise CoverageError(msg)
+    if len(z) != len(w):
+        msg = (
+            f"zones_min and weights must have the same length (one weight per zone), got "
+            f"{len(z)} zones {z!r} and {len(w)} weights {w!r}"
+        )
+        raise CoverageError(msg)
+
+    def number(v: Any) -> bool:
+        return (
+            not isinstance(v, bool)
+            and isinstance(v, int | float | np.integer | np.floating)
+            and math.isfinite(float(v))
+        )
+
+    if not all(number(v) and float(v) > 0 for v in z):
+        msg = f"zones_min must hold positive finite minutes, got {z!r}"
+        raise CoverageError(msg)
+    if not all(number(v) and float(v) > 0 for v in w):
+        msg = f"weights must hold positive finite numbers, got {w!r}"
+        raise CoverageError(msg)
+    za, wa = np.asarray(z, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    if np.any(np.diff(za) <= 0):
+        msg = f"zones_min must be strictly increasing (upper bounds of the zones), got {z!r}"
+        raise CoverageError(msg)
+    if np.any(np.diff(wa) > 0):
+        msg = f"weights must not increase from one zone to the next (distance decay), got {w!r}"
+        raise CoverageError(msg)
+    return za, wa
+
+
+def _ids_series(values: Any, name: str) -> pd.Series:
+    if isinstance(values, pd.Series):
+        series = values
+    elif isinstance(values, Mapping):
+        series = pd.Series(dict(values))
+    else:
+        msg = f"{name} must be a Series (or mapping) id -> value, got {type(values).__name__}"
+        raise TypeError(msg)
+    if not series.index.is_unique:
+        dup = series.index[series.index.duplicated()].unique()[:5].tolist()
+        msg = f"{name} index must hold unique ids; duplicated: {dup}"
+        raise CoverageError(msg)
+    _numeric(series.to_frame("value"), "value", name)
+    return series
+
+
+def e2sfca_from_pairs(
+    pairs: pd.DataFrame,
+    demand_weights: pd.Series | Mapping[Hashable, float],
+    supply_capacity: pd.Series | Mapping[Hashable, float],
+    *,
+    zones_min: Sequence[float] = E2SFCA_ZONES_MIN,
+    weights: Sequence[float] = E2SFCA_WEIGHTS,
+    per: float = 1000.0,
+) -> pd.DataFrame:
+    """E2SFCA access scores from given (demand, supply, travel time) pairs.
+
+    With travel-time zones ``0 < t <= z_1 < ... <= z_r`` of weights ``W_1 >= ... >= W_r``
+    (``W(t) = 0`` beyond the last zone):
+
+    1. every supply ``j`` gets the ratio ``R_j = S_j / sum_k P_k W(t_kj)`` over the demand
+       points ``k`` in its catchment (``R_j = 0`` when that sum is 0: no one to serve);
+    2. every demand point ``i`` gets ``A_i = per * sum_j R_j W(t_ij)``.
+
+    With capacity in beds and demand weights in elderly persons, ``access`` is in **beds per
+    ``per`` (default 1,000) elderly**. The capacity-weighted mean of ``A_i`` over demand equals
+    ``per x`` total supply / total demand when every supply reaches some demand.
+
+    Parameters
+    ----------
+    pairs
+        Long form with ``demand_id``, ``facility_id`` and ``time_s`` (seconds), as
+        :func:`siting.costs.reach` returns; rows with ``reachable=False`` or NaN time are
+        ignored. Each (demand, facility) pair at most once. A ``method`` column, if any, is
+        carried into the result.
+    demand_weights
+        Demand weight (e.g. persons aged 65+) per demand id; the result has one row per id, in
+        this order.
+    supply_capacity
+        Capacity (e.g. beds) per facility id; every facility of ``pairs`` must have one.
+    zones_min, weights
+        Zone upper bounds (minutes, strictly increasing) and their weights (positive,
+        non-increasing), same length.
+    per
+        Scale of the score (persons): 1000 gives capacity per 1,000 demand.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`E2SFCA_COLUMNS`, one row per demand id: ``access`` (0 where no supply is
+        in reach), ``n_supply_in_catchment`` (facilities within the largest zone), ``method``
+        (from ``pairs``, else ``"given"``).
+
+    Examples
+    --------
+    >>> pairs = pd.DataFrame(
+    ...     {"demand_id": ["v1", "v2"], "facility_id": ["NH-1", "NH-1"], "time_s": [300.0, 900.0]}
+    ... )
+    >>> out = e2sfca_from_pairs(pairs, pd.Series({"v1": 100, "v2": 50}), pd.Series({"NH-1": 40}))
+    >>> out["access"].round(1).tolist()  # R = 40 / (100 * 1 + 50 * 0.68) = 0.2985 beds/person
+    [298.5, 203.0]
+    """
+    za, wa = _zones(zones_min, weights)
+    if (
+        isinstance(per, bool)
+        or not isinstance(per, int | float | np.integer | np.floating)
+        or not (math.isfinite(float(per)) and float(per) > 0)
+    ):
+        msg = f"per must be a positive number, got {per!r}"
+        raise CoverageError(msg)
+    if not isinstance(pairs, pd.DataFrame):
+        msg = f"pairs must be a DataFrame, got {type(pairs).__name__}"
+        raise TypeError(msg)
+    missing_cols = [c for c in ("demand_id", "facility_id", "time_s") if c not in pairs.columns]
+    if missing_cols:
+        msg = f"pairs has no column {missing_cols[0]!r} (needs demand_id, facility_id, time_s)"
+        raise CoverageError(msg)
+    dem = _ids_series(demand_weights, "demand_weights")
+    sup = _ids_series(supply_capacity, "supply_capacity")
+    pop = dem.to_numpy(dtype=np.float64)
+    cap = sup.to_numpy(dtype=np.float64)
+    time_s = pd.to_numeric(pairs["time_s"], errors="coerce").to_numpy(dtype=np.float64)
+    use = np.isfinite(time_s)
+    if "reachable" in pairs.columns:
+        use &= pairs["reachable"].to_numpy(dtype=bool, na_value=False)
+    if "method" in pairs.columns and len(pairs):
+        found = sorted({str(m) for m in pairs["method"].dropna()})
+        method = "+".join(found) if found else "given"
+    else:
+        method = "given"
+    if np.any(time_s[use] < 0):
+        msg = "pairs['time_s'] must be >= 0"
+        raise CoverageError(msg)
+    sel = pairs[use]
+    di = dem.index.get_indexer(pd.Index(sel["demand_id"]))
+    si = sup.index.get_indexer(pd.Index(sel["facility_id"]))
+    if (di < 0).any():
+        bad = sel["demand_id"].iloc[int(np.argmax(di < 0))]
+        msg = f"pairs['demand_id'] {bad!r} has no weight in demand_weights"
+        raise CoverageError(msg)
+    if (si < 0).any():
+        bad = sel["facility_id"].iloc[int(np.argmax(si < 0))]
+        msg = f"pairs['facility_id'] {bad!r} has no capacity in supply_capacity"
+        raise CoverageError(msg)
+    di, si = di.astype(np.int64), si.astype(np.int64)
+    key = di * max(len(sup), 1) + si
+    if len(np.unique(key)) != len(key):
+        msg = "pairs holds the same (demand_id, facility_id) pair more than once"
+        raise CoverageError(msg)
+    zone = np.searchsorted(za, time_s[use] / 60.0, side="left")  # t <= z_1 -> zone 0
+    inside = zone < len(za)
+    di, si, w = di[inside], si[inside], wa[zone[inside]]
+    demand_seen = np.bincount(si, weights=pop[di] * w, minlength=len(sup))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(demand_seen > 0, cap / np.where(demand_seen > 0, demand_seen, 1.0), 0.0)
+    access = np.bincount(di, weights=ratio[si] * w, minlength=len(dem)) * float(per)
+    return pd.DataFrame(
+        {
+            "demand_id": dem.index.to_numpy(),
+            "access": access,
+            "n_supply_in_catchment": np.bincount(di, minlength=len(dem)).astype(np.int64),
+            "method": np.full(len(dem), method, dtype=object),
+        }
+    )
+
+
+def e2sfca(
+    network: costs.Network,
+    demand: gpd.GeoDataFrame,
+    supply: gpd.GeoDataFrame,
+    *,
+    demand_weight: str = "pop_65plus",
+    capacity: str = "beds",
+    zones_min: Sequence[float] = E2SFCA_ZONES_MIN,
+    weights: Sequence[float] = E2SFCA_WEIGHTS,
+    kind: str | Iterable[str] | None = None,
+    per: float = 1000.0,
+    direction: str = "to_facility",
+    max_snap_m: float | None = None,
+    access_speed_kph: float | None = None,
+    detour_factor: float | None = None,
+    straight_line_speed_kph: float | None = None,
+) -> pd.DataFrame:
+    """Enhanced Two-Step Floating Catchment Area access (E2SFCA) of every demand point.
+
+    One :func:`siting.costs.reach` search with the largest zone as bound gives every (demand,
+    supply) pair within the catchment; :func:`e2sfca_from_pairs` scores them (formulas there).
+    The defaults are the zones and weights of Luo & Qi (2009): 0-10, 10-20, 20-30 minutes
+    weighted 1, 0.68 and 0.22.
+
+    Parameters
+    ----------
+    network
+        As in :func:`gaps`.
+    demand
+        Points indexed by id (villages) with the ``demand_weight`` column.
+    supply
+        Points indexed by id (facilities) with the ``capacity`` column, filtered by ``kind``.
+    demand_weight
+        Column of ``demand`` with the demand (persons, e.g. ``pop_65plus``): numeric, >= 0.
+    capacity
+        Column of ``supply`` with the capacity (e.g. ``beds``): numeric, complete, >= 0 for
+        every facility kept (in the modelled registries only nursing homes have beds: use
+        ``kind="nursing_home"``).
+    zones_min, weights
+        Zone upper bounds in minutes (strictly increasing) and their weights (positive,
+        non-increasing), same length.
+    kind
+        Keep the supply of this kind (or these kinds).
+    per
+        Scale: ``access`` is capacity per ``per`` persons of demand (default: beds per 1,000
+        elderly).
+    direction, max_snap_m, access_speed_kph, detour_factor, straight_line_speed_kph
+        As in :func:`siting.costs.reach` (default: the trip from the village to the facility).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`E2SFCA_COLUMNS`, one row per demand point (input order).
+
+    Examples
+    --------
+    >>> import siting
+    >>> region = siting.regions.load("xuanhan")
+    >>> registry = siting.modelled.registry_for(region)
+    >>> out = e2sfca(None, region.villages, registry, kind="nursing_home")
+    >>> len(out) == len(region.villages), out["method"].iloc[0]
+    (True, 'straight_line')
+    """
+    za, wa = _zones(zones_min, weights)
+    if not isinstance(demand, gpd.GeoDataFrame):
+        msg = f"demand must be a GeoDataFrame of points, got {type(demand).__name__}"
+        raise TypeError(msg)
+    if not isinstance(supply, gpd.GeoDataFrame):
+        msg = f"supply must be a GeoDataFrame of points, got {type(supply).__name__}"
+        raise TypeError(msg)
+    pop = _numeric(demand, demand_weight, "demand")
+    kept = _of_kind(supply, kind, "supply")
+    cap = _numeric(kept, capacity, "supply")
+    pairs = costs.reach(
+        network,
+        demand,
+        kept,
+        minutes=float(za[-1]),
+        direction=direction,
+        max_snap_m=max_snap_m,
+        access_speed_kph=access_speed_kph,
+        detour_factor=detour_factor,
+        straight_line_speed_kph=straight_line_speed_kph,
+    )
+    out = e2sfca_from_pairs(
+        pairs,
+        pd.Series(pop, index=demand.index),
+        pd.Series(cap, index=kept.index),
+        zones_min=tuple(za),
+        weights=tuple(wa),
+        per=per,
+    )
+    out["method"] = _method(network)
+    return out
