@@ -13,7 +13,19 @@ Examples
 
 __version__ = "0.1.0"
 
-from siting import costs, crs, modelled, network, regions, registry, settings
+from siting import (
+    costs,
+    coverage,
+    crs,
+    layout,
+    modelled,
+    network,
+    pairing,
+    pipeline,
+    regions,
+    registry,
+    settings,
+)
 from siting._errors import (
     DataError,
     Issue,
@@ -22,6 +34,7 @@ from siting._errors import (
     ValidationError,
 )
 from siting._reference import data_dir, reference_dir
+from siting.pipeline import run
 from siting.regions import Region
 from siting.regions import load as load_region
 from siting.registry import read as read_registry
@@ -36,15 +49,20 @@ __all__ = [
     "ValidationError",
     "__version__",
     "costs",
+    "coverage",
     "crs",
     "data_dir",
+    "layout",
     "load_region",
     "modelled",
     "network",
+    "pairing",
+    "pipeline",
     "read_registry",
     "reference_dir",
     "regions",
     "registry",
+    "run",
     "settings",
     "write_registry",
 ]

@@ -11,6 +11,14 @@ import pandas as pd
 __all__ = ["write_csv"]
 
 
+def _share(path: Path) -> None:
+    """Give a temporary file the permissions of a normally created one (mkstemp makes it
+    private to the user)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
+
+
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str], **options: object) -> Path:
     """Write a CSV (UTF-8 with BOM, which Chinese Excel opens correctly) atomically.
 
@@ -22,6 +30,7 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str], **options: obje
     os.close(fd)
     try:
         frame.to_csv(tmp, index=False, encoding="utf-8-sig", **options)  # type: ignore[call-overload]
+        _share(Path(tmp))
         Path(tmp).replace(target)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -33,6 +33,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         ["network", "import"],
         ["costs"],
         ["costs", "nearest"],
+        ["run"],
     ],
 )
 def test_every_help_says_what_and_gives_an_example(

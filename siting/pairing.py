@@ -1,0 +1,906 @@
+"""就近配对 Pairing: every elderly-care facility with its nearest suitable medical partner.
+
+Rules are data (:func:`load_rules`, default ``siting/data/pairing_rules.yaml``): which
+elderly-care kinds pair with which medical kinds, the travel-time threshold, how many
+alternatives to list, the direction of travel, optional partner capacities and the cooperation
+fee rule. :func:`pair` applies them over a road network (or straight lines without one) with the
+travel-time engine :mod:`siting.costs`, and explains every pair in Chinese and English.
+
+Two modes:
+
+* **nearest** (default): each facility gets its nearest partner (rank 1) and the next
+  alternatives (``k``), with travel time and road distance.
+* **capacity-aware** (``capacity=True``, for rules that declare a capacity): partners take at
+  most their capacity (in facilities or beds); the assignment minimises the total travel time
+  exactly (a mixed-integer programme solved by HiGHS through :func:`scipy.optimize.milp`, first
+  serving as many facilities as possible). Every facility not paired with its nearest partner
+  says why (``最近的乡镇卫生院已满额``); facilities that cannot be served are listed with the
+  reason, never dropped.
+
+Output columns (:data:`COLUMNS`), one row per facility, rule and listed partner:
+``rule``, ``rule_zh``, ``facility_id``, ``facility_name``, ``facility_kind``, ``rank`` (1 = the
+nearest), ``partner_id``, ``partner_name``, ``partner_kind``, ``travel_time_min``,
+``distance_km`` (road plus the straight access legs), ``method`` (network | straight_line),
+``within_threshold``, ``threshold_min``, ``assigned`` (the partner the facility is paired with),
+``reason`` (Chinese), ``reason_en``, ``snap_flag``, then the capacity and fee columns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final, Literal, cast
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from siting import costs, registry
+from siting._errors import DataError, SitingError
+from siting._graph import GraphArrays, graph_arrays
+
+__all__ = [
+    "COLUMNS",
+    "CapacityRule",
+    "CostRule",
+    "InfeasibleError",
+    "PairingRuleError",
+    "Rule",
+    "Rules",
+    "default_rules_path",
+    "load_rules",
+    "pair",
+    "summarize",
+]
+
+#: Columns of :func:`pair`, in order (capacity and fee columns follow when used).
+COLUMNS: Final = (
+    "rule",
+    "rule_zh",
+    "facility_id",
+    "facility_name",
+    "facility_kind",
+    "rank",
+    "partner_id",
+    "partner_name",
+    "partner_kind",
+    "travel_time_min",
+    "distance_km",
+    "method",
+    "within_threshold",
+    "threshold_min",
+    "assigned",
+    "reason",
+    "reason_en",
+    "snap_flag",
+)
+CAPACITY_COLUMNS: Final = ("demand_units", "partner_capacity", "partner_load")
+FEE_COLUMNS: Final = ("residents", "fee_cny", "subsidy_cny", "net_cost_cny", "fee_rule")
+
+_COLUMN_ZH: Final = {"beds": "床位数", "capacity": "容量"}
+_ORDINALS_ZH: Final = ("最近", "次近", "再次")
+_ORDINALS_EN: Final = ("nearest", "next", "third")
+
+
+class PairingRuleError(DataError):
+    """A pairing rule file or mapping is invalid; the message names the file, rule and key."""
+
+
+class InfeasibleError(SitingError):
+    """The capacity-aware assignment could not be solved to optimality (time limit, solver)."""
+
+
+# --- rules ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CapacityRule:
+    """Partner capacities of a rule: ``unit`` facilities or beds, read from ``column`` of the
+    partners (``default`` where it is empty)."""
+
+    unit: Literal["facilities", "beds"] = "facilities"
+    column: str | None = "capacity"
+    default: float | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One pairing rule (see ``siting/data/pairing_rules.yaml``)."""
+
+    id: str
+    zh: str
+    en: str
+    from_kinds: tuple[str, ...]
+    to_kinds: tuple[str, ...]
+    threshold_min: float
+    k: int = 3
+    direction: Literal["to_partner", "from_partner"] = "to_partner"
+    partner_filter: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    partner_exclude_names: tuple[str, ...] = ()
+    capacity: CapacityRule | None = None
+    cost: bool = False
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class CostRule:
+    """The cooperation fee by number of residents (Pan'an rule) and its subsidy share."""
+
+    zh: str
+    en: str
+    residents_column: str
+    brackets: tuple[tuple[float | None, float], ...]
+    subsidy_share: float
+    brackets_source: str
+    source: str
+
+    def fee(self, residents: float) -> float:
+        """The yearly fee (CNY) for ``residents`` residents."""
+        for upper, fee in self.brackets:
+            if upper is None or residents <= upper:
+                return fee
+        return self.brackets[-1][1]
+
+    def describe(self) -> str:
+        """The rule in one line of Chinese, with where its brackets come from."""
+        parts = []
+        lower = 0.0
+        for upper, fee in self.brackets:
+            if upper is None:
+                parts.append(f">{lower:g}人 {fee / 1e4:g}万元")
+            else:
+                parts.append(f"≤{upper:g}人 {fee / 1e4:g}万元")
+                lower = upper
+        return (
+            f"{self.zh}: {'; '.join(parts)}/年, 财政补助{self.subsidy_share:.0%}"
+            f" (分档: {self.brackets_source}; 依据: {self.source})"
+        )
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A set of pairing rules and the optional fee rule, with the file they came from."""
+
+    rules: tuple[Rule, ...]
+    cost: CostRule | None = None
+    path: Path | None = None
+
+    def __iter__(self) -> Any:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def get(self, rule_id: str) -> Rule:
+        """The rule with this id."""
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        msg = f"no pairing rule {rule_id!r}; rules: {', '.join(r.id for r in self.rules)}"
+        raise KeyError(msg)
+
+    def replace(self, rule_id: str, **changes: Any) -> Rules:
+        """A copy with one rule changed, e.g. ``rules.replace("patrol", threshold_min=20)``."""
+        self.get(rule_id)
+        new = tuple(replace(r, **changes) if r.id == rule_id else r for r in self.rules)
+        return Rules(new, self.cost, self.path)
+
+
+def default_rules_path() -> Path:
+    """The shipped default rules (the seed programme)."""
+    return Path(__file__).with_name("data") / "pairing_rules.yaml"
+
+
+class _Checker:
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def fail(self, key: str, reason: str) -> PairingRuleError:
+        return PairingRuleError(f"{self.where}: {key}: {reason}")
+
+    def kinds(self, value: Any, key: str) -> tuple[str, ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not items:
+            raise self.fail(key, "must be a kind or a non-empty list of kinds")
+        out = []
+        for item in items:
+            kind = str(item).strip()
+            if kind not in registry.KINDS:
+                known = ", ".join(registry.KINDS)
+                raise self.fail(key, f"unknown kind {kind!r} (kinds: {known})")
+            out.append(kind)
+        return tuple(out)
+
+    def number(self, value: Any, key: str, *, positive: bool = True) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise self.fail(key, f"must be a number, got {value!r}")
+        if positive and value <= 0:
+            raise self.fail(key, f"must be positive, got {value!r}")
+        return float(value)
+
+
+def _rule(raw: Any, check: _Checker) -> Rule:
+    if not isinstance(raw, Mapping):
+        raise check.fail("rule", "must be a mapping of keys (id, from, to, threshold_min ...)")
+    known = {
+        "id",
+        "zh",
+        "en",
+        "from",
+        "to",
+        "threshold_min",
+        "k",
+        "direction",
+        "partner_filter",
+        "partner_exclude_names",
+        "capacity",
+        "cost",
+        "source",
+    }
+    extra = sorted(set(map(str, raw)) - known)
+    if extra:
+        raise check.fail(extra[0], f"unknown key (keys: {', '.join(sorted(known))})")
+    for key in ("id", "from", "to", "threshold_min"):
+        if key not in raw or raw[key] in (None, ""):
+            raise check.fail(key, "missing")
+    rid = str(raw["id"]).strip()
+    k_raw = raw.get("k", 3)
+    if isinstance(k_raw, bool) or not isinstance(k_raw, int) or k_raw < 1:
+        raise check.fail("k", f"must be a whole number >= 1, got {k_raw!r}")
+    direction = str(raw.get("direction", "to_partner"))
+    if direction not in ("to_partner", "from_partner"):
+        raise check.fail("direction", f"must be to_partner or from_partner, got {direction!r}")
+    filt: dict[str, tuple[str, ...]] = {}
+    raw_filter = raw.get("partner_filter") or {}
+    if not isinstance(raw_filter, Mapping):
+        raise check.fail("partner_filter", "must map a column to its accepted values")
+    for col, values in raw_filter.items():
+        vals = [values] if isinstance(values, str) else values
+        if not isinstance(vals, list | tuple) or not vals:
+            raise check.fail(f"partner_filter.{col}", "must be a value or a list of values")
+        filt[str(col)] = tuple(str(v) for v in vals)
+    excl = raw.get("partner_exclude_names") or []
+    if isinstance(excl, str):
+        excl = [excl]
+    if not isinstance(excl, list | tuple) or not all(str(x).strip() for x in excl):
+        raise check.fail("partner_exclude_names", "must be a list of name fragments")
+    cap = None
+    raw_cap = raw.get("capacity")
+    if raw_cap is not None:
+        if not isinstance(raw_cap, Mapping):
+            raise check.fail("capacity", "must be a mapping (unit, column, default)")
+        unit = str(raw_cap.get("unit", "facilities"))
+        if unit not in ("facilities", "beds"):
+            raise check.fail("capacity.unit", f"must be facilities or beds, got {unit!r}")
+        column = raw_cap.get("column", "capacity")
+        default = raw_cap.get("default")
+        if default is not None:
+            default = check.number(default, "capacity.default", positive=False)
+            if default < 0:
+                raise check.fail("capacity.default", f"must not be negative, got {default}")
+        if column is None and default is None:
+            raise check.fail("capacity", "needs a column or a default")
+        cap = CapacityRule(unit, None if column is None else str(column), default)  # type: ignore[arg-type]
+    return Rule(
+        id=rid,
+        zh=str(raw.get("zh") or rid),
+        en=str(raw.get("en") or rid),
+        from_kinds=check.kinds(raw["from"], "from"),
+        to_kinds=check.kinds(raw["to"], "to"),
+        threshold_min=check.number(raw["threshold_min"], "threshold_min"),
+        k=int(k_raw),
+        direction=direction,  # type: ignore[arg-type]
+        partner_filter=filt,
+        partner_exclude_names=tuple(str(x).strip() for x in excl),
+        capacity=cap,
+        cost=bool(raw.get("cost", False)),
+        source=str(raw.get("source") or ""),
+    )
+
+
+def _cost_rule(raw: Any, check: _Checker) -> CostRule:
+    if not isinstance(raw, Mapping):
+        raise check.fail("cost", "must be a mapping")
+    brackets_raw = raw.get("brackets")
+    if not isinstance(brackets_raw, list) or not brackets_raw:
+        raise check.fail("cost.brackets", "must be a non-empty list of {residents, fee}")
+    brackets: list[tuple[float | None, float]] = []
+    last = -math.inf
+    for i, b in enumerate(brackets_raw):
+        key = f"cost.brackets[{i}]"
+        if not isinstance(b, Mapping) or "fee" not in b:
+            raise check.fail(key, "must be {residents: N or null, fee: CNY}")
+        fee = check.number(b["fee"], f"{key}.fee", positive=False)
+        upper = b.get("residents")
+        if upper is None:
+            if i != len(brackets_raw) - 1:
+                raise check.fail(key, "only the last bracket may be open (residents: null)")
+            brackets.append((None, fee))
+            continue
+        upper_f = check.number(upper, f"{key}.residents")
+        if upper_f <= last:
+            raise check.fail(key, "brackets must rise")
+        last = upper_f
+        brackets.append((upper_f, fee))
+    share = check.number(raw.get("subsidy_share", 0.0), "cost.subsidy_share", positive=False)
+    if not 0 <= share <= 1:
+        raise check.fail("cost.subsidy_share", f"must be between 0 and 1, got {share}")
+    return CostRule(
+        zh=str(raw.get("zh") or "合作费"),
+        en=str(raw.get("en") or "cooperation fee"),
+        residents_column=str(raw.get("residents_column") or "beds"),
+        brackets=tuple(brackets),
+        subsidy_share=share,
+        brackets_source=str(raw.get("brackets_source") or "user"),
+        source=str(raw.get("source") or ""),
+    )
+
+
+def load_rules(source: str | Path | Mapping[str, Any] | Rules | None = None) -> Rules:
+    """Read pairing rules from a YAML file or a mapping (default: the shipped seed rules).
+
+    Raises
+    ------
+    PairingRuleError
+        Naming the file, the rule and the key: unknown kind, missing key, bad number ...
+    """
+    if isinstance(source, Rules):
+        return source
+    path: Path | None = None
+    if source is None or isinstance(source, str | Path):
+        import yaml
+
+        path = Path(source) if source is not None else default_rules_path()
+        if not path.is_file():
+            msg = f"pairing rules file not found: {path}"
+            raise PairingRuleError(msg)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            msg = f"{path}: not valid YAML: {exc}"
+            raise PairingRuleError(msg) from exc
+    else:
+        data = source
+    where = str(path) if path else "pairing rules"
+    if not isinstance(data, Mapping) or not isinstance(data.get("rules"), list):
+        raise PairingRuleError(f"{where}: rules: missing (a list of rules)")
+    if not data["rules"]:
+        raise PairingRuleError(f"{where}: rules: empty")
+    out = []
+    for i, raw in enumerate(data["rules"]):
+        name = raw.get("id", i) if isinstance(raw, Mapping) else i
+        out.append(_rule(raw, _Checker(f"{where}: rules[{i}] ({name})")))
+    ids = [r.id for r in out]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise PairingRuleError(f"{where}: rules: duplicate id {dup[0]!r}")
+    cost = _cost_rule(data["cost"], _Checker(where)) if data.get("cost") else None
+    if any(r.cost for r in out) and cost is None:
+        raise PairingRuleError(f"{where}: cost: a rule asks for the fee but no cost rule is given")
+    return Rules(tuple(out), cost, path)
+
+
+# --- pairing -----------------------------------------------------------------------------------
+
+
+def _label(kind: str) -> str:
+    zh = registry.kind_label(kind, "zh")
+    return zh.split("(")[0]
+
+
+def _minutes(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def _partners(facilities: gpd.GeoDataFrame, rule: Rule) -> gpd.GeoDataFrame:
+    mask = facilities["kind"].isin(rule.to_kinds).to_numpy(dtype=bool).copy()
+    for col, values in rule.partner_filter.items():
+        if col not in facilities.columns:
+            msg = f"rule {rule.id}: partner_filter needs the column {col!r}, not in the registry"
+            raise PairingRuleError(msg)
+        mask &= facilities[col].astype("string").isin(values).fillna(False).to_numpy(dtype=bool)
+    if rule.partner_exclude_names:
+        names = facilities["name"].astype("string").fillna("")
+        for frag in rule.partner_exclude_names:
+            mask &= ~names.str.contains(frag, regex=False).to_numpy(dtype=bool)
+    return facilities[mask]
+
+
+def _explain(group: pd.DataFrame, rule: Rule, kinds_zh: str, kinds_en: str) -> tuple[str, str]:
+    """The nearest-pairing explanation of one facility (its rows by rank)."""
+    ok = group[group["reachable"]]
+    if ok.empty:
+        return (
+            f"路网上没有可达的{kinds_zh}",
+            f"no {kinds_en} can be reached on the road network",
+        )
+    zh, en = [], []
+    for i, (_, r) in enumerate(ok.iterrows()):
+        t = _minutes(float(r["travel_time_min"]))
+        name = r["partner_name"]
+        if i == 0:
+            zh.append(f"最近的{_label(r['partner_kind'])}为{name}，车程{t}分钟")
+            en.append(f"nearest {registry.kind_label(r['partner_kind'], 'en')}: {name}, {t} min")
+        elif i < len(_ORDINALS_ZH):
+            zh.append(f"{_ORDINALS_ZH[i]}为{name}，{t}分钟")
+            en.append(f"{_ORDINALS_EN[i]}: {name}, {t} min")
+    first = ok.iloc[0]
+    if float(first["travel_time_min"]) > rule.threshold_min:
+        zh.append(f"超过{rule.threshold_min:g}分钟阈值")
+        en.append(f"beyond the {rule.threshold_min:g}-minute threshold")
+    if first["method"] == costs.STRAIGHT_LINE:
+        zh.append("（无路网，按直线距离估算）")
+        en.append("(no road network: straight-line estimate)")
+    return "；".join(zh), "; ".join(en)
+
+
+def _frame(
+    rule: Rule,
+    demand: gpd.GeoDataFrame,
+    partners: gpd.GeoDataFrame,
+    near: pd.DataFrame,
+) -> pd.DataFrame:
+    """Pairing rows from a costs result (demand_id, rank, facility_id, time_s ...)."""
+    access = near["demand_snap_m"].fillna(0.0) + near["facility_snap_m"].fillna(0.0)
+    return pd.DataFrame(
+        {
+            "rule": rule.id,
+            "rule_zh": rule.zh,
+            "facility_id": near["demand_id"].astype("string"),
+            "facility_name": near["demand_id"].map(demand["name"]).astype("string"),
+            "facility_kind": near["demand_id"].map(demand["kind"]).astype("string"),
+            "rank": near["rank"].astype("int64"),
+            "partner_id": near["facility_id"].astype("string"),
+            "partner_name": near["facility_id"].map(partners["name"]).astype("string"),
+            "partner_kind": near["facility_id"].map(partners["kind"]).astype("string"),
+            "travel_time_min": (near["time_s"] / 60.0).round(3),
+            "distance_km": ((near["distance_m"] + access) / 1000.0).round(3),
+            "method": near["method"].astype("string"),
+            "within_threshold": (near["time_s"] <= rule.threshold_min * 60.0) & near["reachable"],
+            "threshold_min": float(rule.threshold_min),
+            "assigned": False,
+            "reason": pd.Series(pd.NA, index=near.index, dtype="string"),
+            "reason_en": pd.Series(pd.NA, index=near.index, dtype="string"),
+            "snap_flag": near["snap_flag"].astype(bool),
+            "reachable": near["reachable"].astype(bool),
+        }
+    )
+
+
+def _capacities(partners: gpd.GeoDataFrame, cap: CapacityRule, rule: Rule) -> np.ndarray:
+    n = len(partners)
+    if cap.column is not None and cap.column in partners.columns:
+        col = pd.to_numeric(partners[cap.column], errors="coerce").astype("Float64")
+    else:
+        col = pd.Series(pd.NA, index=partners.index, dtype="Float64")
+    if cap.default is not None:
+        col = col.fillna(cap.default)
+    missing = col.isna()
+    if missing.any():
+        ids = ", ".join(map(str, partners.index[missing.to_numpy()][:5]))
+        msg = (
+            f"rule {rule.id}: {int(missing.sum())} partner(s) have no capacity in column "
+            f"{cap.column!r} and the rule has no default (first: {ids})"
+        )
+        raise PairingRuleError(msg)
+    out: np.ndarray = col.to_numpy(dtype=float)
+    if (out < 0).any():
+        bad = partners.index[out < 0][0]
+        msg = f"rule {rule.id}: negative capacity for partner {bad!r}"
+        raise PairingRuleError(msg)
+    assert len(out) == n
+    return out
+
+
+def _units(demand: gpd.GeoDataFrame, cap: CapacityRule, rule: Rule) -> np.ndarray:
+    if cap.unit == "facilities":
+        return np.ones(len(demand))
+    beds = pd.to_numeric(demand.get("beds"), errors="coerce")
+    if beds is None or beds.isna().any():
+        ids = (
+            ", ".join(map(str, demand.index[beds.isna().to_numpy()][:5]))
+            if beds is not None
+            else "all"
+        )
+        msg = f"rule {rule.id}: capacity in beds needs the beds of every facility (missing: {ids})"
+        raise PairingRuleError(msg)
+    units: np.ndarray = beds.to_numpy(dtype=float)
+    return units
+
+
+@dataclass
+class _Solved:
+    choice: np.ndarray  # partner position per demand (-1: not served)
+    status: str
+    objective: float
+    gap: float | None
+
+
+def _assign(
+    times: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    units: np.ndarray,
+    caps: np.ndarray,
+    n_dem: int,
+    n_part: int,
+    time_limit_s: float,
+) -> _Solved:
+    """Exact capacity-constrained assignment: serve as many facilities as possible, then the
+    least total travel time (binary programme; HiGHS)."""
+    m = len(times)
+    big = (float(times.max()) + 1.0) * max(n_dem, 1) + 1.0 if m else 1.0
+    c = np.concatenate([times, np.full(n_dem, big)])
+    nvar = m + n_dem
+    # each facility: one partner or "not served"
+    a1 = sp.csr_matrix(
+        (np.ones(nvar), (np.concatenate([rows, np.arange(n_dem)]), np.arange(nvar))),
+        shape=(n_dem, nvar),
+    )
+    cons = [LinearConstraint(a1, 1.0, 1.0)]
+    if m:
+        a2 = sp.csr_matrix((units[rows], (cols, np.arange(m))), shape=(n_part, nvar))
+        cons.append(LinearConstraint(a2, -np.inf, caps))
+    res = milp(
+        c,
+        constraints=cons,
+        integrality=np.ones(nvar),
+        bounds=Bounds(0, 1),
+        options={"time_limit": time_limit_s, "mip_rel_gap": 0.0},
+    )
+    if res.x is None or res.status != 0:
+        msg = f"capacity assignment not solved to optimality: {res.message}"
+        raise InfeasibleError(msg)
+    x = np.round(res.x).astype(bool)
+    choice = np.full(n_dem, -1, dtype=np.int64)
+    chosen = np.flatnonzero(x[:m])
+    choice[rows[chosen]] = cols[chosen]
+    gap = getattr(res, "mip_gap", None)
+    return _Solved(choice, "optimal", float(res.fun), None if gap is None else float(gap))
+
+
+def _all_pairs(
+    net: GraphArrays | None,
+    demand: gpd.GeoDataFrame,
+    partners: gpd.GeoDataFrame,
+    direction: str,
+    cost_kw: Mapping[str, Any],
+) -> pd.DataFrame:
+    """Every (facility, partner) pair in the long form of :func:`siting.costs.nearest`, ranked
+    per facility by time then partner id (one OD matrix, searched from the smaller side)."""
+    to_partner = direction == "to_facility"
+    od = costs.od_matrix(
+        net, demand if to_partner else partners, partners if to_partner else demand, **cost_kw
+    )
+    dem_col, par_col = ("origin", "destination") if to_partner else ("destination", "origin")
+    out = pd.DataFrame(
+        {
+            "demand_id": od[f"{dem_col}_id"],
+            "facility_id": od[f"{par_col}_id"],
+            "time_s": od["time_s"],
+            "distance_m": od["distance_m"],
+            "method": od["method"],
+            "reachable": od["reachable"].astype(bool),
+            "demand_snap_m": od[f"{dem_col}_snap_m"],
+            "facility_snap_m": od[f"{par_col}_snap_m"],
+            "snap_flag": od["snap_flag"].astype(bool),
+        }
+    )
+    order = pd.Index(demand.index).get_indexer(out["demand_id"])
+    out["_d"] = order
+    out["_t"] = out["time_s"].fillna(np.inf)
+    out["_p"] = out["facility_id"].astype(str)
+    out = out.sort_values(["_d", "_t", "_p"], kind="stable").reset_index(drop=True)
+    out["rank"] = out.groupby("_d").cumcount() + 1
+    return out.drop(columns=["_d", "_t", "_p"])
+
+
+def _pair_capacity(
+    rule: Rule,
+    net: GraphArrays | None,
+    demand: gpd.GeoDataFrame,
+    partners: gpd.GeoDataFrame,
+    direction: str,
+    time_limit_s: float,
+    cost_kw: Mapping[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    assert rule.capacity is not None
+    caps = _capacities(partners, rule.capacity, rule)
+    units = _units(demand, rule.capacity, rule)
+    # all reachable pairs, ranked per facility by (time, partner id): the exact candidate set
+    ranked = _all_pairs(net, demand, partners, direction, cost_kw)
+    ok = ranked[ranked["reachable"]]
+    d_pos = pd.Index(demand.index).get_indexer(ok["demand_id"])
+    p_pos = pd.Index(partners.index).get_indexer(ok["facility_id"])
+    solved = _assign(
+        ok["time_s"].to_numpy(dtype=float),
+        d_pos.astype(np.int64),
+        p_pos.astype(np.int64),
+        units,
+        caps,
+        len(demand),
+        len(partners),
+        time_limit_s,
+    )
+    load = np.zeros(len(partners))
+    served = solved.choice >= 0
+    np.add.at(load, solved.choice[served], units[served])
+    chosen_id = pd.Series(
+        np.where(served, partners.index.to_numpy()[np.maximum(solved.choice, 0)], None),
+        index=demand.index,
+    )
+    keep = (ranked["rank"] <= rule.k) | (
+        ranked["facility_id"].astype(object).to_numpy()
+        == chosen_id.reindex(ranked["demand_id"]).to_numpy()
+    )
+    rows = _frame(rule, demand, partners, ranked[keep].reset_index(drop=True))
+    rows["assigned"] = (
+        rows["partner_id"].astype(object).to_numpy()
+        == chosen_id.reindex(rows["facility_id"]).to_numpy()
+    ) & rows["reachable"].to_numpy()
+    cap_of = pd.Series(caps, index=partners.index)
+    load_of = pd.Series(load, index=partners.index)
+    rows["demand_units"] = rows["facility_id"].map(pd.Series(units, index=demand.index))
+    rows["partner_capacity"] = rows["partner_id"].map(cap_of).astype("Float64")
+    rows["partner_load"] = rows["partner_id"].map(load_of).astype("Float64")
+    info = {
+        "capacity": True,
+        "capacity_unit": rule.capacity.unit,
+        "solver": "HiGHS (scipy.optimize.milp)",
+        "solver_status": solved.status,
+        "objective_time_min": round(float(rows.loc[rows["assigned"], "travel_time_min"].sum()), 3),
+        "mip_gap": solved.gap,
+        "not_served": int((~served).sum()),
+    }
+    return rows, info
+
+
+def _reasons(rows: pd.DataFrame, rule: Rule, capacity: bool) -> pd.DataFrame:
+    kinds_zh = "或".join(_label(k) for k in rule.to_kinds)
+    kinds_en = " or ".join(registry.kind_label(k, "en") for k in rule.to_kinds)
+    if rule.partner_filter:
+        cond = "、".join("/".join(v) for v in rule.partner_filter.values())
+        kinds_zh = f"{cond}{kinds_zh}"
+        kinds_en = f"{kinds_en} ({', '.join('/'.join(v) for v in rule.partner_filter.values())})"
+    reason = rows["reason"].astype(object).to_numpy().copy()
+    reason_en = rows["reason_en"].astype(object).to_numpy().copy()
+    for _, group in rows.groupby("facility_id", sort=False):
+        near = group[group["rank"] <= rule.k]
+        zh, en = _explain(near, rule, kinds_zh, kinds_en)
+        pos = rows.index.get_indexer(group.index)
+        if capacity:
+            zh, en = _capacity_reason(group, zh, en, kinds_zh, kinds_en)
+        target = group.index[group["assigned"].to_numpy()]
+        if len(target) == 0:
+            target = group.index[:1]
+        for p, idx in zip(pos, group.index, strict=True):
+            if idx in target:
+                reason[p], reason_en[p] = zh, en
+            elif group.at[idx, "reachable"]:
+                r = int(cast(Any, group.at[idx, "rank"]))
+                t = _minutes(float(cast(Any, group.at[idx, "travel_time_min"])))
+                reason[p] = f"备选：第{r}近，车程{t}分钟"
+                reason_en[p] = f"alternative: rank {r}, {t} min"
+    rows["reason"] = pd.array(reason, dtype="string")
+    rows["reason_en"] = pd.array(reason_en, dtype="string")
+    return rows
+
+
+def _capacity_reason(
+    group: pd.DataFrame, zh: str, en: str, kinds_zh: str, kinds_en: str
+) -> tuple[str, str]:
+    ok = group[group["reachable"]].sort_values("rank")
+    if ok.empty:
+        return zh, en
+    nearest = ok.iloc[0]
+    chosen = group[group["assigned"]]
+    if chosen.empty:
+        return (
+            f"可达的{kinds_zh}均已满额，未能配对（{zh}）",
+            f"every reachable {kinds_en} is full: not paired ({en})",
+        )
+    ch = chosen.iloc[0]
+    if ch["partner_id"] == nearest["partner_id"]:
+        return f"就近配对（容量之内）：{zh}", f"paired with the nearest (within capacity): {en}"
+    t_near = float(nearest["travel_time_min"])
+    t_ch = float(ch["travel_time_min"])
+    cap, load = nearest["partner_capacity"], nearest["partner_load"]
+    units = float(ch["demand_units"])
+    if pd.notna(cap) and pd.notna(load) and float(cap) - float(load) < units:
+        why_zh = f"最近的{_label(nearest['partner_kind'])}{nearest['partner_name']}已满额"
+        why_zh += f"（容量{float(cap):g}，已配{float(load):g}）"
+        why_en = f"the nearest, {nearest['partner_name']}, is full ({float(load):g}/{float(cap):g})"
+    else:  # equal total time with another facility taking the nearest
+        why_zh = f"最近的{nearest['partner_name']}由车程总和相同的安排占用"
+        why_en = f"the nearest, {nearest['partner_name']}, goes to another facility at equal cost"
+    extra = t_ch - t_near
+    rank = int(ch["rank"])
+    zh_out = (
+        f"{why_zh}，改配第{rank}近的{ch['partner_name']}，车程{_minutes(t_ch)}分钟"
+        f"（多{_minutes(extra)}分钟）"
+    )
+    en_out = (
+        f"{why_en}; paired with rank {rank} {ch['partner_name']}, "
+        f"{_minutes(t_ch)} min (+{_minutes(extra)} min)"
+    )
+    return zh_out, en_out
+
+
+def _fees(rows: pd.DataFrame, demand: gpd.GeoDataFrame, cost: CostRule) -> pd.DataFrame:
+    col = cost.residents_column
+    residents = (
+        pd.to_numeric(demand[col], errors="coerce")
+        if col in demand.columns
+        else pd.Series(np.nan, index=demand.index)
+    )
+    res = rows["facility_id"].map(residents).astype("Float64")
+    fee = pd.array(
+        [
+            pd.NA if (not a or pd.isna(r)) else cost.fee(float(r))
+            for a, r in zip(rows["assigned"], res, strict=True)
+        ],
+        dtype="Float64",
+    )
+    rows["residents"] = res.mask(~rows["assigned"].astype(bool))
+    rows["fee_cny"] = fee
+    rows["subsidy_cny"] = rows["fee_cny"] * cost.subsidy_share
+    rows["net_cost_cny"] = rows["fee_cny"] - rows["subsidy_cny"]
+    text = cost.describe()
+    rows["fee_rule"] = pd.array(
+        [
+            (text if pd.notna(f) else f"无{_COLUMN_ZH.get(col, col)}数据，未计算 ({text})")
+            if a
+            else pd.NA
+            for a, f in zip(rows["assigned"], rows["fee_cny"], strict=True)
+        ],
+        dtype="string",
+    )
+    return rows
+
+
+def pair(
+    network: Any,
+    facilities: gpd.GeoDataFrame,
+    rules: str | Path | Mapping[str, Any] | Rules | None = None,
+    *,
+    capacity: bool = False,
+    only: Iterable[str] | None = None,
+    k: int | None = None,
+    direction: str | None = None,
+    time_limit_s: float = 60.0,
+    progress: bool = False,
+    info: dict[str, Any] | None = None,
+    **cost_kw: Any,
+) -> pd.DataFrame:
+    """Pair every elderly-care facility with its nearest partner under each rule.
+
+    Parameters
+    ----------
+    network
+        An osmnx-style graph, a compiled :class:`siting._graph.GraphArrays`, or ``None`` for
+        straight-line estimates (``method="straight_line"``).
+    facilities
+        A registry (:mod:`siting.registry`): points indexed by id with ``name`` and ``kind``.
+    rules
+        A rules file, mapping or :class:`Rules` (default: the shipped seed rules).
+    capacity
+        Respect partner capacities for the rules that declare one (exact minimum total time).
+    only
+        Rule ids to apply (default all).
+    k, direction
+        Override every rule's number of listed partners / ``to_partner`` | ``from_partner``.
+    time_limit_s
+        Time limit of each capacity assignment; a run that hits it raises
+        :class:`InfeasibleError` rather than pass a non-optimal answer as optimal.
+    progress
+        Show a progress bar over the rules.
+    info
+        If given, filled with per-rule details (counts, solver status, objective).
+    cost_kw
+        Passed to :func:`siting.costs.nearest` (``max_snap_m``, ``access_speed_kph`` ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COLUMNS` (plus capacity and fee columns when used); for each rule, the
+        facilities of its ``from`` kinds in registry order, ranks 1..k (and the assigned
+        partner's row when capacity moves it beyond ``k``).
+    """
+    rs = load_rules(rules)
+    chosen = list(rs) if only is None else [rs.get(r) for r in only]
+    if not isinstance(facilities, gpd.GeoDataFrame):
+        msg = f"facilities must be a registry GeoDataFrame, got {type(facilities).__name__}"
+        raise TypeError(msg)
+    for col in ("name", "kind"):
+        if col not in facilities.columns:
+            msg = f"facilities lack the column {col!r} (a registry has name and kind)"
+            raise DataError(msg)
+    net = (
+        graph_arrays(network)
+        if network is not None and not isinstance(network, GraphArrays)
+        else network
+    )
+    frames = []
+    details: dict[str, Any] = {}
+    bar = _progress(chosen, progress)
+    for rule in bar:
+        if hasattr(bar, "set_postfix_str"):
+            bar.set_postfix_str(rule.id)
+        if k is not None:
+            rule = replace(rule, k=int(k))
+        if direction is not None:
+            if direction not in ("to_partner", "from_partner"):
+                msg = f"direction must be to_partner or from_partner, got {direction!r}"
+                raise ValueError(msg)
+            rule = replace(rule, direction=direction)
+        demand = facilities[facilities["kind"].isin(rule.from_kinds)]
+        partners = _partners(facilities, rule)
+        way = "to_facility" if rule.direction == "to_partner" else "from_facility"
+        detail: dict[str, Any] = {
+            "facilities": len(demand),
+            "partners": len(partners),
+            "threshold_min": rule.threshold_min,
+            "capacity": False,
+        }
+        if demand.empty:
+            details[rule.id] = detail
+            continue
+        if capacity and rule.capacity is not None and len(partners):
+            rows, extra = _pair_capacity(rule, net, demand, partners, way, time_limit_s, cost_kw)
+            detail.update(extra)
+        else:
+            near = costs.nearest(net, demand, partners, k=rule.k, direction=way, **cost_kw)
+            rows = _frame(rule, demand, partners, near)
+            rows["assigned"] = (rows["rank"] == 1) & rows["reachable"]
+        rows = _reasons(rows, rule, bool(detail.get("capacity")))
+        if rule.cost and rs.cost is not None:
+            rows = _fees(rows, demand, rs.cost)
+        first = rows[rows["assigned"]]
+        detail["paired"] = int(first["facility_id"].nunique())
+        detail["within_threshold"] = int(first["within_threshold"].sum())
+        frames.append(rows.drop(columns=["reachable"]))
+        details[rule.id] = detail
+    if info is not None:
+        info.update(details)
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+    return pd.concat(frames, ignore_index=True)
+
+
+def _progress(items: Sequence[Rule], show: bool) -> Any:
+    if not show:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc="就近配对 pairing", unit="rule", leave=False)
+
+
+def summarize(pairings: pd.DataFrame) -> pd.DataFrame:
+    """Per rule: facilities, paired, within threshold (count and share), median and max time."""
+    if pairings.empty:
+        return pd.DataFrame(
+            columns=["rule", "rule_zh", "facilities", "paired", "within_threshold", "share"]
+        )
+    grp = pairings.groupby("rule", sort=False)
+    facilities = grp["facility_id"].nunique()
+    chosen = pairings[pairings["assigned"]]
+    cg = chosen.groupby("rule", sort=False)
+    out = pd.DataFrame(
+        {
+            "rule_zh": grp["rule_zh"].first(),
+            "facilities": facilities,
+            "paired": cg["facility_id"].nunique().reindex(facilities.index, fill_value=0),
+            "within_threshold": cg["within_threshold"]
+            .sum()
+            .reindex(facilities.index, fill_value=0),
+            "threshold_min": grp["threshold_min"].first(),
+            "median_min": cg["travel_time_min"].median().reindex(facilities.index).round(3),
+            "max_min": cg["travel_time_min"].max().reindex(facilities.index).round(3),
+        }
+    )
+    out["share_within"] = (out["within_threshold"] / out["facilities"]).round(4)
+    return out.reset_index()

@@ -1,0 +1,377 @@
+"""Pairing rules, nearest and capacity-aware pairing, explanations and fees, against brute force."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from shapely import points
+
+from siting import pairing, registry
+from siting.pairing import PairingRuleError, load_rules, pair
+
+LON0, LAT0 = 106.08, 30.80
+STEP = 0.01
+
+
+def grid_graph(seed: int, side: int = 7, one_way_share: float = 0.15) -> nx.MultiDiGraph:
+    """A road-like grid near Nanchong with random times, some one-way streets."""
+    rng = np.random.default_rng(seed)
+    g = nx.MultiDiGraph(crs="EPSG:4326")
+    for i in range(side):
+        for j in range(side):
+            g.add_node(i * side + j, x=LON0 + i * STEP, y=LAT0 + j * STEP)
+    for i in range(side):
+        for j in range(side):
+            u = i * side + j
+            for v in ([u + side] if i + 1 < side else []) + ([u + 1] if j + 1 < side else []):
+                if rng.random() < 0.1:
+                    continue
+                t = float(rng.uniform(40, 200))
+                length = float(rng.uniform(800, 1400))
+                g.add_edge(u, v, travel_time=t, length=length)
+                if rng.random() > one_way_share:
+                    g.add_edge(v, u, travel_time=t, length=length)
+    return g
+
+
+def registry_at(
+    g: nx.MultiDiGraph, rows: list[tuple[str, str, Any]], **extra: list[Any]
+) -> gpd.GeoDataFrame:
+    """Facilities exactly at graph nodes: rows of (id, kind, node)."""
+    ids = [r[0] for r in rows]
+    data: dict[str, Any] = {
+        "name": [f"{r[0]}名" for r in rows],
+        "kind": [r[1] for r in rows],
+        **extra,
+    }
+    geom = points([g.nodes[r[2]]["x"] for r in rows], [g.nodes[r[2]]["y"] for r in rows])
+    return gpd.GeoDataFrame(data, geometry=geom, index=pd.Index(ids, name="id"), crs=4326)
+
+
+RULES_ONE: dict[str, Any] = {
+    "rules": [
+        {
+            "id": "hp",
+            "zh": "签约卫生院",
+            "from": ["nursing_home"],
+            "to": ["health_center"],
+            "threshold_min": 5,
+            "k": 3,
+            "capacity": {"unit": "facilities", "column": "capacity", "default": 1},
+        }
+    ]
+}
+
+
+# --- rules ---------------------------------------------------------------------------------------
+
+
+def test_default_rules_follow_the_seed_programme() -> None:
+    rules = load_rules()
+    assert [r.id for r in rules] == ["health_partner", "patrol", "green_channel"]
+    hp = rules.get("health_partner")
+    assert set(hp.from_kinds) >= {"nursing_home"}
+    assert set(hp.to_kinds) == {"health_center", "community_health_center"}
+    patrol = rules.get("patrol")
+    assert set(patrol.from_kinds) == {"day_care", "happiness_home", "care_complex"}
+    assert patrol.to_kinds == ("village_clinic",)
+    green = rules.get("green_channel")
+    assert green.to_kinds == ("hospital",)
+    assert set(green.partner_filter["level"]) == {"三级", "二级"}
+    assert green.threshold_min == 30
+    assert green.direction == "to_partner"
+    for r in rules:
+        assert set(r.from_kinds) <= set(registry.KINDS)
+        assert r.k == 3
+    assert rules.cost is not None and rules.cost.subsidy_share == 0.5
+    assert rules.cost.brackets[0] == (30, 20000)
+    assert rules.cost.brackets[-1] == (None, 50000)
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"from": ["nursing_homes"]}, "from: unknown kind 'nursing_homes'"),
+        ({"threshold_min": -5}, "threshold_min: must be positive"),
+        ({"threshold_min": None}, "threshold_min: missing"),
+        ({"k": 0}, "k: must be a whole number"),
+        ({"direction": "sideways"}, "direction: must be to_partner or from_partner"),
+        ({"capacity": {"unit": "rooms"}}, "capacity.unit: must be facilities or beds"),
+        ({"colour": "red"}, "colour: unknown key"),
+    ],
+)
+def test_invalid_rules_name_the_file_rule_and_key(
+    tmp_path: Path, change: dict[str, Any], where: str
+) -> None:
+    import yaml
+
+    rule = {**RULES_ONE["rules"][0], **change}
+    path = tmp_path / "my_rules.yaml"
+    path.write_text(yaml.safe_dump({"rules": [rule]}, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(PairingRuleError) as err:
+        load_rules(path)
+    text = str(err.value)
+    assert "my_rules.yaml" in text and "rules[0] (hp)" in text and where in text
+
+
+def test_duplicate_rule_ids_and_missing_file_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(PairingRuleError, match="duplicate id 'hp'"):
+        load_rules({"rules": [RULES_ONE["rules"][0], RULES_ONE["rules"][0]]})
+    with pytest.raises(PairingRuleError, match="not found"):
+        load_rules(tmp_path / "none.yaml")
+
+
+def test_rules_can_be_changed_without_code() -> None:
+    rules = load_rules().replace("patrol", threshold_min=20, k=2)
+    assert rules.get("patrol").threshold_min == 20 and rules.get("patrol").k == 2
+    assert rules.get("health_partner").threshold_min == 30
+
+
+# --- nearest pairing against brute force ---------------------------------------------------------
+
+
+def brute_times(g: nx.MultiDiGraph, source: Any, *, reverse: bool = False) -> dict[Any, float]:
+    graph = g.reverse(copy=True) if reverse else g
+    return dict(nx.single_source_dijkstra_path_length(graph, source, weight="travel_time"))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("direction", ["to_partner", "from_partner"])
+def test_nearest_pairing_matches_brute_force(seed: int, direction: str) -> None:
+    g = grid_graph(seed)
+    rng = np.random.default_rng(seed)
+    nodes = rng.choice(g.number_of_nodes(), 14, replace=False)
+    rows = [(f"NH-{i}", "nursing_home", int(n)) for i, n in enumerate(nodes[:8])]
+    rows += [(f"HC-{i}", "health_center", int(n)) for i, n in enumerate(nodes[8:])]
+    fac = registry_at(g, rows)
+    rules = load_rules(RULES_ONE).replace("hp", direction=direction)
+    out = pair(g, fac, rules)
+    hcs = {r[0]: r[2] for r in rows if r[1] == "health_center"}
+    for fid, _, node in (r for r in rows if r[1] == "nursing_home"):
+        # to_partner: trips from the home to each centre; from_partner: from each centre
+        if direction == "to_partner":
+            times = brute_times(g, node)
+            cand = {h: times.get(n, math.inf) for h, n in hcs.items()}
+        else:
+            cand = {h: brute_times(g, n).get(node, math.inf) for h, n in hcs.items()}
+        ranked = sorted((t, h) for h, t in cand.items() if math.isfinite(t))[:3]
+        got = out[out["facility_id"] == fid].sort_values("rank")
+        reachable = got[got["partner_id"].notna()]
+        assert reachable["partner_id"].tolist() == [h for _, h in ranked]
+        assert np.allclose(reachable["travel_time_min"], [t / 60 for t, _ in ranked], atol=1e-3)
+        first = got.iloc[0]
+        if ranked:
+            assert bool(first["assigned"])
+            assert bool(first["within_threshold"]) == (ranked[0][0] <= 5 * 60)
+            assert first["method"] == "network"
+            assert f"最近的乡镇卫生院为{ranked[0][1]}名，车程" in first["reason"]
+            if len(ranked) > 1:
+                assert f"次近为{ranked[1][1]}名" in first["reason"]
+            assert first["reason_en"].startswith("nearest township health centre:")
+        else:
+            assert "没有可达" in first["reason"]
+
+
+def test_explanation_reads_like_the_issue_example() -> None:
+    # a --300s-- NH --420s-- b, health centres at a (5 min) and b (7 min)
+    g = nx.MultiDiGraph(crs="EPSG:4326")
+    for n, i in (("a", 0), ("h", 1), ("b", 2)):
+        g.add_node(n, x=LON0 + i * STEP, y=LAT0)
+    for u, v, t in (("a", "h", 720.0), ("h", "b", 1080.0)):
+        g.add_edge(u, v, travel_time=t, length=1000.0)
+        g.add_edge(v, u, travel_time=t, length=1000.0)
+    fac = registry_at(
+        g, [("NH", "nursing_home", "h"), ("X", "health_center", "a"), ("Y", "health_center", "b")]
+    )
+    fac["name"] = ["某敬老院", "X镇卫生院", "Y镇卫生院"]
+    out = pair(g, fac, RULES_ONE)
+    first = out[out["rank"] == 1].iloc[0]
+    assert (
+        first["reason"]
+        == "最近的乡镇卫生院为X镇卫生院，车程12分钟；次近为Y镇卫生院，18分钟；超过5分钟阈值"
+    )
+    assert out["distance_km"].tolist()[:2] == [1.0, 1.0]  # rank 3: no third centre
+    assert pd.isna(out["partner_id"].iloc[2])
+    assert out.loc[out["rank"] == 2, "reason"].iloc[0] == "备选：第2近，车程18分钟"
+
+
+def test_straight_line_without_a_network_says_so() -> None:
+    g = grid_graph(4)
+    fac = registry_at(g, [("NH-1", "nursing_home", 0), ("HC-1", "health_center", 10)])
+    out = pair(None, fac, RULES_ONE)
+    assert set(out["method"]) == {"straight_line"}
+    assert "直线" in out["reason"].iloc[0]
+
+
+def test_partner_filter_and_excluded_names() -> None:
+    g = grid_graph(5, one_way_share=0.0)
+    fac = registry_at(
+        g,
+        [
+            ("NH-1", "nursing_home", 0),
+            ("H-psy", "hospital", 1),
+            ("H-1", "hospital", 2),
+            ("H-2", "hospital", 3),
+            ("H-3", "hospital", 4),
+        ],
+        level=["", "二级", "一级", "三级", "二级"],
+    )
+    fac["name"] = ["敬老院", "某县精神病医院", "一级医院", "三级医院", "二级医院"]
+    out = pair(g, fac, only=["green_channel"])
+    assert set(out["partner_id"].dropna()) <= {"H-2", "H-3"}
+    assert len(out) == 3  # k=3 rows, the third without a partner
+    with pytest.raises(PairingRuleError, match="partner_filter needs the column 'level'"):
+        pair(g, fac.drop(columns="level"), only=["green_channel"])
+
+
+def test_gcj02_input_gives_the_same_pairs(tmp_path: Path) -> None:
+    """A facility list in GCJ-02 (as copied from Amap) pairs exactly as its WGS84 twin."""
+    from siting import crs as scrs
+
+    g = grid_graph(6)
+    rng = np.random.default_rng(6)
+    n = g.number_of_nodes()
+    lon = LON0 + rng.uniform(0, 6 * STEP, 12)
+    lat = LAT0 + rng.uniform(0, 6 * STEP, 12)
+    kinds = ["敬老院"] * 6 + ["卫生院"] * 6
+    names = [f"机构{i}" for i in range(12)]
+    glon, glat = scrs.wgs84_to_gcj02(lon, lat)
+    pd.DataFrame({"名称": names, "类型": kinds, "经度": lon, "纬度": lat}).to_csv(
+        tmp_path / "wgs.csv", index=False
+    )
+    pd.DataFrame({"名称": names, "类型": kinds, "经度": glon, "纬度": glat}).to_csv(
+        tmp_path / "gcj.csv", index=False
+    )
+    wgs = registry.read(tmp_path / "wgs.csv", crs="wgs84")
+    gcj = registry.read(tmp_path / "gcj.csv", crs="gcj02")
+    assert n == 49
+    a = pair(g, wgs, RULES_ONE)
+    b = pair(g, gcj, RULES_ONE)
+    assert a["partner_id"].tolist() == b["partner_id"].tolist()
+    assert np.allclose(a["travel_time_min"], b["travel_time_min"], atol=1e-4, equal_nan=True)
+
+
+# --- capacity-aware pairing ---------------------------------------------------------------------
+
+
+def brute_assignment(times: np.ndarray, caps: list[int]) -> tuple[int, float]:
+    """Most facilities served, then least total time, by enumeration (-1 = not served)."""
+    n, m = times.shape
+    best = (-1, math.inf)
+    for choice in itertools.product(range(-1, m), repeat=n):
+        load = [0] * m
+        ok, total, served = True, 0.0, 0
+        for i, j in enumerate(choice):
+            if j < 0:
+                continue
+            if not math.isfinite(times[i, j]):
+                ok = False
+                break
+            load[j] += 1
+            total += times[i, j]
+            served += 1
+        if not ok or any(load[j] > caps[j] for j in range(m)):
+            continue
+        if served > best[0] or (served == best[0] and total < best[1] - 1e-9):
+            best = (served, total)
+    return best
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_capacity_assignment_is_optimal(seed: int) -> None:
+    g = grid_graph(seed + 10, one_way_share=0.0)
+    rng = np.random.default_rng(seed)
+    nodes = rng.choice(g.number_of_nodes(), 9, replace=False)
+    homes = [(f"NH-{i}", "nursing_home", int(n)) for i, n in enumerate(nodes[:6])]
+    centres = [(f"HC-{i}", "health_center", int(n)) for i, n in enumerate(nodes[6:])]
+    caps = [int(c) for c in rng.integers(1, 3, 3)]
+    fac = registry_at(g, homes + centres, capacity=[pd.NA] * 6 + caps)
+    fac["capacity"] = fac["capacity"].astype("Int64")
+    info: dict[str, Any] = {}
+    out = pair(g, fac, RULES_ONE, capacity=True, info=info)
+    times = np.array([[brute_times(g, h[2]).get(c[2], math.inf) for c in centres] for h in homes])
+    served, total = brute_assignment(times, caps)
+    chosen = out[out["assigned"]]
+    assert chosen["facility_id"].is_unique
+    assert len(chosen) == served == 6 - info["hp"]["not_served"]
+    assert chosen["travel_time_min"].sum() == pytest.approx(total / 60, abs=1e-2)
+    load = chosen["partner_id"].value_counts()
+    for c, cap in zip(centres, caps, strict=True):
+        assert load.get(c[0], 0) <= cap
+    assert info["hp"]["solver_status"] == "optimal"
+    # everyone not with the nearest says why, everyone not served is listed with a reason
+    for fid, group in out.groupby("facility_id"):
+        near = group[group["rank"] == 1].iloc[0]
+        got = group[group["assigned"]]
+        if got.empty:
+            assert "均已满额" in group.iloc[0]["reason"]
+        elif got.iloc[0]["partner_id"] != near["partner_id"]:
+            assert "改配" in got.iloc[0]["reason"], fid
+        else:
+            assert got.iloc[0]["reason"].startswith("就近配对")
+
+
+def test_capacity_shortage_lists_the_unserved() -> None:
+    g = grid_graph(21, one_way_share=0.0)
+    fac = registry_at(
+        g,
+        [("NH-1", "nursing_home", 0), ("NH-2", "nursing_home", 1), ("HC-1", "health_center", 2)],
+        capacity=[pd.NA, pd.NA, 1],
+    )
+    out = pair(g, fac, RULES_ONE, capacity=True)
+    assert out["facility_id"].nunique() == 2  # nobody dropped
+    assert out["assigned"].sum() == 1
+    unserved = out[~out["facility_id"].isin(out.loc[out["assigned"], "facility_id"])]
+    assert unserved["reason"].str.contains("均已满额").all()
+    assert out.loc[out["assigned"], "partner_load"].iloc[0] == 1
+
+
+def test_capacity_in_beds_needs_beds() -> None:
+    g = grid_graph(22)
+    fac = registry_at(
+        g,
+        [("NH-1", "nursing_home", 0), ("HC-1", "health_center", 2)],
+        capacity=[pd.NA, 100],
+        beds=[pd.NA, pd.NA],
+    )
+    rules = load_rules(RULES_ONE).replace(
+        "hp", capacity=pairing.CapacityRule("beds", "capacity", None)
+    )
+    with pytest.raises(PairingRuleError, match="needs the beds of every facility"):
+        pair(g, fac, rules, capacity=True)
+
+
+# --- the fee rule --------------------------------------------------------------------------------
+
+
+def test_pan_an_fee_rule_is_applied_and_shown() -> None:
+    g = grid_graph(23, one_way_share=0.0)
+    fac = registry_at(
+        g,
+        [
+            ("NH-1", "nursing_home", 0),
+            ("NH-2", "nursing_home", 8),
+            ("NH-3", "nursing_home", 16),
+            ("HC-1", "health_center", 24),
+        ],
+        beds=[25, 80, pd.NA, pd.NA],
+    )
+    out = pair(g, fac, only=["health_partner"])
+    chosen = out[out["assigned"]].set_index("facility_id")
+    assert chosen.loc["NH-1", "fee_cny"] == 20000
+    assert chosen.loc["NH-2", "fee_cny"] == 40000
+    assert chosen.loc["NH-2", "subsidy_cny"] == 20000
+    assert chosen.loc["NH-2", "net_cost_cny"] == 20000
+    assert pd.isna(chosen.loc["NH-3", "fee_cny"])
+    assert "无床位数" in chosen.loc["NH-3", "fee_rule"]
+    assert "财政补助50%" in chosen.loc["NH-1", "fee_rule"]
+    assert "assumed" in chosen.loc["NH-1", "fee_rule"]
+    assert out.loc[~out["assigned"], "fee_cny"].isna().all()

@@ -1,0 +1,296 @@
+"""``siting run`` end to end: outputs, atomic and repeatable writes, own data, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from siting import crs as scrs
+from siting import network, pipeline, regions
+from siting._errors import ValidationError
+from siting.cli import main
+
+LON0, LAT0 = 106.08, 30.80
+STEP = 0.01
+REQUIRED_PAIRING = (
+    "rule",
+    "facility_id",
+    "partner_id",
+    "partner_kind",
+    "rank",
+    "travel_time_min",
+    "distance_km",
+    "method",
+    "within_threshold",
+    "reason",
+)
+REQUIRED_GAPS = (
+    "facility_id",
+    "village_code",
+    "nearest_partner_id",
+    "travel_time_min",
+    "threshold_min",
+)
+
+
+@pytest.fixture(scope="module")
+def xuanhan_run(tmp_path_factory: pytest.TempPathFactory) -> pipeline.RunResult:
+    return pipeline.run("xuanhan", out=tmp_path_factory.mktemp("run") / "xuanhan", progress=False)
+
+
+def test_region_run_writes_every_output(xuanhan_run: pipeline.RunResult) -> None:
+    out = xuanhan_run.out
+    for name in pipeline.OUTPUT_FILES:
+        assert (out / name).is_file(), name
+    assert not list(out.glob(".siting-run-*"))  # no temporary folder left behind
+    pairs = pd.read_csv(out / "pairings.csv", encoding="utf-8-sig")
+    assert set(REQUIRED_PAIRING) <= set(pairs.columns)
+    gaps = pd.read_csv(out / "gaps.csv", encoding="utf-8-sig", dtype={"village_code": str})
+    assert set(REQUIRED_GAPS) <= set(gaps.columns)
+    # the Xuanhan programme: 35 homes + 2 integrated centres with health centres, 93 on patrols
+    first = pairs[pairs["rank"] == 1]
+    assert first.groupby("rule")["facility_id"].nunique().to_dict() == {
+        "green_channel": 130,
+        "health_partner": 37,
+        "patrol": 93,
+    }
+    assert (pairs["data_source"] == "modelled").all()
+    assert (pairs["network_source"] == "modelled").all()
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["data"]["facilities"] == "modelled"
+    assert summary["region"]["code"] == "511722"
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert {"inputs", "settings", "versions", "timings_s", "files"} <= set(manifest)
+    assert manifest["inputs"]["rules"]["sha256"]
+    assert manifest["versions"]["siting"]
+    assert manifest["settings"]["thresholds_min"] == [15.0, 30.0]
+
+
+def test_facility_gaps_are_exactly_the_pairs_beyond_threshold(
+    xuanhan_run: pipeline.RunResult,
+) -> None:
+    pairs, gaps = xuanhan_run.pairings, xuanhan_run.gaps
+    chosen = pairs[pairs["assigned"]]
+    beyond = chosen[~chosen["within_threshold"]]
+    expect = set(zip(beyond["rule"], beyond["facility_id"], strict=True))
+    fg = gaps[gaps["gap_type"] == "facility"]
+    assert set(zip(fg["rule"], fg["facility_id"], strict=True)) == expect
+    assert (fg["travel_time_min"] > fg["threshold_min"]).all()
+    assert len(expect) > 0  # the green channel has gaps in Xuanhan's modelled data
+
+
+def test_village_gaps_against_brute_force(xuanhan_run: pipeline.RunResult) -> None:
+    """Villages beyond 15 min of any medical facility, recomputed with networkx."""
+    region = regions.load("xuanhan")
+    from siting import modelled
+    from siting._graph import graph_arrays, snap
+
+    fac = modelled.registry_for(region)
+    g = network.modelled(region)
+    medical = fac[fac["kind"].isin(pipeline.MEDICAL_KINDS)]
+    arrays = graph_arrays(g)
+    fs = snap(arrays, medical.geometry.x, medical.geometry.y)
+    vs = snap(arrays, region.villages.geometry.x, region.villages.geometry.y)
+    # trips village -> facility: search from the facilities on the reversed graph, seeding
+    # each facility's node with its access leg
+    rev = g.reverse(copy=True)
+    rev.add_node("src")
+    for node, acc in zip(fs["node"], fs["access_s"], strict=True):
+        if rev.has_edge("src", node):
+            acc = min(acc, min(d["travel_time"] for d in rev["src"][node].values()))
+            rev.remove_edges_from([("src", node, k) for k in list(rev["src"][node])])
+        rev.add_edge("src", node, travel_time=float(acc))
+    dist = nx.single_source_dijkstra_path_length(rev, "src", weight="travel_time")
+    minutes = np.array(
+        [
+            (dist.get(n, math.inf) + a) / 60.0
+            for n, a in zip(vs["node"], vs["access_s"], strict=True)
+        ]
+    )
+    for threshold in (15.0, 30.0):
+        expect = set(region.villages.index[minutes > threshold])
+        got = xuanhan_run.gaps
+        got = got[(got["gap_type"] == "village") & (got["threshold_min"] == threshold)]
+        assert set(got["village_code"]) == expect
+    # and the coverage table agrees with the same brute force
+    cov = xuanhan_run.coverage
+    assert cov is not None
+    total = cov[(cov["level"] == "county") & (cov["threshold_min"] == 15.0)]
+    covered = region.villages.loc[minutes <= 15.0, "pop_65plus"].sum()
+    assert int(total["pop_covered"].sum()) == int(covered)
+    assert set(cov["population_source"]) == {"modelled"}
+
+
+def test_rerun_gives_identical_files(xuanhan_run: pipeline.RunResult, tmp_path: Path) -> None:
+    again = pipeline.run("xuanhan", out=tmp_path / "again", progress=False)
+    for name in pipeline.OUTPUT_FILES:
+        if name == "manifest.json":  # records timings and the start time
+            continue
+        a = (xuanhan_run.out / name).read_bytes()
+        b = (again.out / name).read_bytes()
+        assert a == b, name
+    m1 = json.loads((xuanhan_run.out / "manifest.json").read_text(encoding="utf-8"))
+    m2 = json.loads((again.out / "manifest.json").read_text(encoding="utf-8"))
+    assert m1["inputs"] == m2["inputs"] and m1["settings"] == m2["settings"]
+
+
+# --- a planner's own data -----------------------------------------------------------------------
+
+
+def small_roads(path: Path) -> nx.MultiDiGraph:
+    rng = np.random.default_rng(3)
+    g = nx.MultiDiGraph(crs="EPSG:4326")
+    side = 6
+    for i in range(side):
+        for j in range(side):
+            g.add_node(i * side + j, x=LON0 + i * STEP, y=LAT0 + j * STEP)
+    for i in range(side):
+        for j in range(side):
+            u = i * side + j
+            for v in ([u + side] if i + 1 < side else []) + ([u + 1] if j + 1 < side else []):
+                t = float(rng.uniform(60, 180))
+                g.add_edge(u, v, travel_time=t, length=1000.0, speed_kph=30.0)
+                g.add_edge(v, u, travel_time=t, length=1000.0, speed_kph=30.0)
+    network.to_graphml(g, path)
+    return g
+
+
+def facility_table(rng: np.random.Generator) -> pd.DataFrame:
+    n = 16
+    lon = LON0 + rng.uniform(0, 5 * STEP, n)
+    lat = LAT0 + rng.uniform(0, 5 * STEP, n)
+    kinds = ["敬老院"] * 5 + ["日间照料中心"] * 3 + ["卫生院"] * 4 + ["村卫生室"] * 4
+    return pd.DataFrame(
+        {
+            "名称": [f"机构{i:02d}" for i in range(n)],
+            "类型": kinds,
+            "经度": lon,
+            "纬度": lat,
+            "床位数": [40, 80, 120, 20, 60] + [None] * 11,
+        }
+    )
+
+
+def test_own_data_in_gcj02_gives_the_same_pairs_as_wgs84(tmp_path: Path) -> None:
+    small_roads(tmp_path / "roads.graphml")
+    table = facility_table(np.random.default_rng(8))
+    table.to_csv(tmp_path / "wgs.csv", index=False)
+    gcj = table.copy()
+    gcj["经度"], gcj["纬度"] = scrs.wgs84_to_gcj02(table["经度"], table["纬度"])
+    gcj.to_csv(tmp_path / "gcj.csv", index=False)
+    runs = {}
+    for name, c in (("wgs", "wgs84"), ("gcj", "gcj02")):
+        runs[name] = pipeline.run(
+            out=tmp_path / f"out_{name}",
+            facilities=tmp_path / f"{name}.csv",
+            crs=c,
+            network=tmp_path / "roads.graphml",
+            progress=False,
+        )
+    a, b = runs["wgs"].pairings, runs["gcj"].pairings
+    assert a["partner_id"].tolist() == b["partner_id"].tolist()
+    assert np.allclose(a["travel_time_min"], b["travel_time_min"], atol=1e-3, equal_nan=True)
+    assert (a["data_source"] == "user").all() and (a["network_source"] == "user").all()
+    assert set(a["method"]) == {"network"}
+    # no region: no villages, no coverage tables, but pairings, gaps, summary and manifest
+    out = runs["gcj"].out
+    assert (out / "pairings.csv").is_file() and (out / "manifest.json").is_file()
+    assert not (out / "coverage_by_area.csv").exists()
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["inputs"]["facilities"]["crs"] == "gcj02"
+    assert len(manifest["inputs"]["facilities"]["sha256"]) == 64
+
+
+def test_own_data_without_a_network_is_straight_line(tmp_path: Path) -> None:
+    facility_table(np.random.default_rng(9)).to_csv(tmp_path / "f.csv", index=False)
+    result = pipeline.run(
+        out=tmp_path / "out", facilities=tmp_path / "f.csv", crs="wgs84", progress=False
+    )
+    assert set(result.pairings["method"]) == {"straight_line"}
+    assert result.summary["data"]["network"] == "none (straight line)"
+
+
+def test_bad_input_stops_before_anything_is_written(tmp_path: Path) -> None:
+    table = facility_table(np.random.default_rng(10))
+    table["纬度"] = table["纬度"].astype(object)
+    table.loc[3, "纬度"] = "abc"
+    table.to_csv(tmp_path / "bad.csv", index=False)
+    out = tmp_path / "out"
+    with pytest.raises(ValidationError) as err:
+        pipeline.run(out=out, facilities=tmp_path / "bad.csv", crs="wgs84", progress=False)
+    assert "bad.csv" in str(err.value) and "row 5" in str(err.value)
+    assert not out.exists()
+    # an earlier run's folder is left as it was
+    good = tmp_path / "good.csv"
+    facility_table(np.random.default_rng(10)).to_csv(good, index=False)
+    pipeline.run(out=out, facilities=good, crs="wgs84", progress=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(ValidationError):
+        pipeline.run(out=out, facilities=tmp_path / "bad.csv", crs="wgs84", progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_crash_while_writing_leaves_no_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    facility_table(np.random.default_rng(11)).to_csv(tmp_path / "f.csv", index=False)
+    out = tmp_path / "out"
+    pipeline.run(out=out, facilities=tmp_path / "f.csv", crs="wgs84", progress=False)
+    assert (out / "manifest.json").is_file()
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pipeline, "write_csv", boom)
+    with pytest.raises(OSError, match="disk full"):
+        pipeline.run(out=out, facilities=tmp_path / "f.csv", crs="wgs84", progress=False)
+    # the earlier complete result is still there, untouched
+    assert (out / "manifest.json").is_file()
+    assert not list(out.glob(".siting-run-*"))
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+
+def test_cli_run_region_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["run", "--region", "xuanhan", "--quiet", "--capacity", "--out", str(tmp_path / "x")])
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "health_partner" in text and "wrote" in text
+    pairs = pd.read_csv(tmp_path / "x" / "pairings.csv", encoding="utf-8-sig")
+    assert {"partner_capacity", "partner_load"} <= set(pairs.columns)
+    summary = json.loads((tmp_path / "x" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["capacity_aware"] is True
+    assert summary["rules"]["health_partner"]["solver_status"] == "optimal"
+    # bad input: exit 2, a message naming the file, row and column, nothing written
+    table = facility_table(np.random.default_rng(12))
+    table.loc[2, "类型"] = "火星基地"
+    table.to_csv(tmp_path / "bad.csv", index=False)
+    assert (
+        main(
+            [
+                "run",
+                "--facilities",
+                str(tmp_path / "bad.csv"),
+                "--crs",
+                "wgs84",
+                "--out",
+                str(tmp_path / "b"),
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "火星基地" in err
+    assert not (tmp_path / "b").exists()
+    assert main(["run", "--out", str(tmp_path / "c")]) == 2
+    assert "--region" in capsys.readouterr().err
