@@ -43,8 +43,10 @@ from typing import Any, Final
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from siting import __version__, coverage, pairing, registry, settings
+from siting import layout as layouts
 from siting._errors import DataError, SitingError
 from siting._graph import GraphArrays, graph_arrays
 from siting._io import write_csv
@@ -88,6 +90,8 @@ OUTPUT_FILES: Final = (
     "coverage_by_area.csv",
     "access_e2sfca.csv",
     "service_areas.geojson",
+    "layout.geojson",
+    "layout_summary.csv",
     "summary.json",
     "manifest.json",
 )
@@ -395,6 +399,21 @@ def _summary(
     return _clean(out)  # type: ignore[no-any-return]
 
 
+def _layout(spec: Any, reg: Region | None) -> layouts.Layout | None:
+    if spec is None:
+        return None
+    if isinstance(spec, layouts.Layout):
+        return spec
+    if isinstance(spec, str) and spec == "auto":
+        if reg is None:
+            return None
+        for name in layouts.available():
+            if name == reg.slug:
+                return layouts.load(name, reg)
+        return None
+    return layouts.load(spec, reg)
+
+
 def _write_outputs(
     out: Path, writers: Mapping[str, Callable[[Path], None]], manifest: str
 ) -> dict[str, Path]:
@@ -456,6 +475,7 @@ def run(
     capacity: bool = False,
     thresholds_min: Sequence[float] = (15.0, 30.0),
     service_area_kinds: Sequence[str] | None = ("health_center", "community_health_center"),
+    layout: Any = "auto",
     seed: int | None = None,
     progress: bool = True,
 ) -> RunResult:
@@ -487,6 +507,11 @@ def run(
         Coverage thresholds for villages (minutes).
     service_area_kinds
         Medical kinds whose service areas are drawn (``None``: none).
+    layout
+        The planned layout whose elements tag every facility and village (columns
+        ``layout_elements``), written to ``layout.geojson`` and ``layout_summary.csv``: a
+        spec name or file, a loaded :class:`siting.layout.Layout`, ``"auto"`` (the shipped
+        spec of the region if there is one) or ``None``.
     seed
         Seed of the modelled parts of a built-in region.
     progress
@@ -520,6 +545,13 @@ def run(
         if not thresholds or any(t <= 0 for t in thresholds):
             msg = f"thresholds_min must be positive minutes, got {list(thresholds_min)}"
             raise SitingError(msg)
+    plan = _layout(layout, reg)
+    if plan is not None:
+        inputs["layout"] = {
+            "name": plan.name,
+            "source": str(plan.source) if plan.source else "mapping",
+            "sha256": _sha256(plan.source) if plan.source else None,
+        }
     with clock.step("network", "编译路网 compiling the road network"):
         net = (
             None
@@ -532,12 +564,20 @@ def run(
         pairs["data_source"] = data_source
         pairs["network_source"] = network_source
     villages = reg.villages if reg is not None else None
+    if plan is not None:
+        pairs["layout_elements"] = pairs["facility_id"].map(layouts.tag_joined(fac, plan))
     with clock.step("gaps", "覆盖缺口 coverage gaps"):
         gap_parts = [_facility_gaps(pairs)]
         if villages is not None:
             gap_parts.append(_village_gaps(net, villages, fac, thresholds, MEDICAL_KINDS))
         gaps = pd.concat([g for g in gap_parts if not g.empty] or gap_parts, ignore_index=True)
         gaps = gaps.reindex(columns=list(GAP_COLUMNS))
+        if plan is not None:
+            tags = layouts.tag_joined(fac, plan)
+            if villages is not None:
+                tags = pd.concat([tags, layouts.tag_joined(villages, plan)])
+            key = gaps["facility_id"].fillna(gaps["village_code"]).astype(object)
+            gaps["layout_elements"] = key.map(tags).astype("string")
     cov = access = areas = None
     if villages is not None and reg is not None:
         with clock.step("coverage", "覆盖人口 elderly population covered"):
@@ -567,7 +607,14 @@ def run(
             sa_fac = fac[fac["kind"].isin(service_area_kinds)]
             if not sa_fac.empty:
                 areas = coverage.service_areas(net, sa_fac, minutes=thresholds)
+                # for maps and files: ~1 m coordinates, simplified within ~5 m
+                areas["geometry"] = shapely.set_precision(
+                    shapely.simplify(areas.geometry.array, 5e-5), 1e-5
+                )
                 areas.insert(1, "facility_name", areas["facility_id"].map(fac["name"]))
+    layout_summary = None
+    if plan is not None:
+        layout_summary = layouts.summary(plan, fac, reg, pairings=pairs, gaps=gaps).reset_index()
     labels = {
         "facilities": data_source,
         "network": network_source,
@@ -587,6 +634,10 @@ def run(
         writers["access_e2sfca.csv"] = _csv(access)
     if areas is not None:
         writers["service_areas.geojson"] = _geojson(areas)
+    if plan is not None:
+        writers["layout.geojson"] = _geojson(plan.elements)
+    if layout_summary is not None:
+        writers["layout_summary.csv"] = _csv(layout_summary)
     writers["summary.json"] = _text(_json(summary))
     manifest = {
         "siting_version": __version__,

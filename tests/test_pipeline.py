@@ -71,6 +71,15 @@ def test_region_run_writes_every_output(xuanhan_run: pipeline.RunResult) -> None
     assert manifest["inputs"]["rules"]["sha256"]
     assert manifest["versions"]["siting"]
     assert manifest["settings"]["thresholds_min"] == [15.0, 30.0]
+    # the layout: elements written, every table tagged with the elements its rows lie in
+    assert manifest["inputs"]["layout"]["name"] == "xuanhan"
+    assert "layout_elements" in pairs.columns and "layout_elements" in gaps.columns
+    elements = json.loads((out / "layout.geojson").read_text(encoding="utf-8"))
+    ids = {f["properties"]["element_id"] for f in elements["features"]}
+    tagged = set(pairs["layout_elements"].dropna().str.split(";").explode())
+    assert tagged and tagged <= ids
+    summary_rows = pd.read_csv(out / "layout_summary.csv", encoding="utf-8-sig")
+    assert set(summary_rows["element_id"]) == ids
 
 
 def test_facility_gaps_are_exactly_the_pairs_beyond_threshold(
