@@ -105,7 +105,7 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one() -> None:
     block = readme.split("```bash", 1)[1].split("```", 1)[0].strip().splitlines()
     assert len(block) == 2
     run_cmd, test_cmd = (line.split("#")[0].strip() for line in block)
-    assert "siting data build --region nanchong" in run_cmd
+    assert "siting run --region nanchong" in run_cmd
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert f"exec {test_cmd}" in ci
     script = (ROOT / test_cmd).read_text(encoding="utf-8")
