@@ -158,6 +158,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--rules", type=Path, default=None, help="pairing rules YAML")
     run.add_argument("--capacity", action="store_true", help="respect partner capacities")
     run.add_argument("--thresholds", default="15,30", help="village coverage minutes (15,30)")
+    run.add_argument(
+        "--service-areas",
+        default="health_center,community_health_center",
+        help="kinds whose service areas are drawn, comma-separated, or 'none'",
+    )
+    run.add_argument("--layout", default="auto", help="layout spec name or file, or 'none'")
     run.add_argument("--seed", type=int, default=None, help="seed of the modelled parts")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--out", type=Path, required=True, help="output folder")
@@ -444,6 +450,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         rules=args.rules,
         capacity=args.capacity,
         thresholds_min=thresholds,
+        service_area_kinds=None
+        if args.service_areas.strip() == "none"
+        else _kinds_arg(args.service_areas),
+        layout=None if args.layout == "none" else args.layout,
         seed=args.seed,
         progress=not args.quiet,
     )

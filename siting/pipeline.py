@@ -399,6 +399,23 @@ def _summary(
     return _clean(out)  # type: ignore[no-any-return]
 
 
+def _service_areas(
+    net: GraphArrays | None, fac: gpd.GeoDataFrame, thresholds: Sequence[float], progress: bool
+) -> gpd.GeoDataFrame:
+    """Service areas in chunks of facilities (each facility's area is independent), with a
+    progress bar: this is the longest step of a run."""
+    chunk = 25
+    starts = range(0, len(fac), chunk)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="服务范围 service areas", unit=f"x{chunk}", leave=False)
+    parts = [
+        coverage.service_areas(net, fac.iloc[i : i + chunk], minutes=thresholds) for i in starts
+    ]
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326")
+
+
 def _layout(spec: Any, reg: Region | None) -> layouts.Layout | None:
     if spec is None:
         return None
@@ -541,6 +558,12 @@ def run(
         inputs["rules"] = (
             {"path": str(rs.path), "sha256": _sha256(rs.path)} if rs.path else {"mapping": True}
         )
+        unknown = [k for k in service_area_kinds or () if k not in registry.KINDS]
+        if unknown:
+            msg = (
+                f"unknown kind(s) for service areas: {unknown}; kinds: {', '.join(registry.KINDS)}"
+            )
+            raise SitingError(msg)
         thresholds = tuple(float(t) for t in thresholds_min)
         if not thresholds or any(t <= 0 for t in thresholds):
             msg = f"thresholds_min must be positive minutes, got {list(thresholds_min)}"
@@ -606,7 +629,7 @@ def run(
         with clock.step("service_areas", "服务范围 service areas"):
             sa_fac = fac[fac["kind"].isin(service_area_kinds)]
             if not sa_fac.empty:
-                areas = coverage.service_areas(net, sa_fac, minutes=thresholds)
+                areas = _service_areas(net, sa_fac, thresholds, progress)
                 # for maps and files: ~1 m coordinates, simplified within ~5 m
                 areas["geometry"] = shapely.set_precision(
                     shapely.simplify(areas.geometry.array, 5e-5), 1e-5

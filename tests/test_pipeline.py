@@ -303,3 +303,59 @@ def test_cli_run_region_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture
     assert not (tmp_path / "b").exists()
     assert main(["run", "--out", str(tmp_path / "c")]) == 2
     assert "--region" in capsys.readouterr().err
+
+
+def test_own_roads_as_a_gcj02_line_layer(tmp_path: Path) -> None:
+    """Roads digitised from a Chinese web map (GCJ-02 GeoJSON lines, Geofabrik schema) give the
+    same pairs as the same roads in WGS84."""
+    import geopandas as gpd
+    from shapely import LineString
+
+    g = small_roads(tmp_path / "unused.graphml")
+    seen, lines = set(), []
+    for u, v in g.edges():
+        if (v, u) in seen:
+            continue
+        seen.add((u, v))
+        a, b = g.nodes[u], g.nodes[v]
+        lines.append(LineString([(a["x"], a["y"]), (b["x"], b["y"])]))
+    n = len(lines)
+    wgs = gpd.GeoDataFrame(
+        {"fclass": ["tertiary"] * n, "oneway": ["B"] * n, "maxspeed": [0] * n},
+        geometry=lines,
+        crs=4326,
+    )
+    wgs.to_file(tmp_path / "roads_wgs.geojson")
+    gcj = scrs.convert_gdf(wgs, src="wgs84", dst="gcj02")
+    assert gcj.geometry.iloc[0].coords[0] != wgs.geometry.iloc[0].coords[0]  # shifted ~500 m
+    gcj.to_file(tmp_path / "roads_gcj.geojson")
+    facility_table(np.random.default_rng(13)).to_csv(tmp_path / "f.csv", index=False)
+    runs = {
+        c: pipeline.run(
+            out=tmp_path / c,
+            facilities=tmp_path / "f.csv",
+            crs="wgs84",
+            network=tmp_path / f"roads_{c}.geojson",
+            network_crs="wgs84" if c == "wgs" else "gcj02",
+            progress=False,
+        )
+        for c in ("wgs", "gcj")
+    }
+    a, b = runs["wgs"].pairings, runs["gcj"].pairings
+    assert set(a["method"]) == {"network"}
+    assert a["partner_id"].tolist() == b["partner_id"].tolist()
+    assert np.allclose(a["travel_time_min"], b["travel_time_min"], atol=1e-3, equal_nan=True)
+    manifest = json.loads((tmp_path / "gcj" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["inputs"]["network"]["crs"] == "gcj02"
+
+
+def test_cli_run_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "x"
+    args = ["run", "--region", "xuanhan", "--quiet", "--out", str(out)]
+    assert main([*args, "--service-areas", "none", "--layout", "none", "--thresholds", "20"]) == 0
+    assert not (out / "service_areas.geojson").exists() and not (out / "layout.geojson").exists()
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["coverage_thresholds_min"] == [20.0]
+    assert main([*args, "--service-areas", "spaceport"]) == 2
+    assert "spaceport" in capsys.readouterr().err
+    assert main([*args, "--thresholds", "soon"]) == 2
