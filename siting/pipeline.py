@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting import __version__, coverage, pairing, registry, settings
+from siting import __version__, coverage, pairing, registry, report, settings
 from siting import layout as layouts
 from siting._errors import DataError, SitingError
 from siting._graph import GraphArrays, graph_arrays
@@ -92,6 +92,7 @@ OUTPUT_FILES: Final = (
     "service_areas.geojson",
     "layout.geojson",
     "layout_summary.csv",
+    "report.xlsx",
     "summary.json",
     "manifest.json",
 )
@@ -595,6 +596,14 @@ def run(
             gap_parts.append(_village_gaps(net, villages, fac, thresholds, MEDICAL_KINDS))
         gaps = pd.concat([g for g in gap_parts if not g.empty] or gap_parts, ignore_index=True)
         gaps = gaps.reindex(columns=list(GAP_COLUMNS))
+        for col in ("village_code", "village_name", "nearest_partner_id", "facility_id"):
+            gaps[col] = gaps[col].astype("string")
+        is_fac = gaps["gap_type"] == "facility"
+        for col in ("county_code", "township_code"):
+            if col in fac.columns:
+                where = gaps.loc[is_fac, "facility_id"].map(fac[col])
+                gaps[col] = gaps[col].astype("string")
+                gaps.loc[is_fac, col] = where.astype("string")
         if plan is not None:
             tags = layouts.tag_joined(fac, plan)
             if villages is not None:
@@ -662,6 +671,20 @@ def run(
     if layout_summary is not None:
         writers["layout_summary.csv"] = _csv(layout_summary)
     writers["summary.json"] = _text(_json(summary))
+
+    def workbook(path: Path) -> None:
+        report.excel(
+            path,
+            pairings=pairs,
+            gaps=gaps,
+            summary=summary,
+            facilities=fac,
+            counties=reg.counties if reg is not None else None,
+            coverage=cov,
+            layout_summary=layout_summary,
+        )
+
+    writers["report.xlsx"] = workbook
     manifest = {
         "siting_version": __version__,
         "started_utc": started.isoformat(timespec="seconds"),

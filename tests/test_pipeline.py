@@ -80,6 +80,17 @@ def test_region_run_writes_every_output(xuanhan_run: pipeline.RunResult) -> None
     assert tagged and tagged <= ids
     summary_rows = pd.read_csv(out / "layout_summary.csv", encoding="utf-8-sig")
     assert set(summary_rows["element_id"]) == ids
+    # the Excel report: Chinese headers, modelled data stated, the same pairings as the CSV
+    book = pd.read_excel(out / "report.xlsx", sheet_name=None)
+    assert list(book)[:3] == ["说明", "汇总", "按县汇总"]
+    assert {"配对", "缺口", "按布局汇总"} <= set(book)
+    assert "模拟" in book["说明"].iloc[0, 1]
+    sheet = book["配对"]
+    assert "车程(分钟) travel_time_min" in sheet.columns
+    assert sheet["机构编号 facility_id"].tolist() == pairs["facility_id"].tolist()
+    county = book["按县汇总"]
+    assert county["区县代码 county_code"].astype(str).tolist() == ["511722"]
+    assert int(county["n_nursing_home"].iloc[0]) == 35
 
 
 def test_facility_gaps_are_exactly_the_pairs_beyond_threshold(
@@ -141,6 +152,13 @@ def test_rerun_gives_identical_files(xuanhan_run: pipeline.RunResult, tmp_path: 
     again = pipeline.run("xuanhan", out=tmp_path / "again", progress=False)
     for name in pipeline.OUTPUT_FILES:
         if name == "manifest.json":  # records timings and the start time
+            continue
+        if name == "report.xlsx":  # the zip stamps its time: compare the sheets instead
+            a_x = pd.read_excel(xuanhan_run.out / name, sheet_name=None)
+            b_x = pd.read_excel(again.out / name, sheet_name=None)
+            assert a_x.keys() == b_x.keys()
+            for sheet in a_x:
+                pd.testing.assert_frame_equal(a_x[sheet], b_x[sheet])
             continue
         a = (xuanhan_run.out / name).read_bytes()
         b = (again.out / name).read_bytes()
