@@ -39,7 +39,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from siting import costs, registry
+from siting import costs, registry, settings
 from siting._errors import DataError, SitingError
 from siting._graph import GraphArrays, graph_arrays
 
@@ -774,6 +774,9 @@ def pair(
     time_limit_s: float = 60.0,
     progress: bool = False,
     info: dict[str, Any] | None = None,
+    previous: Mapping[str, pd.DataFrame] | None = None,
+    added: Iterable[Any] | None = None,
+    raw: dict[str, pd.DataFrame] | None = None,
     **cost_kw: Any,
 ) -> pd.DataFrame:
     """Pair every elderly-care facility with its nearest partner under each rule.
@@ -800,6 +803,14 @@ def pair(
         Show a progress bar over the rules.
     info
         If given, filled with per-rule details (counts, solver status, objective).
+    previous, added, raw
+        Incremental recompute: ``raw`` (a dict) is filled with each nearest-mode rule's exact
+        search result (the long form of :func:`siting.costs.nearest`); passing such a result
+        back as ``previous`` with the ids of the facilities ``added`` since, searches only from
+        the added partners (merged into the earlier ranks: the k nearest of a union are the k
+        best of each part's k nearest) and only for the added facilities to pair. The result
+        equals a full recompute. Capacity-aware rules are always solved in full (the
+        assignment is global).
     cost_kw
         Passed to :func:`siting.costs.nearest` (``max_snap_m``, ``access_speed_kph`` ...).
 
@@ -819,6 +830,7 @@ def pair(
         if col not in facilities.columns:
             msg = f"facilities lack the column {col!r} (a registry has name and kind)"
             raise DataError(msg)
+    added_ids = None if added is None else {str(a) for a in added}
     net = (
         graph_arrays(network)
         if network is not None and not isinstance(network, GraphArrays)
@@ -853,7 +865,18 @@ def pair(
             rows, extra = _pair_capacity(rule, net, demand, partners, way, time_limit_s, cost_kw)
             detail.update(extra)
         else:
-            near = costs.nearest(net, demand, partners, k=rule.k, direction=way, **cost_kw)
+            near = _nearest(
+                net,
+                demand,
+                partners,
+                rule.k,
+                way,
+                cost_kw,
+                None if previous is None else previous.get(rule.id),
+                added_ids,
+            )
+            if raw is not None:
+                raw[rule.id] = near
             rows = _frame(rule, demand, partners, near)
             rows["assigned"] = (rows["rank"] == 1) & rows["reachable"]
         rows = _reasons(rows, rule, bool(detail.get("capacity")))
@@ -869,6 +892,86 @@ def pair(
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
     return pd.concat(frames, ignore_index=True)
+
+
+def merge_nearest(
+    old: pd.DataFrame, new: pd.DataFrame, order: pd.Index, k: int, max_snap_m: float
+) -> pd.DataFrame:
+    """The ``k`` nearest of two results of :func:`siting.costs.nearest` for the same demand
+    points (``order``) over disjoint facility sets, ranked by time then facility id."""
+    both = pd.concat([old[old["reachable"]], new[new["reachable"]]], ignore_index=True)
+    both["_d"] = order.get_indexer(pd.Index(both["demand_id"]))
+    both["_f"] = both["facility_id"].astype(str)
+    both = both.sort_values(["_d", "time_s", "_f"], kind="stable")
+    both["rank"] = both.groupby("_d").cumcount() + 1
+    both = both[both["rank"] <= k]
+    # demand snap of every point (from any of its rows), for the placeholder ranks
+    snap_m = pd.concat([old, new]).groupby("demand_id")["demand_snap_m"].first()
+    method = str(pd.concat([old["method"], new["method"]]).iloc[0]) if len(old) + len(new) else ""
+    have = both.groupby("_d").size().reindex(range(len(order)), fill_value=0)
+    missing = np.repeat(np.arange(len(order)), (k - have.to_numpy()).clip(0))
+    starts = have.to_numpy()[missing] + 1
+    ranks = starts + (np.arange(len(missing)) - np.searchsorted(missing, missing))
+    ids = order.take(missing)
+    dsnap = snap_m.reindex(ids).to_numpy(dtype=float)
+    pad = pd.DataFrame(
+        {
+            "demand_id": ids,
+            "rank": ranks.astype(np.int64),
+            "facility_id": pd.Series(
+                [pd.NA] * len(missing), dtype=cast(Any, old["facility_id"].dtype)
+            ).to_numpy(),
+            "time_s": np.nan,
+            "distance_m": np.nan,
+            "method": method,
+            "reachable": False,
+            "demand_snap_m": dsnap,
+            "facility_snap_m": np.nan,
+            "snap_flag": dsnap > max_snap_m,
+            "_d": missing,
+            "_f": "",
+        }
+    )
+    out = pd.concat([both, pad], ignore_index=True).sort_values(["_d", "rank"], kind="stable")
+    out = out.drop(columns=["_d", "_f"]).reset_index(drop=True)
+    out["rank"] = out["rank"].astype(np.int64)
+    out["reachable"] = out["reachable"].astype(bool)
+    out["snap_flag"] = out["snap_flag"].astype(bool)
+    return out[list(costs.COLUMNS)]
+
+
+def _nearest(
+    net: GraphArrays | None,
+    demand: gpd.GeoDataFrame,
+    partners: gpd.GeoDataFrame,
+    k: int,
+    way: str,
+    cost_kw: Mapping[str, Any],
+    previous: pd.DataFrame | None,
+    added: set[str] | None,
+) -> pd.DataFrame:
+    """costs.nearest, or its incremental equal from an earlier result and the added ids."""
+    if previous is None or added is None:
+        return costs.nearest(net, demand, partners, k=k, direction=way, **cost_kw)
+    new_dem = demand.index.astype(str).isin(added)
+    new_par = partners.index.astype(str).isin(added)
+    old = previous[previous["demand_id"].astype(str).isin(set(demand.index[~new_dem].astype(str)))]
+    if len(old) != k * int((~new_dem).sum()):
+        msg = "the earlier result does not match the facilities (run in full instead)"
+        raise SitingError(msg)
+    max_snap = float(cost_kw.get("max_snap_m") or settings.max_snap_m)
+    parts = []
+    if (~new_dem).any():
+        kept = demand[~new_dem]
+        if new_par.any():
+            more = costs.nearest(net, kept, partners[new_par], k=k, direction=way, **cost_kw)
+            old = merge_nearest(old, more, pd.Index(kept.index), k, max_snap)
+        parts.append(old)
+    if new_dem.any():
+        parts.append(costs.nearest(net, demand[new_dem], partners, k=k, direction=way, **cost_kw))
+    near = pd.concat(parts, ignore_index=True)
+    pos = pd.Index(demand.index).get_indexer(near["demand_id"])
+    return near.iloc[np.lexsort((near["rank"].to_numpy(), pos))].reset_index(drop=True)
 
 
 def _progress(items: Sequence[Rule], show: bool) -> Any:

@@ -375,3 +375,40 @@ def test_pan_an_fee_rule_is_applied_and_shown() -> None:
     assert "财政补助50%" in chosen.loc["NH-1", "fee_rule"]
     assert "assumed" in chosen.loc["NH-1", "fee_rule"]
     assert out.loc[~out["assigned"], "fee_cny"].isna().all()
+
+
+# --- incremental ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [31, 32, 33, 34])
+def test_incremental_pairing_equals_a_full_recompute(seed: int) -> None:
+    g = grid_graph(seed)
+    rng = np.random.default_rng(seed)
+    nodes = rng.choice(g.number_of_nodes(), 24, replace=True)
+    kinds = ["nursing_home"] * 8 + ["health_center"] * 6 + ["day_care"] * 4 + ["village_clinic"] * 6
+    rows = [
+        (f"F-{i:02d}", kind, int(n)) for i, (kind, n) in enumerate(zip(kinds, nodes, strict=True))
+    ]
+    fac = registry_at(g, rows, level=[pd.NA] * 24)
+    added = rng.choice(fac.index.to_numpy(), 7, replace=False)
+    base = fac.drop(index=added)
+    raw: dict[str, pd.DataFrame] = {}
+    pair(g, base, raw=raw)
+    assert set(raw) == {"health_partner", "patrol", "green_channel"}
+    full = pair(g, fac)
+    inc = pair(g, fac, previous=raw, added=added)
+    pd.testing.assert_frame_equal(inc, full)
+
+
+def test_merge_nearest_pads_missing_ranks() -> None:
+    g = grid_graph(40)
+    fac = registry_at(
+        g,
+        [("NH-1", "nursing_home", 0), ("HC-1", "health_center", 3), ("HC-2", "health_center", 30)],
+    )
+    raw: dict[str, pd.DataFrame] = {}
+    pair(g, fac.drop(index="HC-2"), raw=raw, only=["health_partner"])
+    old = raw["health_partner"]
+    assert old["reachable"].tolist() == [True, False, False]
+    inc = pair(g, fac, previous=raw, added=["HC-2"], only=["health_partner"])
+    pd.testing.assert_frame_equal(inc, pair(g, fac, only=["health_partner"]))
