@@ -17,6 +17,7 @@ from siting import (
     costs,
     coverage,
     crs,
+    indicators,
     layout,
     modelled,
     network,
@@ -24,6 +25,7 @@ from siting import (
     pipeline,
     regions,
     registry,
+    report,
     settings,
 )
 from siting._errors import (
@@ -52,6 +54,7 @@ __all__ = [
     "coverage",
     "crs",
     "data_dir",
+    "indicators",
     "layout",
     "load_region",
     "modelled",
@@ -62,6 +65,7 @@ __all__ = [
     "reference_dir",
     "regions",
     "registry",
+    "report",
     "run",
     "settings",
     "write_registry",

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting import __version__, coverage, pairing, registry, report, settings
+from siting import __version__, coverage, indicators, pairing, registry, report, settings
 from siting import layout as layouts
 from siting._errors import DataError, SitingError
 from siting._graph import GraphArrays, graph_arrays
@@ -92,6 +92,8 @@ OUTPUT_FILES: Final = (
     "service_areas.geojson",
     "layout.geojson",
     "layout_summary.csv",
+    "indicators.csv",
+    "indicators.json",
     "report.xlsx",
     "summary.json",
     "manifest.json",
@@ -119,6 +121,7 @@ class RunResult:
     coverage: pd.DataFrame | None = None
     access: pd.DataFrame | None = None
     service_areas: gpd.GeoDataFrame | None = None
+    indicators: pd.DataFrame | None = None
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -644,6 +647,10 @@ def run(
                     shapely.simplify(areas.geometry.array, 5e-5), 1e-5
                 )
                 areas.insert(1, "facility_name", areas["facility_id"].map(fac["name"]))
+    measured = None
+    if reg is not None:
+        with clock.step("indicators", "政策指标 policy indicators"):
+            measured = indicators.measure(reg, fac, pairs, gaps)
     layout_summary = None
     if plan is not None:
         layout_summary = layouts.summary(plan, fac, reg, pairings=pairs, gaps=gaps).reset_index()
@@ -656,6 +663,10 @@ def run(
         else "none",
     }
     summary = _summary(reg, fac, pairs, gaps, cov, details, labels, thresholds, capacity)
+    if measured is not None:
+        summary["indicators"] = {
+            str(k): int(v) for k, v in measured["status"].value_counts().sort_index().items()
+        }
     writers: dict[str, Callable[[Path], None]] = {
         "pairings.csv": _csv(pairs),
         "gaps.csv": _csv(gaps),
@@ -671,6 +682,9 @@ def run(
     if layout_summary is not None:
         writers["layout_summary.csv"] = _csv(layout_summary)
     writers["summary.json"] = _text(_json(summary))
+    if measured is not None:
+        writers["indicators.csv"] = _csv(measured)
+        writers["indicators.json"] = _text(_json(_clean(indicators.to_json(measured))))
 
     def workbook(path: Path) -> None:
         report.excel(
@@ -682,6 +696,7 @@ def run(
             counties=reg.counties if reg is not None else None,
             coverage=cov,
             layout_summary=layout_summary,
+            indicators=measured,
         )
 
     writers["report.xlsx"] = workbook
@@ -717,5 +732,6 @@ def run(
         coverage=cov,
         access=access,
         service_areas=areas,
+        indicators=measured,
         files=paths,
     )

@@ -80,10 +80,22 @@ def test_region_run_writes_every_output(xuanhan_run: pipeline.RunResult) -> None
     assert tagged and tagged <= ids
     summary_rows = pd.read_csv(out / "layout_summary.csv", encoding="utf-8-sig")
     assert set(summary_rows["element_id"]) == ids
+    # the policy indicators: value, target, source, status; never made up
+    ind = pd.read_csv(out / "indicators.csv", encoding="utf-8-sig")
+    assert {"indicator_id", "value", "target", "source_document", "status", "met"} <= set(
+        ind.columns
+    )
+    row = ind.set_index("indicator_id").loc["xuanhan_public_homes_paired"]
+    assert row["value"] == 23 and row["status"] == "met"
+    unmeasured = ind[ind["status"] == "not measurable"]
+    assert unmeasured["value"].isna().all() and unmeasured["needs_column"].notna().all()
+    payload = json.loads((out / "indicators.json").read_text(encoding="utf-8"))
+    assert [i["indicator_id"] for i in payload["indicators"]] == ind["indicator_id"].tolist()
+    assert summary["indicators"]["met"] >= 5
     # the Excel report: Chinese headers, modelled data stated, the same pairings as the CSV
     book = pd.read_excel(out / "report.xlsx", sheet_name=None)
     assert list(book)[:3] == ["说明", "汇总", "按县汇总"]
-    assert {"配对", "缺口", "按布局汇总"} <= set(book)
+    assert {"配对", "缺口", "按布局汇总", "指标"} <= set(book)
     assert "模拟" in book["说明"].iloc[0, 1]
     sheet = book["配对"]
     assert "车程(分钟) travel_time_min" in sheet.columns
