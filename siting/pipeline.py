@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -45,7 +46,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting import __version__, coverage, indicators, pairing, registry, report, settings
+from siting import __version__, costs, coverage, indicators, pairing, registry, report, settings
 from siting import layout as layouts
 from siting._errors import DataError, SitingError
 from siting._graph import GraphArrays, graph_arrays
@@ -56,8 +57,11 @@ __all__ = [
     "GAP_COLUMNS",
     "OUTPUT_FILES",
     "PAIRING_OUTPUT_COLUMNS",
+    "STATE_DIR",
     "RunResult",
+    "UpdateResult",
     "run",
+    "update",
 ]
 
 #: Columns of ``pairings.csv``.
@@ -123,6 +127,20 @@ class RunResult:
     service_areas: gpd.GeoDataFrame | None = None
     indicators: pd.DataFrame | None = None
     files: dict[str, Path] = field(default_factory=dict)
+
+
+#: Hidden folder of a run with the exact search results :func:`update` starts from.
+STATE_DIR: Final = ".state"
+
+
+@dataclass
+class _State:
+    """What an update starts from: the earlier exact searches and the added facility ids."""
+
+    added: set[str]
+    pairs: dict[str, pd.DataFrame]
+    villages: pd.DataFrame | None
+    service_areas: gpd.GeoDataFrame | None
 
 
 class _Clock:
@@ -228,7 +246,14 @@ def _load_inputs(
     else:
         path = Path(facilities)
         fac = registry.read(path, crs=crs, boundary=outline)
-        data_source = "user"
+        sources = set(fac["source"].dropna().astype(str)) if "source" in fac else set()
+        data_source = (
+            "modelled"
+            if sources == {"modelled"}
+            else "partly modelled"
+            if "modelled" in sources
+            else "user"
+        )
         inputs["facilities"] = {"path": str(path), "crs": crs, "sha256": _sha256(path)}
     if network is None and reg is not None:
         roads = netmod.modelled(reg)
@@ -281,38 +306,66 @@ def _facility_gaps(pairs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(GAP_COLUMNS))
 
 
-def _village_gaps(
+def _village_nearest(
     net: GraphArrays | None,
     villages: gpd.GeoDataFrame,
-    fac: gpd.GeoDataFrame,
-    thresholds: Sequence[float],
-    kinds: Sequence[str],
+    medical: gpd.GeoDataFrame,
+    previous: _State | None,
 ) -> pd.DataFrame:
-    medical = fac[fac["kind"].isin(kinds)]
-    if villages.empty or medical.empty:
-        return pd.DataFrame(columns=list(GAP_COLUMNS))
-    g = coverage.gaps(net, villages, medical, thresholds_min=thresholds)
-    names = medical["name"]
+    """Every village's nearest medical facility (the long form of costs.nearest, k=1); with an
+    earlier state, searched only from the added facilities and merged."""
+    if previous is not None and previous.villages is not None:
+        new = medical[medical.index.astype(str).isin(previous.added)]
+        if new.empty:
+            return previous.villages
+        more = costs.nearest(net, villages, new, k=1)
+        return pairing.merge_nearest(
+            previous.villages, more, pd.Index(villages.index), 1, settings.max_snap_m
+        )
+    return costs.nearest(net, villages, medical, k=1)
+
+
+def _village_gaps(
+    near: pd.DataFrame,
+    villages: gpd.GeoDataFrame,
+    medical: gpd.GeoDataFrame,
+    thresholds: Sequence[float],
+) -> pd.DataFrame:
+    """Villages beyond each threshold of their nearest medical facility, or out of reach."""
+    minutes = near["time_s"].to_numpy(dtype=np.float64) / 60.0
+    reachable = near["reachable"].to_numpy(dtype=bool)
+    limits = np.asarray(thresholds, dtype=np.float64)
+    beyond = ~reachable[:, None] | ~(minutes[:, None] <= limits[None, :])
+    point, col = np.nonzero(beyond)
+    ids = near["demand_id"].to_numpy()[point]
+    partner = near["facility_id"].to_numpy()[point]
     out = pd.DataFrame(
         {
             "gap_type": "village",
             "rule": "village_coverage",
-            "village_code": g["demand_id"].astype("string"),
-            "village_name": g["demand_id"].map(villages["name"]).astype("string"),
-            "county_code": g["demand_id"].map(villages["county_code"]).astype("string"),
-            "township_code": g["demand_id"].map(villages["township_code"]).astype("string"),
-            "nearest_partner_id": g["nearest_partner_id"].astype("string"),
-            "nearest_partner_name": g["nearest_partner_id"].map(names).astype("string"),
-            "travel_time_min": g["travel_time_min"].round(3),
-            "threshold_min": g["threshold_min"].astype(float),
-            "reachable": g["reachable"].astype(bool),
-            "method": g["method"].astype("string"),
+            "village_code": pd.array(ids, dtype="string"),
+            "village_name": pd.Series(ids).map(villages["name"]).astype("string").to_numpy(),
+            "county_code": pd.Series(ids).map(villages["county_code"]).astype("string").to_numpy(),
+            "township_code": pd.Series(ids)
+            .map(villages["township_code"])
+            .astype("string")
+            .to_numpy(),
+            "nearest_partner_id": pd.array(partner, dtype="string"),
+            "nearest_partner_name": pd.Series(partner)
+            .map(medical["name"])
+            .astype("string")
+            .to_numpy(),
+            "travel_time_min": np.round(minutes[point], 3),
+            "threshold_min": limits[col],
+            "reachable": reachable[point],
+            "method": pd.array(near["method"].to_numpy()[point], dtype="string"),
         }
     )
-    t = out["travel_time_min"]
     out["reason"] = [
         f"距最近医疗机构车程{tm:.0f}分钟，超过{th:g}分钟" if ok else "路网上无可达的医疗机构"
-        for tm, th, ok in zip(t, out["threshold_min"], out["reachable"], strict=True)
+        for tm, th, ok in zip(
+            out["travel_time_min"], out["threshold_min"], out["reachable"], strict=True
+        )
     ]
     return out.reindex(columns=list(GAP_COLUMNS))
 
@@ -445,13 +498,18 @@ def _write_outputs(
     paths: dict[str, Path] = {}
     try:
         for name, write in writers.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             write(tmp / name)
         (tmp / "manifest.json").write_text(manifest, encoding="utf-8")
         (out / "manifest.json").unlink(missing_ok=True)
         for name in OUTPUT_FILES:  # a file of an earlier run that this run does not write
             if name not in writers and name != "manifest.json":
                 (out / name).unlink(missing_ok=True)
+        stale = out / STATE_DIR
+        if stale.is_dir():  # an earlier run's state is replaced as a whole
+            shutil.rmtree(stale)
         for name in writers:
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp / name).replace(out / name)
             paths[name] = out / name
         (tmp / "manifest.json").replace(out / "manifest.json")
@@ -465,6 +523,15 @@ def _geojson(frame: gpd.GeoDataFrame) -> Callable[[Path], None]:
     def write(path: Path) -> None:
         text = frame.to_json(drop_id=True, ensure_ascii=False, to_wgs84=True)
         path.write_text(text + "\n", encoding="utf-8")
+
+    return write
+
+
+def _state_csv(frame: pd.DataFrame) -> Callable[[Path], None]:
+    """Exact search results for a later incremental update (all digits of every float)."""
+
+    def write(path: Path) -> None:
+        frame.to_csv(path, index=False, encoding="utf-8", float_format="%.17g")
 
     return write
 
@@ -499,6 +566,7 @@ def run(
     layout: Any = "auto",
     seed: int | None = None,
     progress: bool = True,
+    _previous: _State | None = None,
 ) -> RunResult:
     """Run pairing and coverage for a region or for a planner's own data; write ``out``.
 
@@ -587,7 +655,18 @@ def run(
         )
     details: dict[str, Any] = {}
     with clock.step("pairing", "就近配对 pairing"):
-        pairs = pairing.pair(net, fac, rs, capacity=capacity, progress=progress, info=details)
+        raw: dict[str, pd.DataFrame] = {}
+        pairs = pairing.pair(
+            net,
+            fac,
+            rs,
+            capacity=capacity,
+            progress=progress,
+            info=details,
+            raw=raw,
+            previous=None if _previous is None else _previous.pairs,
+            added=None if _previous is None else _previous.added,
+        )
         pairs["data_source"] = data_source
         pairs["network_source"] = network_source
     villages = reg.villages if reg is not None else None
@@ -595,8 +674,12 @@ def run(
         pairs["layout_elements"] = pairs["facility_id"].map(layouts.tag_joined(fac, plan))
     with clock.step("gaps", "覆盖缺口 coverage gaps"):
         gap_parts = [_facility_gaps(pairs)]
+        village_near = None
         if villages is not None:
-            gap_parts.append(_village_gaps(net, villages, fac, thresholds, MEDICAL_KINDS))
+            medical = fac[fac["kind"].isin(MEDICAL_KINDS)]
+            if not villages.empty and not medical.empty:
+                village_near = _village_nearest(net, villages, medical, _previous)
+                gap_parts.append(_village_gaps(village_near, villages, medical, thresholds))
         gaps = pd.concat([g for g in gap_parts if not g.empty] or gap_parts, ignore_index=True)
         gaps = gaps.reindex(columns=list(GAP_COLUMNS))
         for col in ("village_code", "village_name", "nearest_partner_id", "facility_id"):
@@ -641,12 +724,22 @@ def run(
         with clock.step("service_areas", "服务范围 service areas"):
             sa_fac = fac[fac["kind"].isin(service_area_kinds)]
             if not sa_fac.empty:
-                areas = _service_areas(net, sa_fac, thresholds, progress)
-                # for maps and files: ~1 m coordinates, simplified within ~5 m
-                areas["geometry"] = shapely.set_precision(
-                    shapely.simplify(areas.geometry.array, 5e-5), 1e-5
-                )
-                areas.insert(1, "facility_name", areas["facility_id"].map(fac["name"]))
+                old_areas = None if _previous is None else _previous.service_areas
+                todo = sa_fac
+                if old_areas is not None:
+                    todo = sa_fac[sa_fac.index.astype(str).isin(_previous.added)]  # type: ignore[union-attr]
+                areas = _service_areas(net, todo, thresholds, progress) if len(todo) else None
+                if areas is not None:
+                    # for maps and files: ~1 m coordinates, simplified within ~5 m
+                    areas["geometry"] = shapely.set_precision(
+                        shapely.simplify(areas.geometry.array, 5e-5), 1e-5
+                    )
+                    areas.insert(1, "facility_name", areas["facility_id"].map(fac["name"]))
+                if old_areas is not None:
+                    both = pd.concat([old_areas, areas], ignore_index=True)
+                    order = pd.Index(sa_fac.index).get_indexer(both["facility_id"])
+                    both = both.iloc[np.lexsort((both["minutes"].to_numpy(), order))]
+                    areas = gpd.GeoDataFrame(both.reset_index(drop=True), crs="EPSG:4326")
     measured = None
     if reg is not None:
         with clock.step("indicators", "政策指标 policy indicators"):
@@ -682,6 +775,10 @@ def run(
     if layout_summary is not None:
         writers["layout_summary.csv"] = _csv(layout_summary)
     writers["summary.json"] = _text(_json(summary))
+    for rule_id, frame in raw.items():
+        writers[f"{STATE_DIR}/nearest_{rule_id}.csv"] = _state_csv(frame)
+    if village_near is not None:
+        writers[f"{STATE_DIR}/nearest_villages.csv"] = _state_csv(village_near)
     if measured is not None:
         writers["indicators.csv"] = _csv(measured)
         writers["indicators.json"] = _text(_json(_clean(indicators.to_json(measured))))
@@ -735,3 +832,320 @@ def run(
         indicators=measured,
         files=paths,
     )
+
+
+# --- update: add facilities, recompute what they touch, say what changed ------------------------
+
+
+@dataclass
+class UpdateResult:
+    """What :func:`update` did: the new run, the rows added, the diff and the history file."""
+
+    run: RunResult
+    added: gpd.GeoDataFrame
+    diff: pd.DataFrame
+    history: Path
+    registry: Path
+
+
+def _read_state(out: Path, added: set[str]) -> _State:
+    folder = out / STATE_DIR
+    dtypes = {"demand_id": "string", "facility_id": "string", "method": "string"}
+
+    def read(path: Path) -> pd.DataFrame:
+        frame = pd.read_csv(path, dtype=dtypes, encoding="utf-8")
+        for col in ("reachable", "snap_flag"):
+            frame[col] = frame[col].astype(bool)
+        frame["rank"] = frame["rank"].astype(np.int64)
+        return frame
+
+    pairs = {
+        p.stem.removeprefix("nearest_"): read(p)
+        for p in sorted(folder.glob("nearest_*.csv"))
+        if p.stem != "nearest_villages"
+    }
+    vpath = folder / "nearest_villages.csv"
+    areas = None
+    if (out / "service_areas.geojson").is_file():
+        areas = gpd.read_file(out / "service_areas.geojson")
+        areas["facility_id"] = areas["facility_id"].astype("string")
+    return _State(
+        added=added,
+        pairs=pairs,
+        villages=read(vpath) if vpath.is_file() else None,
+        service_areas=areas,
+    )
+
+
+def _history(registry_path: Path) -> Path:
+    """Keep the registry as it is now in ``<name>.history/`` (numbered copies and a log)."""
+    folder = registry_path.with_name(registry_path.stem + ".history")
+    folder.mkdir(exist_ok=True)
+    n = len(list(folder.glob(f"{registry_path.stem}.v*{registry_path.suffix}"))) + 1
+    copy = folder / f"{registry_path.stem}.v{n:04d}{registry_path.suffix}"
+    tmp = copy.with_name("." + copy.name + ".tmp")
+    shutil.copy2(registry_path, tmp)
+    tmp.replace(copy)
+    return copy
+
+
+def _diff(
+    old_dir: Mapping[str, pd.DataFrame], new: RunResult, added: gpd.GeoDataFrame
+) -> pd.DataFrame:
+    """Pairings that changed (and why), gaps closed or opened, indicators before and after."""
+    rows: list[dict[str, Any]] = []
+    old_p = old_dir["pairings"]
+    old_map: dict[tuple[str, str], Any] = {
+        (str(r["rule"]), str(r["facility_id"])): r
+        for r in old_p[old_p["assigned"].astype(bool)].to_dict("records")
+    }
+    new_rows: list[Any] = new.pairings[new.pairings["assigned"].astype(bool)].to_dict("records")
+    added_ids = set(added.index.astype(str))
+    for r in new_rows:
+        rule, fid = str(r["rule"]), str(r["facility_id"])
+        before = old_map.get((rule, fid))
+        if before is None:
+            change = (
+                "新增机构配对 new facility paired" if fid in added_ids else "新配对 newly paired"
+            )
+            rows.append(
+                {
+                    "section": "pairing",
+                    "rule": rule,
+                    "id": fid,
+                    "name": r["facility_name"],
+                    "before": None,
+                    "after": f"{r['partner_name']} {float(r['travel_time_min']):.1f}分钟",
+                    "change": change,
+                    "reason": r["reason"],
+                }
+            )
+            continue
+        if str(before["partner_id"]) == str(r["partner_id"]):
+            continue
+        t0, t1 = float(before["travel_time_min"]), float(r["travel_time_min"])
+        why = f"新增的{r['partner_name']}更近" if str(r["partner_id"]) in added_ids else r["reason"]
+        rows.append(
+            {
+                "section": "pairing",
+                "rule": rule,
+                "id": fid,
+                "name": r["facility_name"],
+                "before": f"{before['partner_name']} {t0:.1f}分钟",
+                "after": f"{r['partner_name']} {t1:.1f}分钟",
+                "change": "配对改变 partner changed",
+                "reason": f"{why}：车程由{t0:.1f}分钟变为{t1:.1f}分钟",
+            }
+        )
+
+    def gap_keys(g: pd.DataFrame) -> pd.DataFrame:
+        g = g.copy()
+        g["key"] = g["facility_id"].astype("string").fillna(g["village_code"].astype("string"))
+        return g.set_index(["gap_type", "rule", "key", "threshold_min"])
+
+    og, ng = gap_keys(old_dir["gaps"]), gap_keys(new.gaps)
+    for key in og.index.difference(ng.index):
+        r = og.loc[key]
+        name = r["facility_name"] if pd.notna(r["facility_name"]) else r["village_name"]
+        rows.append(
+            {
+                "section": "gap",
+                "rule": key[1],
+                "id": key[2],
+                "name": name,
+                "before": f"{r['travel_time_min']:.1f}分钟 > {key[3]:g}",
+                "after": None,
+                "change": "缺口消除 gap closed",
+                "reason": f"现在{key[3]:g}分钟内可达",
+            }
+        )
+    for key in ng.index.difference(og.index):
+        r = ng.loc[key]
+        name = r["facility_name"] if pd.notna(r["facility_name"]) else r["village_name"]
+        rows.append(
+            {
+                "section": "gap",
+                "rule": key[1],
+                "id": key[2],
+                "name": name,
+                "before": None,
+                "after": f"{r['travel_time_min']:.1f}分钟 > {key[3]:g}",
+                "change": "新增缺口 gap opened",
+                "reason": r["reason"],
+            }
+        )
+    old_i = old_dir.get("indicators")
+    if old_i is not None and new.indicators is not None:
+        a: dict[Any, Any] = old_i.set_index("indicator_id").to_dict("index")
+        b: dict[Any, Any] = new.indicators.set_index("indicator_id").to_dict("index")
+        for ind, rb in b.items():
+            ra = a.get(ind, {})
+            va, vb = ra.get("value"), rb.get("value")
+            sa, sb = ra.get("status"), rb.get("status")
+            fa = None if va is None or pd.isna(va) else float(va)
+            fb = None if vb is None or pd.isna(vb) else float(vb)
+            same = (fa is None and fb is None) or (
+                fa is not None and fb is not None and math.isclose(fa, fb)
+            )
+            if same and sa == sb:
+                continue
+            rows.append(
+                {
+                    "section": "indicator",
+                    "rule": None,
+                    "id": ind,
+                    "name": rb.get("name_zh"),
+                    "before": None if fa is None else f"{fa:g} ({sa})",
+                    "after": None if fb is None else f"{fb:g} ({sb})",
+                    "change": "指标变化 indicator changed",
+                    "reason": f"目标 {rb.get('target')}",
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["section", "rule", "id", "name", "before", "after", "change", "reason"]
+    )
+
+
+def _diff_md(diff: pd.DataFrame, added: gpd.GeoDataFrame, summary: Mapping[str, Any]) -> str:
+    lines = [
+        "# 更新差异 What changed",
+        "",
+        f"新增机构 {len(added)} 处 (added facilities): "
+        + "、".join(
+            f"{n}({registry.kind_label(str(k))})"
+            for n, k in list(zip(added["name"], added["kind"], strict=True))[:20]
+        ),
+        "",
+    ]
+    for section, title in (
+        ("pairing", "## 配对变化 Pairings that changed"),
+        ("gap", "## 缺口变化 Gaps closed or opened"),
+        ("indicator", "## 指标前后 Indicators before and after"),
+    ):
+        part = diff[diff["section"] == section]
+        lines += [title, "", f"{len(part)} 项 items", ""]
+        if not part.empty:
+            lines += ["| 规则 | 名称 | 之前 | 之后 | 变化 | 原因 |", "|---|---|---|---|---|---|"]
+            for _, r in part.head(200).iterrows():
+                cells = [r["rule"], r["name"], r["before"], r["after"], r["change"], r["reason"]]
+                lines.append("| " + " | ".join("" if pd.isna(c) else str(c) for c in cells) + " |")
+            if len(part) > 200:
+                lines.append(f"| … | 另有 {len(part) - 200} 项，见 diff.csv | | | | |")
+            lines.append("")
+    data = summary.get("data", {})
+    if any("modelled" in str(v) for v in data.values()):
+        lines += ["> 注意：含模拟数据（modelled），仅用于演示方法。", ""]
+    return "\n".join(lines)
+
+
+def update(
+    registry_path: str | os.PathLike[str],
+    add: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    out: str | os.PathLike[str],
+    crs: str | None = None,
+    progress: bool = True,
+) -> UpdateResult:
+    """Add facilities to a registry and bring the run in ``out`` up to date.
+
+    The additions are read and validated first (:func:`siting.registry.read` and
+    :func:`siting.registry.append`): a bad file raises with every problem and changes nothing.
+    Then the registry as it was is kept in ``<name>.history/`` (numbered copies; nothing is
+    overwritten, every earlier state can be recovered), the registry is rewritten with the new
+    rows appended (existing rows and ids untouched), and the run in ``out`` is recomputed from
+    its exact earlier searches (``.state/``): nearest partners only from the added partners and
+    for the added facilities, village gaps only from the added medical facilities, service
+    areas only for the added facilities; the cheap global tables (coverage by area, access
+    scores, layout summary, indicators) in full. The result equals a full recompute of the new
+    registry. ``diff.csv`` and ``diff.md`` say what changed: pairings (and why), gaps closed or
+    opened, indicators before and after.
+
+    ``out`` must hold a finished run (``siting run --facilities REGISTRY ...``) made from this
+    registry, as its manifest records; otherwise the update is refused (run in full).
+    """
+    reg_path = Path(registry_path)
+    out_dir = Path(out)
+    manifest_path = out_dir / "manifest.json"
+    if not manifest_path.is_file():
+        msg = f"{out_dir}: no finished run here (manifest.json missing); run `siting run` first"
+        raise SitingError(msg)
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    inputs = manifest.get("inputs", {})
+    fac_in = inputs.get("facilities") or {}
+    if not reg_path.is_file():
+        msg = f"registry not found: {reg_path}"
+        raise DataError(msg)
+    if fac_in.get("sha256") != _sha256(reg_path):
+        msg = (
+            f"the run in {out_dir} was not made from {reg_path} as it is now (its manifest "
+            f"records {fac_in.get('path', 'another input')}); run `siting run --facilities "
+            f"{reg_path} --out {out_dir}` first"
+        )
+        raise SitingError(msg)
+    from siting import regions
+
+    region_in = inputs.get("region")
+    reg = regions.load(region_in["code"], seed=region_in.get("seed")) if region_in else None
+    current = registry.read(reg_path)
+    if isinstance(add, pd.DataFrame):
+        new_rows = registry.from_frame(add)
+    else:
+        new_rows = registry.read(
+            Path(add), crs=crs, boundary=reg.outline if reg is not None else None
+        )
+    merged = registry.append(current, new_rows)
+    added = merged.iloc[len(current) :]
+    if added.empty:
+        msg = f"{add}: no facilities to add"
+        raise DataError(msg)
+    # everything before the first write: the earlier outputs, for the diff
+    old: dict[str, pd.DataFrame] = {
+        "pairings": pd.read_csv(out_dir / "pairings.csv", encoding="utf-8-sig", dtype=str).assign(
+            assigned=lambda f: f["assigned"] == "True",
+            travel_time_min=lambda f: pd.to_numeric(f["travel_time_min"]),
+        ),
+        "gaps": pd.read_csv(
+            out_dir / "gaps.csv",
+            encoding="utf-8-sig",
+            dtype={"facility_id": "string", "village_code": "string"},
+        ),
+    }
+    if (out_dir / "indicators.csv").is_file():
+        old["indicators"] = pd.read_csv(out_dir / "indicators.csv", encoding="utf-8-sig")
+    state = _read_state(out_dir, set(added.index.astype(str)))
+    settings_in = manifest.get("settings", {})
+    net_in = inputs.get("network")
+    network: Any = None
+    network_crs = None
+    if net_in and net_in.get("path"):
+        network, network_crs = net_in["path"], net_in.get("crs")
+    rules_in = inputs.get("rules") or {}
+    layout_in = inputs.get("layout")
+    history = _history(reg_path)
+    registry.write(merged, reg_path)
+    result = run(
+        reg,
+        out=out_dir,
+        facilities=reg_path,
+        network=network,
+        network_crs=network_crs,
+        rules=rules_in.get("path"),
+        capacity=bool(settings_in.get("capacity", False)),
+        thresholds_min=settings_in.get("thresholds_min", (15.0, 30.0)),
+        service_area_kinds=settings_in.get("service_area_kinds") or None,
+        layout=(
+            layout_in.get("source") if layout_in and layout_in.get("source") != "mapping" else None
+        )
+        if layout_in
+        else None,
+        seed=settings_in.get("seed"),
+        progress=progress,
+        _previous=state,
+    )
+    diff = _diff(old, result, added)
+    write_csv(diff, out_dir / "diff.csv")
+    text = _diff_md(diff, added, result.summary)
+    tmp = out_dir / ".diff.md.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out_dir / "diff.md")
+    return UpdateResult(run=result, added=added, diff=diff, history=history, registry=reg_path)

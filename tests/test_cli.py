@@ -34,6 +34,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         ["costs"],
         ["costs", "nearest"],
         ["run"],
+        ["update"],
     ],
 )
 def test_every_help_says_what_and_gives_an_example(

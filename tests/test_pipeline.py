@@ -14,7 +14,7 @@ import pytest
 
 from siting import crs as scrs
 from siting import network, pipeline, regions
-from siting._errors import ValidationError
+from siting._errors import SitingError, ValidationError
 from siting.cli import main
 
 LON0, LAT0 = 106.08, 30.80
@@ -270,10 +270,10 @@ def test_bad_input_stops_before_anything_is_written(tmp_path: Path) -> None:
     good = tmp_path / "good.csv"
     facility_table(np.random.default_rng(10)).to_csv(good, index=False)
     pipeline.run(out=out, facilities=good, crs="wgs84", progress=False)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     with pytest.raises(ValidationError):
         pipeline.run(out=out, facilities=tmp_path / "bad.csv", crs="wgs84", progress=False)
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_a_crash_while_writing_leaves_no_manifest(
@@ -389,3 +389,106 @@ def test_cli_run_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main([*args, "--service-areas", "spaceport"]) == 2
     assert "spaceport" in capsys.readouterr().err
     assert main([*args, "--thresholds", "soon"]) == 2
+
+
+# --- update: add facilities, recompute incrementally, diff --------------------------------------
+
+
+def _additions(region: regions.Region, first: pipeline.RunResult | None = None) -> pd.DataFrame:
+    """Two health centres next to the nursing homes farthest from theirs, a village clinic and
+    a nursing home."""
+    from siting import modelled
+
+    fac = modelled.registry_for(region)
+    if first is not None:
+        hp = first.pairings[
+            (first.pairings["rule"] == "health_partner") & first.pairings["assigned"]
+        ]
+        far = hp.sort_values("travel_time_min", ascending=False)["facility_id"].iloc[:2]
+    else:
+        far = fac[fac["kind"] == "nursing_home"].index[:2]
+    lon = fac.loc[far, "lon"].to_numpy() + 0.002
+    lat = fac.loc[far, "lat"].to_numpy()
+    seat = region.townships.iloc[5]
+    return pd.DataFrame(
+        {
+            "名称": ["新建甲卫生院", "新建乙卫生院", "新建丙村卫生室", "新建丁敬老院"],
+            "类型": ["卫生院", "卫生院", "村卫生室", "敬老院"],
+            "经度": [lon[0], lon[1], seat["lon"] + 0.002, seat["lon"] - 0.004],
+            "纬度": [lat[0], lat[1], seat["lat"], seat["lat"]],
+            "床位数": [None, None, None, 60],
+            "县区代码": ["511722"] * 4,
+        }
+    )
+
+
+def test_update_equals_a_full_recompute_and_says_what_changed(tmp_path: Path) -> None:
+    from siting import modelled, registry
+
+    region = regions.load("xuanhan")
+    reg_path = modelled.build(region, out=tmp_path / "xuanhan.gpkg")
+    original = reg_path.read_bytes()
+    out = tmp_path / "run"
+    first = pipeline.run(region, out=out, facilities=reg_path, progress=False)
+    assert (out / pipeline.STATE_DIR / "nearest_health_partner.csv").is_file()
+    _additions(region, first).to_csv(tmp_path / "new.csv", index=False)
+    result = pipeline.update(reg_path, tmp_path / "new.csv", out=out, crs="wgs84", progress=False)
+    # the registry: 4 rows appended, the earlier state kept
+    assert len(registry.read(reg_path)) == 512 + 4
+    assert result.history.read_bytes() == original
+    assert len(result.added) == 4
+    # equal to a full recompute of the new registry
+    full = pipeline.run(region, out=tmp_path / "full", facilities=reg_path, progress=False)
+    for name in pipeline.OUTPUT_FILES:
+        if name in ("manifest.json", "report.xlsx"):
+            continue
+        assert (out / name).read_bytes() == (full.out / name).read_bytes(), name
+    # what changed, and why
+    diff = pd.read_csv(out / "diff.csv", encoding="utf-8-sig")
+    moved = diff[diff["change"] == "配对改变 partner changed"]
+    assert len(moved) > 0
+    assert moved["reason"].str.contains("新增的新建").all()
+    # the new home: its health centre and its green channel
+    assert (diff["change"] == "新增机构配对 new facility paired").sum() == 2
+    md = (out / "diff.md").read_text(encoding="utf-8")
+    assert md.startswith("# 更新差异") and "新建甲卫生院" in md and "模拟" in md
+
+
+def test_update_with_a_bad_file_changes_nothing(tmp_path: Path) -> None:
+    from siting import modelled
+
+    region = regions.load("xuanhan")
+    reg_path = modelled.build(region, out=tmp_path / "xuanhan.gpkg")
+    out = tmp_path / "run"
+    pipeline.run(region, out=out, facilities=reg_path, progress=False)
+    before = {p: p.read_bytes() for p in [reg_path, *out.rglob("*")] if p.is_file()}
+    bad = _additions(region)
+    bad.loc[1, "类型"] = "火星基地"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValidationError, match="火星基地"):
+        pipeline.update(reg_path, tmp_path / "bad.csv", out=out, crs="wgs84", progress=False)
+    after = {p: p.read_bytes() for p in [reg_path, *out.rglob("*")] if p.is_file()}
+    assert after == before
+    assert not reg_path.with_name("xuanhan.history").exists()
+    # and a registry that is not the one the run was made from is refused
+    (tmp_path / "other.gpkg").write_bytes(b"not the registry of this run")
+    with pytest.raises(SitingError, match="was not made from"):
+        pipeline.update(tmp_path / "other.gpkg", tmp_path / "bad.csv", out=out, progress=False)
+    with pytest.raises(SitingError, match="no finished run"):
+        pipeline.update(reg_path, tmp_path / "bad.csv", out=tmp_path / "nothing", progress=False)
+
+
+def test_cli_update(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from siting import modelled
+
+    region = regions.load("xuanhan")
+    reg_path = modelled.build(region, out=tmp_path / "r.gpkg")
+    out = tmp_path / "run"
+    assert main(["run", "--region", "xuanhan", "--facilities", str(reg_path), "--quiet",
+                 "--out", str(out)]) == 0  # fmt: skip
+    _additions(region).to_csv(tmp_path / "new.csv", index=False)
+    args = ["update", "--registry", str(reg_path), "--add", str(tmp_path / "new.csv")]
+    assert main([*args, "--crs", "wgs84", "--quiet", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "added 4 facilities" in text and "r.history" in text
+    assert (out / "diff.md").is_file()
