@@ -769,6 +769,7 @@ def pair(
     *,
     capacity: bool = False,
     only: Iterable[str] | None = None,
+    home: Iterable[Any] | None = None,
     k: int | None = None,
     direction: str | None = None,
     time_limit_s: float = 60.0,
@@ -794,6 +795,9 @@ def pair(
         Respect partner capacities for the rules that declare one (exact minimum total time).
     only
         Rule ids to apply (default all).
+    home
+        Pair only these facilities (ids); every facility can still be a partner. For a
+        partition with a border buffer: the buffer's facilities serve, the home ones are paired.
     k, direction
         Override every rule's number of listed partners / ``to_partner`` | ``from_partner``.
     time_limit_s
@@ -831,6 +835,7 @@ def pair(
             msg = f"facilities lack the column {col!r} (a registry has name and kind)"
             raise DataError(msg)
     added_ids = None if added is None else {str(a) for a in added}
+    home_ids = None if home is None else {str(h) for h in home}
     net = (
         graph_arrays(network)
         if network is not None and not isinstance(network, GraphArrays)
@@ -850,6 +855,8 @@ def pair(
                 raise ValueError(msg)
             rule = replace(rule, direction=direction)
         demand = facilities[facilities["kind"].isin(rule.from_kinds)]
+        if home_ids is not None:
+            demand = demand[demand.index.astype(str).isin(home_ids)]
         partners = _partners(facilities, rule)
         way = "to_facility" if rule.direction == "to_partner" else "from_facility"
         detail: dict[str, Any] = {

@@ -34,7 +34,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -566,6 +566,7 @@ def run(
     layout: Any = "auto",
     seed: int | None = None,
     progress: bool = True,
+    home: Iterable[Any] | None = None,
     _previous: _State | None = None,
 ) -> RunResult:
     """Run pairing and coverage for a region or for a planner's own data; write ``out``.
@@ -605,6 +606,10 @@ def run(
         Seed of the modelled parts of a built-in region.
     progress
         Print the steps and show progress bars.
+    home
+        The ids of the facilities this run is about (default all). The others serve as
+        partners only: a partition's border buffer (:mod:`siting.batch`). Pairings, facility
+        gaps, service areas, indicators and the report are of the home facilities.
 
     Returns
     -------
@@ -613,6 +618,7 @@ def run(
     """
     started = dt.datetime.now(dt.UTC)
     clock = _Clock(progress)
+    home_ids = None if home is None else {str(h) for h in home}
     inputs: dict[str, Any] = {}
     out_dir = Path(out)
     with clock.step("inputs", "读取输入 reading inputs"):
@@ -640,6 +646,9 @@ def run(
         if not thresholds or any(t <= 0 for t in thresholds):
             msg = f"thresholds_min must be positive minutes, got {list(thresholds_min)}"
             raise SitingError(msg)
+    own = fac if home_ids is None else fac[fac.index.astype(str).isin(home_ids)]
+    if home_ids is not None:
+        inputs["home"] = {"facilities": len(own), "partners_outside": len(fac) - len(own)}
     plan = _layout(layout, reg)
     if plan is not None:
         inputs["layout"] = {
@@ -664,6 +673,7 @@ def run(
             progress=progress,
             info=details,
             raw=raw,
+            home=home_ids,
             previous=None if _previous is None else _previous.pairs,
             added=None if _previous is None else _previous.added,
         )
@@ -722,7 +732,7 @@ def run(
                 access["population_source"] = "modelled"
     if service_area_kinds:
         with clock.step("service_areas", "服务范围 service areas"):
-            sa_fac = fac[fac["kind"].isin(service_area_kinds)]
+            sa_fac = own[own["kind"].isin(service_area_kinds)]
             if not sa_fac.empty:
                 old_areas = None if _previous is None else _previous.service_areas
                 todo = sa_fac
@@ -743,10 +753,10 @@ def run(
     measured = None
     if reg is not None:
         with clock.step("indicators", "政策指标 policy indicators"):
-            measured = indicators.measure(reg, fac, pairs, gaps)
+            measured = indicators.measure(reg, own, pairs, gaps)
     layout_summary = None
     if plan is not None:
-        layout_summary = layouts.summary(plan, fac, reg, pairings=pairs, gaps=gaps).reset_index()
+        layout_summary = layouts.summary(plan, own, reg, pairings=pairs, gaps=gaps).reset_index()
     labels = {
         "facilities": data_source,
         "network": network_source,
@@ -755,7 +765,7 @@ def run(
         if villages is not None
         else "none",
     }
-    summary = _summary(reg, fac, pairs, gaps, cov, details, labels, thresholds, capacity)
+    summary = _summary(reg, own, pairs, gaps, cov, details, labels, thresholds, capacity)
     if measured is not None:
         summary["indicators"] = {
             str(k): int(v) for k, v in measured["status"].value_counts().sort_index().items()
@@ -789,7 +799,7 @@ def run(
             pairings=pairs,
             gaps=gaps,
             summary=summary,
-            facilities=fac,
+            facilities=own,
             counties=reg.counties if reg is not None else None,
             coverage=cov,
             layout_summary=layout_summary,
