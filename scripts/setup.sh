@@ -9,3 +9,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev]"
+# Debian's Chromium (the browser tests of the offline meeting maps) and the Noto CJK font
+# (Chinese text on static maps), when missing and apt-get is at hand
+if command -v apt-get >/dev/null 2>&1 &&
+  { ! command -v chromium >/dev/null 2>&1 ||
+    [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; }; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+fi

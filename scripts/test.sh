@@ -7,4 +7,6 @@ scripts/setup.sh
 echo "== ruff check"; .venv/bin/ruff check .
 echo "== ruff format --check"; .venv/bin/ruff format --check .
 echo "== mypy siting"; .venv/bin/mypy siting
+# CI must not skip the browser and font tests: a missing Chromium or CJK font is a failure
+export SITING_REQUIRE_BROWSER=1
 echo "== pytest"; .venv/bin/python -m pytest "$@"

@@ -164,6 +164,13 @@ def _parser() -> argparse.ArgumentParser:
         help="kinds whose service areas are drawn, comma-separated, or 'none'",
     )
     run.add_argument("--layout", default="auto", help="layout spec name or file, or 'none'")
+    run.add_argument(
+        "--basemap",
+        default="amap",
+        choices=["amap", "osm", "none"],
+        help="basemap of the meeting map (overlays shift to GCJ-02 for amap)",
+    )
+    run.add_argument("--no-maps", action="store_true", help="skip maps/map.html and map.png")
     run.add_argument("--seed", type=int, default=None, help="seed of the modelled parts")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--out", type=Path, required=True, help="output folder")
@@ -480,6 +487,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.service_areas.strip() == "none"
         else _kinds_arg(args.service_areas),
         layout=None if args.layout == "none" else args.layout,
+        maps=not args.no_maps,
+        basemap=args.basemap,
         seed=args.seed,
         progress=not args.quiet,
     )

@@ -99,6 +99,8 @@ OUTPUT_FILES: Final = (
     "indicators.csv",
     "indicators.json",
     "report.xlsx",
+    "maps/map.html",
+    "maps/map.png",
     "summary.json",
     "manifest.json",
 )
@@ -566,6 +568,8 @@ def run(
     layout: Any = "auto",
     seed: int | None = None,
     progress: bool = True,
+    maps: bool = True,
+    basemap: str = "amap",
     home: Iterable[Any] | None = None,
     _previous: _State | None = None,
 ) -> RunResult:
@@ -606,6 +610,10 @@ def run(
         Seed of the modelled parts of a built-in region.
     progress
         Print the steps and show progress bars.
+    maps, basemap
+        Write ``maps/map.html`` (the meeting map: one self-contained file that works offline;
+        ``basemap`` none, osm or amap — overlays are shifted to GCJ-02 for amap) and
+        ``maps/map.png`` (the printed map).
     home
         The ids of the facilities this run is about (default all). The others serve as
         partners only: a partition's border buffer (:mod:`siting.batch`). Pairings, facility
@@ -807,6 +815,26 @@ def run(
         )
 
     writers["report.xlsx"] = workbook
+    if maps:
+        from siting import maps as mapping
+
+        map_parts: dict[str, Any] = {
+            "region": reg,
+            "facilities": fac,
+            "layout": plan,
+            "pairings": pairs,
+            "gaps": gaps,
+            "service_areas": areas,
+        }
+
+        def meeting(path: Path) -> None:
+            mapping.save_html(mapping.meeting_map(basemap=basemap, **map_parts), path)
+
+        def printed(path: Path) -> None:
+            mapping.static_map(None, path, **map_parts)
+
+        writers["maps/map.html"] = meeting
+        writers["maps/map.png"] = printed
     manifest = {
         "siting_version": __version__,
         "started_utc": started.isoformat(timespec="seconds"),
@@ -816,6 +844,8 @@ def run(
             "capacity": capacity,
             "thresholds_min": list(thresholds),
             "service_area_kinds": list(service_area_kinds or ()),
+            "maps": maps,
+            "basemap": basemap,
             "max_snap_m": settings.max_snap_m,
             "access_speed_kph": settings.access_speed_kph,
             "detour_factor": settings.detour_factor,

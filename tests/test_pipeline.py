@@ -80,6 +80,13 @@ def test_region_run_writes_every_output(xuanhan_run: pipeline.RunResult) -> None
     assert tagged and tagged <= ids
     summary_rows = pd.read_csv(out / "layout_summary.csv", encoding="utf-8-sig")
     assert set(summary_rows["element_id"]) == ids
+    # the meeting map: one self-contained page, nothing from the network; the printed map
+    from siting import maps
+
+    page = (out / "maps" / "map.html").read_text(encoding="utf-8")
+    assert maps.remote_assets(page) == [] and "L.map(" in page
+    assert (out / "maps" / "map.png").read_bytes()[:4] == b"\x89PNG"
+    assert manifest["settings"]["basemap"] == "amap"
     # the policy indicators: value, target, source, status; never made up
     ind = pd.read_csv(out / "indicators.csv", encoding="utf-8-sig")
     assert {"indicator_id", "value", "target", "source_document", "status", "met"} <= set(
