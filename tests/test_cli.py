@@ -35,6 +35,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         ["costs", "nearest"],
         ["run"],
         ["update"],
+        ["locate"],
     ],
 )
 def test_every_help_says_what_and_gives_an_example(
