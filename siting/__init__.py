@@ -14,6 +14,7 @@ Examples
 __version__ = "0.1.0"
 
 from siting import (
+    batch,
     costs,
     coverage,
     crs,
@@ -51,6 +52,7 @@ __all__ = [
     "SitingError",
     "ValidationError",
     "__version__",
+    "batch",
     "costs",
     "coverage",
     "crs",

@@ -36,6 +36,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         ["run"],
         ["update"],
         ["locate"],
+        ["batch"],
     ],
 )
 def test_every_help_says_what_and_gives_an_example(
