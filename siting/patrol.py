@@ -1,0 +1,1385 @@
+"""巡诊 Patrol routes and periodic schedules of village clinics.
+
+Day-care centres, happiness homes and care complexes are visited by the doctors of their paired
+village clinic (the ``patrol`` pairing rule of :mod:`siting.pairing`). :func:`plan` turns those
+pairs into a timetable: which doctor visits which facility on which working day, in what order,
+at what time, along which roads.
+
+Model
+-----
+* **Horizon.** ``horizon_days`` working days, Monday to Friday, in whole weeks from a Monday
+  (default 20: four weeks). Day ``d`` (0-based) is weekday ``d % 5`` of week ``d // 5``.
+* **Frequency** of each facility (:data:`FREQUENCIES`): ``daily``, ``twice_weekly``, ``weekly``,
+  ``fortnightly``, ``monthly``. A frequency is a set of *patterns*, each a set of weekdays
+  repeated every ``period`` weeks from a phase: weekly visits fall on the same weekday every week,
+  fortnightly ones on weeks 1 and 3 (or 2 and 4), monthly ones once in four weeks. Only the
+  patterns with the most visits inside the horizon are used.
+* **Schedule (balance).** Every visit goes to a *slot*: one doctor of the clinic on one day.
+  Facilities take a doctor and a pattern one by one (most frequent first, then the heaviest,
+  then by id): the choice with the least largest slot load after adding it, then the least
+  load of that doctor over the horizon, then the least largest day load of the clinic, then the
+  earliest phase, weekday and doctor. The load of a visit is its stand-alone trip: clinic to
+  facility and back plus the service time, an upper bound of what it adds to a route (road
+  times obey the triangle inequality). So visits spread across the days and the doctors share
+  the work, and a facility is always visited by the same doctor (continuity of care).
+* **Routes.** Every slot is a routing problem: the doctor leaves the clinic at ``start``,
+  visits the slot's facilities (service time each) and is back within ``day_hours``; as many
+  visits as fit are made, with the least travel time. Slots with the same facilities (the same
+  weekday of every week) are solved once.
+* **Solver.** Up to ``exact_max_stops`` facilities (default 9): exact, by Held-Karp dynamic
+  programming over the subsets of facilities (the most facilities that fit in the day, then the
+  least travel time). Larger slots: OR-Tools routing (``pywrapcp``), local cheapest insertion
+  as first solution (the best of OR-Tools' first-solution strategies on our instances when not
+  every stop fits), then guided local search stopped after ``solution_limit`` solutions; a time
+  dimension holds the working day and a disjunction per stop lets a stop be left out at a cost
+  above any route. Times enter OR-Tools as whole milliseconds. :func:`solve_routes` exposes the
+  solver (also for several doctors sharing one day).
+* **Nothing is dropped silently.** A facility without a clinic, one whose single visit (there,
+  service, back) is longer than the working day, one the clinic cannot reach, and every visit
+  that did not fit in its day are listed in :attr:`PatrolPlan.gaps` with the reason in Chinese
+  and English; so are facilities whose clinic is beyond the patrol threshold (still scheduled).
+
+Determinism
+-----------
+Nothing is random (there is no seed to set). The exact solver is deterministic; OR-Tools' guided
+local search is deterministic for the same model when it is stopped by a count of solutions
+(``solution_limit``, default 1,000: about 1-3 s for 60 stops), which is how it is stopped.
+``time_limit_s`` (default 30 s) is only a safety cap per solve: a solve stopped by it, which
+``settings["time_limit_hits"]`` counts, depends on the machine's speed. The same inputs and
+settings give the same plan, table for table. Quality: ``bench/bench_patrol.py`` compares the
+default limits with long runs on 20-60 stops.
+
+Travel times come from :func:`siting.costs.od_matrix` among each clinic and its facilities (times
+include the access legs to the nearest road node; ``leg_km`` is road length plus the access legs,
+as in :mod:`siting.pairing`). Route geometries follow the fastest road path of every leg
+(predecessor trees of :func:`scipy.sparse.csgraph.dijkstra`), from the facility's point to its
+road node, along the nodes, to the next point; without a network they are straight lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import itertools
+import math
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from scipy.sparse.csgraph import dijkstra
+
+from siting import costs, pairing
+from siting._errors import SitingError
+from siting._graph import GraphArrays, graph_arrays, snap
+
+__all__ = [
+    "DEFAULT_SERVICE_MIN",
+    "FREQUENCIES",
+    "GAP_COLUMNS",
+    "PATROL_COLUMNS",
+    "ROUTE_COLUMNS",
+    "TOTAL_COLUMNS",
+    "WEEKDAYS_ZH",
+    "WORKING_DAYS_PER_MONTH",
+    "Frequency",
+    "PatrolError",
+    "PatrolPlan",
+    "Solution",
+    "coverage_gaps",
+    "plan",
+    "solve_routes",
+]
+
+F64 = npt.NDArray[np.float64]
+
+#: Weekday labels of the working days (Monday to Friday).
+WEEKDAYS_ZH: Final = ("周一", "周二", "周三", "周四", "周五")
+
+#: Working days in an average month (365.25 days x 5/7 / 12), for the monthly totals.
+WORKING_DAYS_PER_MONTH: Final = 21.74
+
+#: Service time of a visit when no other is given (minutes).
+DEFAULT_SERVICE_MIN: Final = 60.0
+
+#: Columns of :attr:`PatrolPlan.visits` (the ``patrols.csv`` table), in order.
+PATROL_COLUMNS: Final = (
+    "clinic_id",
+    "clinic_name",
+    "doctor",
+    "day",
+    "week",
+    "weekday",
+    "date",
+    "seq",
+    "stop",
+    "facility_id",
+    "facility_name",
+    "facility_kind",
+    "arrive",
+    "depart",
+    "service_min",
+    "leg_km",
+    "leg_min",
+    "method",
+)
+
+#: Columns of :attr:`PatrolPlan.routes` (before ``geometry``), in order.
+ROUTE_COLUMNS: Final = (
+    "clinic_id",
+    "clinic_name",
+    "doctor",
+    "day",
+    "week",
+    "weekday",
+    "date",
+    "stops",
+    "facility_ids",
+    "start",
+    "end",
+    "km",
+    "travel_min",
+    "service_min",
+    "duration_min",
+    "solver",
+    "method",
+)
+
+#: Columns of :attr:`PatrolPlan.totals`, in order.
+TOTAL_COLUMNS: Final = (
+    "clinic_id",
+    "clinic_name",
+    "clinic_kind",
+    "doctors",
+    "facilities",
+    "visits",
+    "visits_missed",
+    "routes",
+    "km",
+    "travel_hours",
+    "service_hours",
+    "hours",
+    "km_per_month",
+    "hours_per_month",
+    "max_day_hours",
+)
+
+#: Columns of :attr:`PatrolPlan.gaps`, in order.
+GAP_COLUMNS: Final = (
+    "facility_id",
+    "facility_name",
+    "facility_kind",
+    "clinic_id",
+    "clinic_name",
+    "gap",
+    "scheduled",
+    "travel_time_min",
+    "threshold_min",
+    "visits_planned",
+    "visits_missed",
+    "days_missed",
+    "reason",
+    "reason_en",
+)
+
+#: Kinds of gap in :attr:`PatrolPlan.gaps` (``gap`` column), with their Chinese labels.
+GAP_KINDS: Final = {
+    "no_clinic": "无可达村卫生室",
+    "beyond_threshold": "超出巡诊阈值",
+    "unreachable": "卫生室无法往返",
+    "exceeds_day": "单次巡诊超过工作日",
+    "does_not_fit": "当日排不下",
+}
+
+_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+#: Default number of solutions after which OR-Tools' guided local search stops.
+_SOLUTION_LIMIT: Final = 1000
+
+
+class PatrolError(SitingError, ValueError):
+    """An argument of :func:`plan` is invalid; the message names it."""
+
+
+# --- frequencies -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Frequency:
+    """A visit frequency: weekday sets repeated every ``period_weeks`` weeks."""
+
+    name: str
+    zh: str
+    period_weeks: int
+    weekday_sets: tuple[tuple[int, ...], ...]
+
+    def patterns(self, horizon_days: int) -> list[tuple[int, ...]]:
+        """The visit days (0-based working days) of each pattern with the most visits in a
+        horizon, in order of phase then weekday."""
+        weeks = -(-horizon_days // 5)
+        out = []
+        for phase in range(self.period_weeks):
+            for days in self.weekday_sets:
+                out.append(
+                    tuple(
+                        w * 5 + d
+                        for w in range(phase, weeks, self.period_weeks)
+                        for d in days
+                        if w * 5 + d < horizon_days
+                    )
+                )
+        most = max(len(p) for p in out)
+        return [p for p in out if len(p) == most and most > 0]
+
+
+_SINGLE = tuple((d,) for d in range(5))
+#: Visit frequencies by name (English; the Chinese names are accepted too).
+FREQUENCIES: Final = {
+    "daily": Frequency("daily", "每天", 1, ((0, 1, 2, 3, 4),)),
+    "twice_weekly": Frequency(
+        "twice_weekly", "每周两次", 1, ((0, 3), (1, 4), (0, 2), (1, 3), (2, 4))
+    ),
+    "weekly": Frequency("weekly", "每周", 1, _SINGLE),
+    "fortnightly": Frequency("fortnightly", "每两周", 2, _SINGLE),
+    "monthly": Frequency("monthly", "每月", 4, _SINGLE),
+}
+_FREQ_ALIASES: Final = {
+    **{f.name: f.name for f in FREQUENCIES.values()},
+    **{f.zh: f.name for f in FREQUENCIES.values()},
+    "每周一次": "weekly",
+    "每两周一次": "fortnightly",
+    "每月一次": "monthly",
+    "每日": "daily",
+}
+
+
+def _frequency(value: Any, where: str) -> Frequency:
+    key = str(value).strip()
+    name = _FREQ_ALIASES.get(key, _FREQ_ALIASES.get(key.lower()))
+    if name is None:
+        known = ", ".join(FREQUENCIES)
+        msg = f"{where}: unknown frequency {value!r} (frequencies: {known}, or their Chinese names)"
+        raise PatrolError(msg)
+    return FREQUENCIES[name]
+
+
+# --- the route solver --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Routes of one day of one clinic.
+
+    Attributes
+    ----------
+    routes
+        One tuple per doctor (vehicle): the stops (1..n, positions in the matrix) in visiting
+        order; empty for a doctor without visits.
+    dropped
+        Stops that fit in no route.
+    travel_s
+        Total travel time of the routes (seconds, from the float matrix).
+    span_s
+        The longest route: travel plus service (seconds).
+    solver
+        ``"exact"`` (Held-Karp) or ``"ortools"``.
+    time_limit_hit
+        OR-Tools was stopped by ``time_limit_s`` rather than ``solution_limit``.
+    """
+
+    routes: tuple[tuple[int, ...], ...]
+    dropped: tuple[int, ...]
+    travel_s: float
+    span_s: float
+    solver: str
+    time_limit_hit: bool = False
+
+
+def _span(t: F64, service: F64, routes: Iterable[Sequence[int]]) -> float:
+    return max((_travel(t, r) + float(service[list(r)].sum()) for r in routes), default=0.0)
+
+
+def _travel(t: F64, route: Sequence[int]) -> float:
+    if not route:
+        return 0.0
+    path = [0, *route, 0]
+    return float(sum(t[a, b] for a, b in itertools.pairwise(path)))
+
+
+def _held_karp(t: F64, service: F64, day_s: float) -> Solution:
+    """Exact single-vehicle routes: the most stops that fit in the day, then the least travel."""
+    n = len(t) - 1
+    full = 1 << n
+    inner = t[1:, 1:].copy()
+    np.fill_diagonal(inner, np.inf)
+    dp = np.full((full, n), np.inf)
+    parent = np.full((full, n), -1, dtype=np.int64)
+    for j in range(n):
+        dp[1 << j, j] = t[0, j + 1]
+    bits = 1 << np.arange(n)
+    for mask in range(1, full):
+        row = dp[mask]
+        if not np.isfinite(row).any():
+            continue
+        out = (mask & bits) == 0
+        if not out.any():
+            continue
+        cand = row[:, None] + inner  # from i (rows) to k (columns)
+        best = np.argmin(cand, axis=0)
+        val = cand[best, np.arange(n)]
+        for k in np.flatnonzero(out & np.isfinite(val)):
+            nxt = mask | (1 << int(k))
+            if val[k] < dp[nxt, k]:
+                dp[nxt, k] = val[k]
+                parent[nxt, k] = best[k]
+    back = t[1:, 0]
+    close = dp + back[None, :]
+    last = np.argmin(close, axis=1)
+    total = close[np.arange(full), last]
+    masks = np.arange(full)
+    serv = np.array([service[1:][(m & bits) != 0].sum() for m in range(full)])
+    ok = np.isfinite(total) & (total + serv <= day_s * (1 + 1e-12))
+    ok[0] = True
+    total[0] = 0.0
+    count = np.array([bin(m).count("1") for m in range(full)])
+    # the most stops, then the least travel, then the smallest mask
+    order = np.lexsort((masks, total, -count))
+    best_mask = int(next(m for m in order if ok[m]))
+    route: list[int] = []
+    mask, j = best_mask, int(last[best_mask])
+    while mask:
+        route.append(j + 1)
+        prev = int(parent[mask, j])
+        mask ^= 1 << j
+        j = prev
+    route.reverse()
+    dropped = tuple(k + 1 for k in range(n) if not best_mask & (1 << k))
+    span = _span(t, service, [route])
+    return Solution((tuple(route),), dropped, _travel(t, route), span, "exact")
+
+
+def _ortools() -> tuple[Any, Any]:
+    """The OR-Tools routing wrapper and its enums (imported on first use; untyped)."""
+    cp = importlib.import_module("ortools.constraint_solver.pywrapcp")
+    enums = importlib.import_module("ortools.constraint_solver.routing_enums_pb2")
+    return cp, enums
+
+
+def _ortools_solve(
+    t: F64,
+    service: F64,
+    day_s: float,
+    vehicles: int,
+    time_limit_s: float,
+    solution_limit: int,
+) -> Solution:
+    cp, enums = _ortools()
+    n = len(t)
+    day_ms = math.floor(day_s * 1000)
+    big = 10 * day_ms + 1  # an arc nobody can drive (no road): longer than any day
+    arc = np.where(np.isfinite(t), np.rint(t * 1000), big).astype(np.int64)
+    np.fill_diagonal(arc, 0)
+    svc = np.rint(service * 1000).astype(np.int64)
+    busy = np.minimum(arc + svc[:, None], big)
+    manager = cp.RoutingIndexManager(n, vehicles, 0)
+    model = cp.RoutingModel(manager)
+    arc_cb = model.RegisterTransitMatrix(arc.tolist())
+    model.SetArcCostEvaluatorOfAllVehicles(arc_cb)
+    busy_cb = model.RegisterTransitMatrix(busy.tolist())
+    model.AddDimension(busy_cb, 0, day_ms, True, "time")
+    # dropping a stop costs more than any set of routes: serve as many as possible
+    penalty = int(min(big, arc.max()) * (n + 1) * (vehicles + 2) + day_ms * (vehicles + 1) + 1)
+    for node in range(1, n):
+        model.AddDisjunction([manager.NodeToIndex(node)], penalty)
+    params = cp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = enums.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
+    params.local_search_metaheuristic = enums.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    params.solution_limit = int(solution_limit)
+    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    params.log_search = False
+    started = time.perf_counter()
+    found = model.SolveWithParameters(params)
+    elapsed = time.perf_counter() - started
+    hit = elapsed >= time_limit_s * 0.98
+    if found is None:  # no first solution at all: every stop is dropped
+        empty = tuple(() for _ in range(vehicles))
+        return Solution(empty, tuple(range(1, n)), 0.0, 0.0, "ortools", hit)
+    routes = []
+    served: set[int] = set()
+    for v in range(vehicles):
+        index = model.Start(v)
+        stops = []
+        while not model.IsEnd(index):
+            node = manager.IndexToNode(index)
+            if node:
+                stops.append(int(node))
+            index = found.Value(model.NextVar(index))
+        routes.append(tuple(stops))
+        served.update(stops)
+    dropped = tuple(k for k in range(1, n) if k not in served)
+    travel = sum(_travel(t, r) for r in routes)
+    return Solution(tuple(routes), dropped, travel, _span(t, service, routes), "ortools", hit)
+
+
+def solve_routes(
+    time_s: npt.ArrayLike,
+    service_s: npt.ArrayLike,
+    *,
+    day_s: float,
+    vehicles: int = 1,
+    time_limit_s: float = 30.0,
+    solution_limit: int = _SOLUTION_LIMIT,
+    exact_max_stops: int = 9,
+) -> Solution:
+    """Routes from a depot (row and column 0) through stops 1..n and back, within a day.
+
+    Parameters
+    ----------
+    time_s
+        Square matrix of travel times (seconds), ``time_s[i, j]`` from ``i`` to ``j``; NaN or
+        inf where there is no road.
+    service_s
+        Service time at each node (seconds; the depot's is ignored).
+    day_s
+        Longest route: travel plus service (seconds).
+    vehicles
+        Number of routes (doctors).
+    time_limit_s, solution_limit
+        Limits of OR-Tools' guided local search (see the module's *Determinism*).
+    exact_max_stops
+        Up to this many stops and one vehicle, the exact Held-Karp solver is used.
+
+    Returns
+    -------
+    Solution
+
+    Examples
+    --------
+    A clinic (0) and two facilities; the road from 1 back to the clinic is slow (one-way
+    streets), so the round goes 0 -> 1 -> 2 -> 0:
+
+    >>> t = np.array([[0, 600, 900], [1200, 0, 300], [900, 300, 0]], dtype=float)
+    >>> s = solve_routes(t, [0, 3600, 3600], day_s=8 * 3600)
+    >>> s.routes, s.dropped, s.travel_s
+    (((1, 2),), (), 1800.0)
+    >>> solve_routes(t, [0, 3600, 3600], day_s=1.5 * 3600).routes  # one visit fits
+    ((1,),)
+    """
+    t = np.array(time_s, dtype=float)
+    if t.ndim != 2 or t.shape[0] != t.shape[1] or t.shape[0] < 1:
+        msg = f"time_s must be a square matrix with the depot first, got shape {t.shape}"
+        raise PatrolError(msg)
+    t[~np.isfinite(t)] = np.inf
+    if (t < 0).any():
+        msg = "time_s has negative travel times"
+        raise PatrolError(msg)
+    service = np.array(service_s, dtype=float).ravel()
+    if service.shape != (len(t),) or not np.isfinite(service).all() or (service < 0).any():
+        msg = f"service_s must hold {len(t)} non-negative times, one per node"
+        raise PatrolError(msg)
+    service[0] = 0.0
+    if not day_s > 0:
+        msg = f"day_s must be positive, got {day_s}"
+        raise PatrolError(msg)
+    if isinstance(vehicles, bool) or int(vehicles) != vehicles or vehicles < 1:
+        msg = f"vehicles must be a whole number >= 1, got {vehicles!r}"
+        raise PatrolError(msg)
+    vehicles = int(vehicles)
+    n = len(t) - 1
+    if n == 0:
+        return Solution(tuple(() for _ in range(vehicles)), (), 0.0, 0.0, "exact")
+    if vehicles == 1 and n <= exact_max_stops:
+        return _held_karp(t, service, day_s)
+    return _ortools_solve(t, service, day_s, vehicles, time_limit_s, solution_limit)
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+def _clock(value: Any) -> int:
+    if isinstance(value, dt.time):
+        return value.hour * 60 + value.minute
+    m = _CLOCK.match(str(value))
+    if m is None or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        msg = f"start must be a clock time like '08:00', got {value!r}"
+        raise PatrolError(msg)
+    return int(m.group(1)) * 60 + int(m.group(2))
+
+
+def _hhmm(minutes: float) -> str:
+    total = round(minutes)
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+def _per_kind(
+    value: Any,
+    frame: pd.DataFrame,
+    name: str,
+    default: Any,
+    convert: Any,
+) -> list[Any]:
+    """A setting per row: one value, a mapping kind -> value, or a column name."""
+    if isinstance(value, Mapping):
+        out = []
+        for fid, kind in zip(frame.index, frame["kind"], strict=True):
+            raw = value.get(kind, default)
+            out.append(convert(raw, f"{name} of kind {kind!r} (facility {fid!r})"))
+        return out
+    if isinstance(value, str) and value in frame.columns:
+        out = []
+        for fid, raw in zip(frame.index, frame[value], strict=True):
+            if raw is None or (not isinstance(raw, str) and pd.isna(raw)):
+                raw = default
+            out.append(convert(raw, f"{name}: column {value!r}, facility {fid!r}"))
+        return out
+    one = convert(value, name)
+    return [one] * len(frame)
+
+
+def _minutes_value(value: Any, where: str) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        out = math.nan
+    if not math.isfinite(out) or out < 0 or isinstance(value, bool):
+        msg = f"{where}: must be a non-negative number of minutes, got {value!r}"
+        raise PatrolError(msg)
+    return out
+
+
+def _doctors_value(value: Any, where: str) -> int:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        out = math.nan
+    if isinstance(value, bool) or not math.isfinite(out) or out != int(out) or out < 1:
+        msg = f"{where}: must be a whole number of doctors >= 1, got {value!r}"
+        raise PatrolError(msg)
+    return int(out)
+
+
+def _start_date(value: Any) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        day = pd.Timestamp(value).date()
+    except (TypeError, ValueError) as exc:
+        msg = f"start_date must be a date (a Monday), got {value!r}"
+        raise PatrolError(msg) from exc
+    if day.weekday() != 0:
+        msg = f"start_date must be a Monday (the horizon runs Monday to Friday), got {day}"
+        raise PatrolError(msg)
+    return day
+
+
+def _lonlat(frame: gpd.GeoDataFrame) -> tuple[F64, F64]:
+    geom = frame.geometry
+    if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
+        geom = geom.to_crs(4326)
+    return np.asarray(geom.x, dtype=float), np.asarray(geom.y, dtype=float)
+
+
+def _net(network: Any) -> GraphArrays | None:
+    if network is None or isinstance(network, GraphArrays):
+        return network
+    if isinstance(network, nx.Graph):
+        return graph_arrays(network)
+    msg = f"network must be an osmnx-style graph, GraphArrays or None, got {type(network).__name__}"
+    raise PatrolError(msg)
+
+
+# --- plan --------------------------------------------------------------------------------------
+
+
+@dataclass
+class PatrolPlan:
+    """A patrol plan: the timetable, the routes, per-clinic totals and the gaps.
+
+    Attributes
+    ----------
+    visits
+        The ``patrols`` table (:data:`PATROL_COLUMNS`): per clinic, doctor and working day, the
+        start at the clinic (``stop="start"``), every visit and the return (``stop="end"``), with
+        clock times and the leg that leads to the row's stop.
+    routes
+        One LineString per clinic, doctor and day along the roads (:data:`ROUTE_COLUMNS`, WGS84).
+    totals
+        Per clinic (:data:`TOTAL_COLUMNS`): over the horizon and per month.
+    gaps
+        Patrol gaps (:data:`GAP_COLUMNS`): facilities without a clinic, beyond the threshold,
+        that cannot be reached or scheduled, with the reason. A facility appears once per kind
+        of gap.
+    settings
+        The settings used and solver figures.
+    """
+
+    visits: pd.DataFrame
+    routes: gpd.GeoDataFrame
+    totals: pd.DataFrame
+    gaps: pd.DataFrame
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Stop:
+    fid: Any
+    name: str
+    kind: str
+    clinic: Any | None
+    travel_min: float
+    threshold_min: float
+    freq: Frequency
+    service_min: float
+
+
+@dataclass
+class _Day:
+    """One solved day of one clinic."""
+
+    clinic: Any
+    day: int
+    doctor: int  # 0-based
+    stops: tuple[int, ...]  # positions in the clinic's matrix
+    solution: Solution
+
+
+def _assignments(
+    pairings: pd.DataFrame,
+    visit_kinds: tuple[str, ...],
+    clinic_kinds: tuple[str, ...],
+) -> pd.DataFrame:
+    need = ("facility_id", "partner_id", "assigned", "facility_kind", "partner_kind")
+    missing = [c for c in need if c not in pairings.columns]
+    if missing:
+        msg = f"pairings lack the column(s) {missing} (a siting.pairing.pair result)"
+        raise PatrolError(msg)
+    rows = pairings[
+        pairings["assigned"].astype(bool).to_numpy()
+        & pairings["facility_kind"].isin(visit_kinds).to_numpy(dtype=bool)
+        & pairings["partner_kind"].isin(clinic_kinds).to_numpy(dtype=bool)
+    ]
+    return rows.drop_duplicates("facility_id", keep="first")
+
+
+def _schedule(
+    stops: list[_Stop], loads: F64, horizon_days: int, doctors: int
+) -> list[tuple[int, tuple[int, ...]]]:
+    """Doctor and visit days of each stop: greedy balance over the (doctor, day) slots.
+
+    Stops are taken most frequent first, then heaviest, then by id; each takes the doctor and
+    pattern with, in order: the least largest slot load after adding it, the least load of that
+    doctor over the horizon, the least largest day load (all doctors), then the earliest phase,
+    weekday and doctor.
+    """
+    cache = {s.freq.name: s.freq.patterns(horizon_days) for s in stops}
+    slot = np.zeros((doctors, horizon_days))
+    order = sorted(
+        range(len(stops)),
+        key=lambda i: (-len(cache[stops[i].freq.name][0]), -loads[i], str(stops[i].fid)),
+    )
+    chosen: list[tuple[int, tuple[int, ...]]] = [(0, ())] * len(stops)
+    for i in order:
+        load = float(loads[i])
+        best: tuple[int, tuple[int, ...]] = (0, ())
+        best_key = (math.inf, math.inf, math.inf)
+        for days in cache[stops[i].freq.name]:
+            cols = list(days)
+            day_max = float((slot[:, cols].sum(axis=0) + load).max())
+            for doc in range(doctors):
+                key = (
+                    float((slot[doc, cols] + load).max()),
+                    float(slot[doc].sum()) + load * len(cols),
+                    day_max,
+                )
+                if key < best_key:
+                    best, best_key = (doc, days), key
+        chosen[i] = best
+        slot[best[0], list(best[1])] += load
+    return chosen
+
+
+def plan(
+    network: Any,
+    facilities: gpd.GeoDataFrame,
+    pairings: pd.DataFrame | None = None,
+    *,
+    clinic_kinds: Iterable[str] = ("village_clinic",),
+    visit_kinds: Iterable[str] = ("day_care", "happiness_home", "care_complex"),
+    rules: Any = None,
+    frequency: str | Mapping[str, str] = "weekly",
+    horizon_days: int = 20,
+    start_date: Any = None,
+    day_hours: float = 8.0,
+    start: str | dt.time = "08:00",
+    service_min: float | str | Mapping[str, float] = DEFAULT_SERVICE_MIN,
+    doctors: int | str = 1,
+    threshold_min: float | None = None,
+    time_limit_s: float = 30.0,
+    solution_limit: int = _SOLUTION_LIMIT,
+    exact_max_stops: int = 9,
+    **cost_kw: Any,
+) -> PatrolPlan:
+    """Plan the patrols (巡诊) of every clinic to its paired facilities over a horizon.
+
+    Parameters
+    ----------
+    network
+        An osmnx-style graph, a compiled :class:`siting._graph.GraphArrays`, or ``None``
+        (straight-line estimates).
+    facilities
+        A registry (points indexed by id, with ``name`` and ``kind``).
+    pairings
+        A :func:`siting.pairing.pair` result; its assigned pairs of a visited kind with a clinic
+        kind are used (the first rule's when a facility has several). Default: the ``patrol``
+        rule of ``rules``, applied with ``visit_kinds`` -> ``clinic_kinds``.
+    clinic_kinds, visit_kinds
+        Kinds that patrol (village clinics; add ``health_center`` where the rules say so) and
+        kinds that are visited.
+    rules
+        Pairing rules (file, mapping or :class:`siting.pairing.Rules`), when ``pairings`` is
+        ``None``; default the shipped rules.
+    frequency
+        A frequency of :data:`FREQUENCIES` for every facility, a mapping kind -> frequency
+        (``weekly`` for kinds it omits), or the name of a column of ``facilities``.
+    horizon_days
+        Working days planned (Monday to Friday; 20 = four weeks).
+    start_date
+        A Monday: the plan then carries dates (column ``date``).
+    day_hours
+        Working time of a doctor's day, from leaving the clinic to coming back.
+    start
+        Clock time at which the doctors leave (``"08:00"``).
+    service_min
+        Minutes spent at each facility: one number, a mapping kind -> minutes
+        (:data:`DEFAULT_SERVICE_MIN` for kinds it omits) or a column of ``facilities``.
+    doctors
+        Doctors per clinic: one number or a column of ``facilities`` (empty cells: 1).
+    threshold_min
+        Patrol threshold (minutes from the clinic); default the pairing rule's.
+    time_limit_s, solution_limit, exact_max_stops
+        Solver limits (see :func:`solve_routes` and the module's *Determinism*).
+    cost_kw
+        Passed to :func:`siting.costs.od_matrix` (``max_snap_m``, ``access_speed_kph`` ...).
+
+    Returns
+    -------
+    PatrolPlan
+
+    Examples
+    --------
+    >>> import siting
+    >>> region = siting.load_region("xuanhan")
+    >>> roads = siting.network.modelled(region)
+    >>> facilities = siting.modelled.registry_for(region)
+    >>> p = plan(roads, facilities)
+    >>> p.visits.columns[:4].tolist()
+    ['clinic_id', 'clinic_name', 'doctor', 'day']
+    >>> set(p.gaps["gap"]) <= set(GAP_KINDS)
+    True
+    """
+    started = time.perf_counter()
+    if not isinstance(facilities, gpd.GeoDataFrame):
+        msg = f"facilities must be a registry GeoDataFrame, got {type(facilities).__name__}"
+        raise PatrolError(msg)
+    for col in ("name", "kind"):
+        if col not in facilities.columns:
+            msg = f"facilities lack the column {col!r} (a registry has name and kind)"
+            raise PatrolError(msg)
+    if not facilities.index.is_unique:
+        msg = "facilities must be indexed by unique ids"
+        raise PatrolError(msg)
+    c_kinds = tuple([clinic_kinds] if isinstance(clinic_kinds, str) else clinic_kinds)
+    v_kinds = tuple([visit_kinds] if isinstance(visit_kinds, str) else visit_kinds)
+    if not c_kinds or not v_kinds:
+        msg = "clinic_kinds and visit_kinds must name at least one kind each"
+        raise PatrolError(msg)
+    if isinstance(horizon_days, bool) or int(horizon_days) != horizon_days or horizon_days < 1:
+        msg = f"horizon_days must be a whole number of working days >= 1, got {horizon_days!r}"
+        raise PatrolError(msg)
+    horizon = int(horizon_days)
+    first_day = _start_date(start_date)
+    start_min = _clock(start)
+    if not 0 < float(day_hours) <= 24 or start_min + float(day_hours) * 60 > 24 * 60:
+        msg = f"day_hours must be positive and end the day before midnight, got {day_hours!r}"
+        raise PatrolError(msg)
+    day_min = float(day_hours) * 60.0
+    if threshold_min is not None and not float(threshold_min) > 0:
+        msg = f"threshold_min must be positive minutes, got {threshold_min!r}"
+        raise PatrolError(msg)
+    if not time_limit_s > 0 or int(solution_limit) < 1:
+        msg = "time_limit_s must be positive and solution_limit at least 1"
+        raise PatrolError(msg)
+    net = _net(network)
+
+    if pairings is None:
+        rs = pairing.load_rules(rules)
+        if "patrol" not in [r.id for r in rs]:
+            msg = "the pairing rules have no 'patrol' rule: give one, or pass pairings="
+            raise PatrolError(msg)
+        rs = rs.replace("patrol", from_kinds=v_kinds, to_kinds=c_kinds)
+        pairings = pairing.pair(net, facilities, rs, only=["patrol"], **cost_kw)
+    assigned = _assignments(pairings, v_kinds, c_kinds)
+    by_str = {str(i): i for i in facilities.index}
+    visit = facilities[facilities["kind"].isin(v_kinds).to_numpy(dtype=bool)]
+    freqs = _per_kind(frequency, visit, "frequency", "weekly", _frequency)
+    services = _per_kind(service_min, visit, "service_min", DEFAULT_SERVICE_MIN, _minutes_value)
+    clinics_all = facilities[facilities["kind"].isin(c_kinds).to_numpy(dtype=bool)]
+    docs = dict(
+        zip(
+            clinics_all.index,
+            _per_kind(doctors, clinics_all, "doctors", 1, _doctors_value),
+            strict=True,
+        )
+    )
+    unknown = sorted({str(p) for p in assigned["partner_id"]} - by_str.keys())
+    if unknown:
+        msg = f"pairings name clinics that are not in facilities: {', '.join(unknown[:5])}"
+        raise PatrolError(msg)
+    has_th = "threshold_min" in assigned.columns
+    pair_of = {
+        str(f): (str(p), float(t), float(th))
+        for f, p, t, th in zip(
+            assigned["facility_id"],
+            assigned["partner_id"],
+            pd.to_numeric(assigned["travel_time_min"], errors="coerce").to_numpy(dtype=float),
+            (
+                pd.to_numeric(assigned["threshold_min"], errors="coerce").to_numpy(dtype=float)
+                if has_th
+                else np.full(len(assigned), math.nan)
+            ),
+            strict=True,
+        )
+    }
+
+    stops: list[_Stop] = []
+    gaps: list[dict[str, Any]] = []
+    for fid, name, kind, freq, svc in zip(
+        visit.index, visit["name"], visit["kind"], freqs, services, strict=True
+    ):
+        found = pair_of.get(str(fid))
+        clinic = None if found is None else by_str.get(found[0])
+        t_min = math.nan if found is None else found[1]
+        if threshold_min is not None:
+            th = float(threshold_min)
+        else:
+            th = math.nan if found is None else found[2]
+        stops.append(_Stop(fid, str(name), str(kind), clinic, t_min, th, freq, float(svc)))
+
+    # --- per clinic: matrices, schedule, routes
+    day_s = day_min * 60.0
+    by_clinic: dict[Any, list[int]] = {}
+    for i, s in enumerate(stops):
+        if s.clinic is not None:
+            by_clinic.setdefault(s.clinic, []).append(i)
+    clinic_order = sorted(by_clinic, key=str)
+    matrices: dict[Any, tuple[F64, F64, list[int], str]] = {}
+    days: list[_Day] = []
+    visits_planned = [0] * len(stops)
+    missed: dict[int, list[int]] = {}
+    scheduled = [False] * len(stops)
+    hits = 0
+    n_solves = {"exact": 0, "ortools": 0}
+    lon_all, lat_all = _lonlat(facilities)
+    pos_of = {f: p for p, f in enumerate(facilities.index)}
+    for clinic in clinic_order:
+        members = by_clinic[clinic]
+        ids = [clinic, *[stops[i].fid for i in members]]
+        pts = facilities.iloc[[pos_of[f] for f in ids]]
+        od = costs.od_matrix(net, pts, pts, **cost_kw)
+        m = len(ids)
+        t = od["time_s"].to_numpy(dtype=float).reshape(m, m).copy()
+        access = (
+            od["origin_snap_m"].fillna(0.0).to_numpy()
+            + od["destination_snap_m"].fillna(0.0).to_numpy()
+        )
+        km = ((od["distance_m"].to_numpy(dtype=float) + access) / 1000.0).reshape(m, m)
+        np.fill_diagonal(t, 0.0)
+        np.fill_diagonal(km, 0.0)
+        method = str(od["method"].iloc[0])
+        svc_s = np.array([0.0] + [stops[i].service_min * 60.0 for i in members])
+        loads = t[0, 1:] + t[1:, 0] + svc_s[1:]
+        ok_pos: list[int] = []
+        for k, i in enumerate(members, start=1):
+            s = stops[i]
+            there, back = t[0, k] / 60.0, t[k, 0] / 60.0
+            if not (math.isfinite(there) and math.isfinite(back)):
+                gaps.append(
+                    _gap(
+                        s,
+                        "unreachable",
+                        facilities,
+                        False,
+                        0,
+                        [],
+                        f"从{_name(facilities, clinic)}出发路网上无法往返，未排巡诊",
+                        "no road from the clinic and back: not scheduled",
+                    )
+                )
+                continue
+            if loads[k - 1] > day_s * (1 + 1e-12):
+                tot = there + back + s.service_min
+                gaps.append(
+                    _gap(
+                        s,
+                        "exceeds_day",
+                        facilities,
+                        False,
+                        0,
+                        [],
+                        f"单次巡诊往返车程{there:.0f}+{back:.0f}分钟加服务{s.service_min:g}分钟，"
+                        f"共{tot:.0f}分钟，超过每日工作时间{day_min:g}分钟",
+                        f"one visit alone takes {there:.0f}+{back:.0f} min travel and "
+                        f"{s.service_min:g} min service = {tot:.0f} min, more than the "
+                        f"{day_min:g}-minute working day",
+                    )
+                )
+                continue
+            ok_pos.append(k)
+        matrices[clinic] = (t, km, members, method)
+        if not ok_pos:
+            continue
+        sub = [stops[members[k - 1]] for k in ok_pos]
+        chosen = _schedule(sub, loads[np.array(ok_pos) - 1], horizon, docs.get(clinic, 1))
+        on_slot: dict[tuple[int, int], list[int]] = {}
+        for k, (doc, pat) in zip(ok_pos, chosen, strict=True):
+            visits_planned[members[k - 1]] = len(pat)
+            for d in pat:
+                on_slot.setdefault((d, doc), []).append(k)
+        solved: dict[tuple[int, ...], Solution] = {}
+        for d, doc in sorted(on_slot):
+            key = tuple(sorted(on_slot[d, doc]))
+            if key not in solved:
+                idx = [0, *key]
+                sol = solve_routes(
+                    t[np.ix_(idx, idx)],
+                    svc_s[idx],
+                    day_s=day_s,
+                    time_limit_s=time_limit_s,
+                    solution_limit=solution_limit,
+                    exact_max_stops=exact_max_stops,
+                )
+                solved[key] = sol
+                hits += int(sol.time_limit_hit)
+                n_solves[sol.solver] += 1
+            sol = solved[key]
+            days.append(_Day(clinic, d, doc, key, sol))
+            for j in sol.dropped:
+                missed.setdefault(members[key[j - 1] - 1], []).append(d)
+            for j in sol.routes[0]:
+                scheduled[members[key[j - 1] - 1]] = True
+
+    for i, s in enumerate(stops):
+        if s.clinic is None:
+            gaps.append(
+                _gap(
+                    s,
+                    "no_clinic",
+                    facilities,
+                    False,
+                    0,
+                    [],
+                    "没有配对的"
+                    + "或".join(_kind_zh(k) for k in c_kinds)
+                    + "（路网上不可达，或配对结果中没有），无法安排巡诊",
+                    "no clinic paired (none reachable on the road network, or none in the "
+                    "pairings): no patrol",
+                )
+            )
+            continue
+        if math.isfinite(s.threshold_min) and s.travel_min > s.threshold_min:
+            gaps.append(
+                _gap(
+                    s,
+                    "beyond_threshold",
+                    facilities,
+                    scheduled[i],
+                    visits_planned[i],
+                    missed.get(i, []),
+                    f"{_name(facilities, s.clinic)}车程{s.travel_min:.0f}分钟，超过"
+                    f"{s.threshold_min:g}分钟巡诊阈值"
+                    + ("（仍已排入巡诊）" if scheduled[i] else ""),
+                    f"{s.travel_min:.0f} min from the clinic, beyond the "
+                    f"{s.threshold_min:g}-minute patrol threshold"
+                    + (" (still scheduled)" if scheduled[i] else ""),
+                )
+            )
+        if i in missed:
+            dd = missed[i]
+            labels = "、".join(_day_label(d) for d in dd)
+            gaps.append(
+                _gap(
+                    s,
+                    "does_not_fit",
+                    facilities,
+                    scheduled[i],
+                    visits_planned[i],
+                    dd,
+                    f"{labels}与当日其他巡诊合计超过医生工作时间（{day_min:g}分钟），这些天未排入",
+                    f"on {', '.join(_day_label(d, 'en') for d in dd)} it does not fit in the "
+                    f"doctors' {day_min:g}-minute day with the other visits",
+                )
+            )
+
+    visits, route_rows, legs = _tables(days, stops, matrices, facilities, start_min, first_day)
+    routes = _geometries(route_rows, legs, net, facilities, lon_all, lat_all, pos_of)
+    totals = _totals(routes, stops, by_clinic, docs, facilities, missed, visits_planned, horizon)
+    gap_frame = pd.DataFrame(gaps, columns=list(GAP_COLUMNS))
+    gap_frame = gap_frame.astype(
+        {
+            "travel_time_min": float,
+            "threshold_min": float,
+            "visits_planned": "int64",
+            "visits_missed": "int64",
+            "scheduled": bool,
+        }
+    )
+    settings = {
+        "clinic_kinds": list(c_kinds),
+        "visit_kinds": list(v_kinds),
+        "frequency": frequency if isinstance(frequency, str) else dict(frequency),
+        "horizon_days": horizon,
+        "start_date": None if first_day is None else first_day.isoformat(),
+        "day_hours": float(day_hours),
+        "start": _hhmm(start_min),
+        "service_min": service_min if not isinstance(service_min, Mapping) else dict(service_min),
+        "doctors": doctors,
+        "threshold_min": threshold_min,
+        "time_limit_s": float(time_limit_s),
+        "solution_limit": int(solution_limit),
+        "exact_max_stops": int(exact_max_stops),
+        "solver": "Held-Karp (exact) up to exact_max_stops; OR-Tools routing "
+        "(local cheapest insertion + guided local search) above",
+        "solves": n_solves,
+        "time_limit_hits": hits,
+        "facilities": len(stops),
+        "clinics": len(by_clinic),
+        "scheduled": int(sum(scheduled)),
+        "elapsed_s": round(time.perf_counter() - started, 3),
+    }
+    return PatrolPlan(visits, routes, totals, gap_frame, settings)
+
+
+# --- outputs -----------------------------------------------------------------------------------
+
+
+def _name(facilities: gpd.GeoDataFrame, fid: Any) -> str:
+    return str(facilities.at[fid, "name"])
+
+
+def _kind_zh(kind: str) -> str:
+    from siting import registry
+
+    return registry.kind_label(kind, "zh").split("(")[0]
+
+
+_WEEKDAYS_EN: Final = ("Mon", "Tue", "Wed", "Thu", "Fri")
+
+
+def _day_label(day: int, lang: str = "zh") -> str:
+    week, wd = divmod(day, 5)
+    if lang == "zh":
+        return f"第{week + 1}周{WEEKDAYS_ZH[wd]}"
+    return f"week {week + 1} {_WEEKDAYS_EN[wd]}"
+
+
+def _gap(
+    s: _Stop,
+    gap: str,
+    facilities: gpd.GeoDataFrame,
+    scheduled: bool,
+    planned: int,
+    days_missed: list[int],
+    reason: str,
+    reason_en: str,
+) -> dict[str, Any]:
+    return {
+        "facility_id": s.fid,
+        "facility_name": s.name,
+        "facility_kind": s.kind,
+        "clinic_id": s.clinic,
+        "clinic_name": None if s.clinic is None else _name(facilities, s.clinic),
+        "gap": gap,
+        "scheduled": scheduled,
+        "travel_time_min": round(s.travel_min, 3),
+        "threshold_min": s.threshold_min,
+        "visits_planned": planned,
+        "visits_missed": len(days_missed),
+        "days_missed": " ".join(str(d + 1) for d in days_missed),
+        "reason": reason,
+        "reason_en": reason_en,
+    }
+
+
+@dataclass
+class _Route:
+    row: dict[str, Any]
+    legs: list[tuple[Any, Any]]
+
+
+def _tables(
+    days: list[_Day],
+    stops: list[_Stop],
+    matrices: Mapping[Any, tuple[F64, F64, list[int], str]],
+    facilities: gpd.GeoDataFrame,
+    start_min: int,
+    first_day: dt.date | None,
+) -> tuple[pd.DataFrame, list[dict[str, Any]], list[list[tuple[Any, Any]]]]:
+    rows: list[dict[str, Any]] = []
+    route_rows: list[dict[str, Any]] = []
+    legs: list[list[tuple[Any, Any]]] = []
+    for d in days:
+        t, km, members, method = matrices[d.clinic]
+        c_name = _name(facilities, d.clinic)
+        c_kind = str(facilities.at[d.clinic, "kind"])
+        week, wd = divmod(d.day, 5)
+        date = None if first_day is None else first_day + dt.timedelta(days=week * 7 + wd)
+        base = {
+            "clinic_id": d.clinic,
+            "clinic_name": c_name,
+            "day": d.day + 1,
+            "week": week + 1,
+            "weekday": WEEKDAYS_ZH[wd],
+            "date": date,
+        }
+        for route in d.solution.routes:
+            if not route:
+                continue
+            v = d.doctor + 1
+            path = [0, *(d.stops[j - 1] for j in route), 0]
+            clock = float(start_min)
+            ids = [d.clinic, *(stops[members[k - 1]].fid for k in path[1:-1]), d.clinic]
+            rows.append(
+                {
+                    **base,
+                    "doctor": v,
+                    "seq": 0,
+                    "stop": "start",
+                    "facility_id": d.clinic,
+                    "facility_name": c_name,
+                    "facility_kind": c_kind,
+                    "arrive": None,
+                    "depart": _hhmm(clock),
+                    "service_min": 0.0,
+                    "leg_km": 0.0,
+                    "leg_min": 0.0,
+                    "method": method,
+                }
+            )
+            total_km = travel = service = 0.0
+            for seq, (a, b) in enumerate(itertools.pairwise(path), start=1):
+                leg_min = float(t[a, b]) / 60.0
+                leg_km = float(km[a, b])
+                clock += leg_min
+                travel += leg_min
+                total_km += leg_km
+                end = seq == len(path) - 1
+                st = None if end else stops[members[b - 1]]
+                svc = 0.0 if st is None else st.service_min
+                service += svc
+                rows.append(
+                    {
+                        **base,
+                        "doctor": v,
+                        "seq": seq,
+                        "stop": "end" if end else "visit",
+                        "facility_id": d.clinic if st is None else st.fid,
+                        "facility_name": c_name if st is None else st.name,
+                        "facility_kind": c_kind if st is None else st.kind,
+                        "arrive": _hhmm(clock),
+                        "depart": None if end else _hhmm(clock + svc),
+                        "service_min": svc,
+                        "leg_km": round(leg_km, 3),
+                        "leg_min": round(leg_min, 3),
+                        "method": method,
+                    }
+                )
+                clock += svc
+            route_rows.append(
+                {
+                    **base,
+                    "doctor": v,
+                    "stops": len(path) - 2,
+                    "facility_ids": "→".join(str(f) for f in ids[1:-1]),
+                    "start": _hhmm(start_min),
+                    "end": _hhmm(clock),
+                    "km": round(total_km, 3),
+                    "travel_min": round(travel, 3),
+                    "service_min": service,
+                    "duration_min": round(travel + service, 3),
+                    "solver": d.solution.solver,
+                    "method": method,
+                }
+            )
+            legs.append(list(itertools.pairwise(ids)))
+    visits = pd.DataFrame(rows, columns=list(PATROL_COLUMNS))
+    if len(visits):
+        visits = visits.sort_values(
+            ["clinic_id", "day", "doctor", "seq"], key=_sort_key, kind="stable"
+        ).reset_index(drop=True)
+    visits = visits.astype(
+        {
+            "doctor": "int64",
+            "day": "int64",
+            "week": "int64",
+            "seq": "int64",
+            "service_min": float,
+            "leg_km": float,
+            "leg_min": float,
+        }
+    )
+    return visits, route_rows, legs
+
+
+def _sort_key(col: pd.Series) -> pd.Series:
+    return col.astype(str) if col.name == "clinic_id" else col
+
+
+def _geometries(
+    route_rows: list[dict[str, Any]],
+    legs: list[list[tuple[Any, Any]]],
+    net: GraphArrays | None,
+    facilities: gpd.GeoDataFrame,
+    lon: F64,
+    lat: F64,
+    pos_of: Mapping[Any, int],
+) -> gpd.GeoDataFrame:
+    coords: list[F64] = []
+    if net is not None and route_rows:
+        used = sorted({pos_of[f] for route in legs for leg in route for f in leg})
+        snapped = snap(net, lon[used], lat[used])
+        node_of = dict(zip(used, snapped["node_pos"].to_numpy(), strict=True))
+        origins = sorted({int(node_of[pos_of[a]]) for route in legs for a, _ in route})
+        row_of = {o: i for i, o in enumerate(origins)}
+        pred = np.empty((0, net.n), dtype=np.int32)
+        batch = max(1, (64 * 2**20) // max(net.n * 4, 1))
+        parts = []
+        for lo in range(0, len(origins), batch):
+            _, p = dijkstra(
+                net.time, directed=True, indices=origins[lo : lo + batch], return_predecessors=True
+            )
+            parts.append(p.astype(np.int32))
+        if parts:
+            pred = np.vstack(parts)
+    for route in legs:
+        pts: list[tuple[float, float]] = []
+        for a, b in route:
+            pa, pb = pos_of[a], pos_of[b]
+            seg = [(float(lon[pa]), float(lat[pa]))]
+            if net is not None:
+                o, d = int(node_of[pa]), int(node_of[pb])
+                chain = [d]
+                tree = pred[row_of[o]]
+                while chain[-1] != o and tree[chain[-1]] >= 0:
+                    chain.append(int(tree[chain[-1]]))
+                chain.reverse()
+                seg.extend((float(net.lon[k]), float(net.lat[k])) for k in chain)
+            seg.append((float(lon[pb]), float(lat[pb])))
+            for xy in seg:
+                if not pts or pts[-1] != xy:
+                    pts.append(xy)
+        if len(pts) < 2:
+            pts = pts * 2
+        coords.append(np.array(pts))
+    geometry = [shapely.LineString(c) for c in coords]
+    frame = pd.DataFrame(route_rows, columns=list(ROUTE_COLUMNS))
+    out = gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")
+    if len(out):
+        out = out.sort_values(["clinic_id", "day", "doctor"], key=_sort_key, kind="stable")
+        out = out.reset_index(drop=True)
+    return out.astype({"doctor": "int64", "day": "int64", "week": "int64", "stops": "int64"})
+
+
+def _totals(
+    routes: gpd.GeoDataFrame,
+    stops: list[_Stop],
+    by_clinic: Mapping[Any, list[int]],
+    docs: Mapping[Any, int],
+    facilities: gpd.GeoDataFrame,
+    missed: Mapping[int, list[int]],
+    planned: list[int],
+    horizon: int,
+) -> pd.DataFrame:
+    per_month = WORKING_DAYS_PER_MONTH / horizon
+    rows = []
+    grouped = dict(iter(routes.groupby("clinic_id", sort=False))) if len(routes) else {}
+    for clinic in sorted(by_clinic, key=str):
+        g = grouped.get(clinic)
+        members = by_clinic[clinic]
+        n_missed = sum(len(missed.get(i, [])) for i in members)
+        km = 0.0 if g is None else float(g["km"].sum())
+        travel = 0.0 if g is None else float(g["travel_min"].sum()) / 60.0
+        service = 0.0 if g is None else float(g["service_min"].sum()) / 60.0
+        rows.append(
+            {
+                "clinic_id": clinic,
+                "clinic_name": _name(facilities, clinic),
+                "clinic_kind": str(facilities.at[clinic, "kind"]),
+                "doctors": docs.get(clinic, 1),
+                "facilities": len(members),
+                "visits": 0 if g is None else int(g["stops"].sum()),
+                "visits_missed": n_missed,
+                "routes": 0 if g is None else len(g),
+                "km": round(km, 3),
+                "travel_hours": round(travel, 3),
+                "service_hours": round(service, 3),
+                "hours": round(travel + service, 3),
+                "km_per_month": round(km * per_month, 3),
+                "hours_per_month": round((travel + service) * per_month, 3),
+                "max_day_hours": 0.0
+                if g is None
+                else round(float(g["duration_min"].max()) / 60, 3),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(TOTAL_COLUMNS))
+
+
+def coverage_gaps(gaps: PatrolPlan | pd.DataFrame) -> pd.DataFrame:
+    """Patrol gaps in the shape of the coverage gaps (``gaps.csv`` of a run).
+
+    One row per facility with a patrol gap: ``gap_type="patrol"``, ``rule="patrol"``, the clinic
+    as ``nearest_partner_id``/``nearest_partner_name``, ``reachable`` (a clinic can reach it),
+    the patrol ``gap`` kind and the reasons joined.
+    """
+    frame = gaps.gaps if isinstance(gaps, PatrolPlan) else gaps
+    cols = (
+        "gap_type",
+        "rule",
+        "facility_id",
+        "facility_name",
+        "facility_kind",
+        "nearest_partner_id",
+        "nearest_partner_name",
+        "travel_time_min",
+        "threshold_min",
+        "reachable",
+        "patrol_gap",
+        "reason",
+    )
+    if frame.empty:
+        return pd.DataFrame(columns=list(cols))
+    rows = []
+    for fid, g in frame.groupby("facility_id", sort=False):
+        first = g.iloc[0]
+        rows.append(
+            {
+                "gap_type": "patrol",
+                "rule": "patrol",
+                "facility_id": fid,
+                "facility_name": first["facility_name"],
+                "facility_kind": first["facility_kind"],
+                "nearest_partner_id": first["clinic_id"],
+                "nearest_partner_name": first["clinic_name"],
+                "travel_time_min": first["travel_time_min"],
+                "threshold_min": first["threshold_min"],
+                "reachable": not g["gap"].isin(["no_clinic", "unreachable"]).any(),
+                "patrol_gap": " ".join(g["gap"]),
+                "reason": "；".join(g["reason"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(cols))
