@@ -46,7 +46,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting import __version__, costs, coverage, indicators, pairing, registry, report, settings
+from siting import (
+    __version__,
+    costs,
+    coverage,
+    indicators,
+    pairing,
+    patrol,
+    registry,
+    report,
+    settings,
+)
 from siting import layout as layouts
 from siting._errors import DataError, SitingError
 from siting._graph import GraphArrays, graph_arrays
@@ -98,6 +108,9 @@ OUTPUT_FILES: Final = (
     "layout_summary.csv",
     "indicators.csv",
     "indicators.json",
+    "patrols.csv",
+    "patrol_routes.geojson",
+    "patrol_totals.csv",
     "report.xlsx",
     "maps/map.html",
     "maps/map.png",
@@ -570,6 +583,7 @@ def run(
     progress: bool = True,
     maps: bool = True,
     basemap: str = "amap",
+    patrol_plan: bool = True,
     home: Iterable[Any] | None = None,
     _previous: _State | None = None,
 ) -> RunResult:
@@ -610,6 +624,10 @@ def run(
         Seed of the modelled parts of a built-in region.
     progress
         Print the steps and show progress bars.
+    patrol_plan
+        Plan the village-clinic patrols of the ``patrol`` rule (:func:`siting.patrol.plan`,
+        weekly visits over 20 working days): ``patrols.csv``, ``patrol_routes.geojson``,
+        ``patrol_totals.csv``; patrol gaps join ``gaps.csv``.
     maps, basemap
         Write ``maps/map.html`` (the meeting map: one self-contained file that works offline;
         ``basemap`` none, osm or amap — overlays are shifted to GCJ-02 for amap) and
@@ -688,6 +706,10 @@ def run(
         pairs["data_source"] = data_source
         pairs["network_source"] = network_source
     villages = reg.villages if reg is not None else None
+    patrols = None
+    if patrol_plan and "patrol" in {r.id for r in rs}:
+        with clock.step("patrols", "巡诊路线 patrol routes"):
+            patrols = patrol.plan(net, fac, pairs, rules=rs)
     if plan is not None:
         pairs["layout_elements"] = pairs["facility_id"].map(layouts.tag_joined(fac, plan))
     with clock.step("gaps", "覆盖缺口 coverage gaps"):
@@ -698,6 +720,8 @@ def run(
             if not villages.empty and not medical.empty:
                 village_near = _village_nearest(net, villages, medical, _previous)
                 gap_parts.append(_village_gaps(village_near, villages, medical, thresholds))
+        if patrols is not None:
+            gap_parts.append(patrol.coverage_gaps(patrols).reindex(columns=list(GAP_COLUMNS)))
         gaps = pd.concat([g for g in gap_parts if not g.empty] or gap_parts, ignore_index=True)
         gaps = gaps.reindex(columns=list(GAP_COLUMNS))
         for col in ("village_code", "village_name", "nearest_partner_id", "facility_id"):
@@ -774,6 +798,20 @@ def run(
         else "none",
     }
     summary = _summary(reg, own, pairs, gaps, cov, details, labels, thresholds, capacity)
+    if patrols is not None:
+        t = patrols.totals
+        summary["patrols"] = {
+            "clinics": len(t),
+            "visits": int((patrols.visits["stop"] == "visit").sum()),
+            "km_per_month": round(float(t["km_per_month"].sum()), 1)
+            if "km_per_month" in t
+            else None,
+            "gaps_by_kind": {
+                str(k): int(v) for k, v in patrols.gaps["gap_kind"].value_counts().items()
+            }
+            if "gap_kind" in patrols.gaps
+            else {},
+        }
     if measured is not None:
         summary["indicators"] = {
             str(k): int(v) for k, v in measured["status"].value_counts().sort_index().items()
@@ -793,6 +831,10 @@ def run(
     if layout_summary is not None:
         writers["layout_summary.csv"] = _csv(layout_summary)
     writers["summary.json"] = _text(_json(summary))
+    if patrols is not None:
+        writers["patrols.csv"] = _csv(patrols.visits)
+        writers["patrol_routes.geojson"] = _geojson(patrols.routes)
+        writers["patrol_totals.csv"] = _csv(patrols.totals)
     for rule_id, frame in raw.items():
         writers[f"{STATE_DIR}/nearest_{rule_id}.csv"] = _state_csv(frame)
     if village_near is not None:
@@ -812,6 +854,7 @@ def run(
             coverage=cov,
             layout_summary=layout_summary,
             indicators=measured,
+            patrols=None if patrols is None else patrols.visits,
         )
 
     writers["report.xlsx"] = workbook
@@ -825,6 +868,7 @@ def run(
             "pairings": pairs,
             "gaps": gaps,
             "service_areas": areas,
+            "patrol_routes": None if patrols is None else patrols.routes,
         }
 
         def meeting(path: Path) -> None:
@@ -845,6 +889,7 @@ def run(
             "thresholds_min": list(thresholds),
             "service_area_kinds": list(service_area_kinds or ()),
             "maps": maps,
+            "patrol_plan": patrol_plan,
             "basemap": basemap,
             "max_snap_m": settings.max_snap_m,
             "access_speed_kph": settings.access_speed_kph,

@@ -80,6 +80,17 @@ def test_region_run_writes_every_output(xuanhan_run: pipeline.RunResult) -> None
     assert tagged and tagged <= ids
     summary_rows = pd.read_csv(out / "layout_summary.csv", encoding="utf-8-sig")
     assert set(summary_rows["element_id"]) == ids
+    # patrols: every patrol facility on a route or listed as a gap; routes follow the roads
+    visits = pd.read_csv(out / "patrols.csv", encoding="utf-8-sig")
+    need = {"clinic_id", "doctor", "day", "seq", "facility_id", "arrive", "depart", "leg_km"}
+    assert need | {"leg_min"} <= set(visits.columns)
+    on_routes = set(visits.loc[visits["stop"] == "visit", "facility_id"])
+    patrol_gaps = set(gaps.loc[gaps["gap_type"] == "patrol", "facility_id"])
+    patrol_ids = set(first.loc[first["rule"] == "patrol", "facility_id"])
+    assert patrol_ids <= on_routes | patrol_gaps
+    routes = json.loads((out / "patrol_routes.geojson").read_text(encoding="utf-8"))
+    assert routes["features"] and routes["features"][0]["geometry"]["type"] == "LineString"
+    assert (out / "patrol_totals.csv").is_file() and summary["patrols"]["visits"] > 0
     # the meeting map: one self-contained page, nothing from the network; the printed map
     from siting import maps
 
