@@ -171,6 +171,10 @@ def _parser() -> argparse.ArgumentParser:
         help="basemap of the meeting map (overlays shift to GCJ-02 for amap)",
     )
     run.add_argument("--no-maps", action="store_true", help="skip maps/map.html and map.png")
+    run.add_argument(
+        "--recommend", type=int, default=None, metavar="P", help="also recommend P new sites"
+    )
+    run.add_argument("--recommend-kind", default="health_center", help="kind of the new sites")
     run.add_argument("--seed", type=int, default=None, help="seed of the modelled parts")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--out", type=Path, required=True, help="output folder")
@@ -563,6 +567,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         layout=None if args.layout == "none" else args.layout,
         maps=not args.no_maps,
         basemap=args.basemap,
+        recommend_p=args.recommend,
+        recommend_kind=args.recommend_kind,
         seed=args.seed,
         progress=not args.quiet,
     )
@@ -574,6 +580,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"{r['within_threshold']} within {r['threshold_min']:g} min "
             f"({r['share_within']:.1%}), median {r['median_min']:.1f} min"
         )
+    if "recommendations" in s:
+        print(f"  {s['recommendations']['sentence_zh']}")
     villages = s["gaps"]["villages_by_threshold_min"]
     if villages:
         print(f"  村覆盖缺口 village gaps by threshold (min): {villages}")

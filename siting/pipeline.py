@@ -108,6 +108,7 @@ OUTPUT_FILES: Final = (
     "layout_summary.csv",
     "indicators.csv",
     "indicators.json",
+    "recommendations.csv",
     "patrols.csv",
     "patrol_routes.geojson",
     "patrol_totals.csv",
@@ -584,6 +585,8 @@ def run(
     maps: bool = True,
     basemap: str = "amap",
     patrol_plan: bool = True,
+    recommend_p: int | None = None,
+    recommend_kind: str = "health_center",
     home: Iterable[Any] | None = None,
     _previous: _State | None = None,
 ) -> RunResult:
@@ -628,6 +631,11 @@ def run(
         Plan the village-clinic patrols of the ``patrol`` rule (:func:`siting.patrol.plan`,
         weekly visits over 20 working days): ``patrols.csv``, ``patrol_routes.geojson``,
         ``patrol_totals.csv``; patrol gaps join ``gaps.csv``.
+    recommend_p, recommend_kind
+        With a region: recommend ``recommend_p`` new sites of ``recommend_kind`` among the
+        township seats that would cover the most elderly within the largest threshold (MCLP,
+        :func:`siting.locate.recommend`): ``recommendations.csv``, a sheet of the report and a
+        layer of the map.
     maps, basemap
         Write ``maps/map.html`` (the meeting map: one self-contained file that works offline;
         ``basemap`` none, osm or amap — overlays are shifted to GCJ-02 for amap) and
@@ -782,6 +790,29 @@ def run(
                     order = pd.Index(sa_fac.index).get_indexer(both["facility_id"])
                     both = both.iloc[np.lexsort((both["minutes"].to_numpy(), order))]
                     areas = gpd.GeoDataFrame(both.reset_index(drop=True), crs="EPSG:4326")
+    recommended = None
+    if recommend_p is not None and reg is not None:
+        from siting import locate
+
+        with clock.step("locate", "新增选址 recommending new sites"):
+            found = locate.recommend(
+                reg,
+                net,
+                fac,
+                model="mclp",
+                p=int(recommend_p),
+                threshold_min=max(thresholds),
+                kind=recommend_kind,
+            )
+            recommended = found.recommendations
+            summary_extra = {
+                "model": "mclp",
+                "p": int(recommend_p),
+                "kind": recommend_kind,
+                "status": found.status,
+                "sentence_zh": found.sentence_zh,
+                "sentence_en": found.sentence_en,
+            }
     measured = None
     if reg is not None:
         with clock.step("indicators", "政策指标 policy indicators"):
@@ -798,6 +829,8 @@ def run(
         else "none",
     }
     summary = _summary(reg, own, pairs, gaps, cov, details, labels, thresholds, capacity)
+    if recommended is not None:
+        summary["recommendations"] = summary_extra
     if patrols is not None:
         t = patrols.totals
         summary["patrols"] = {
@@ -831,6 +864,8 @@ def run(
     if layout_summary is not None:
         writers["layout_summary.csv"] = _csv(layout_summary)
     writers["summary.json"] = _text(_json(summary))
+    if recommended is not None:
+        writers["recommendations.csv"] = _csv(recommended)
     if patrols is not None:
         writers["patrols.csv"] = _csv(patrols.visits)
         writers["patrol_routes.geojson"] = _geojson(patrols.routes)
@@ -855,6 +890,7 @@ def run(
             layout_summary=layout_summary,
             indicators=measured,
             patrols=None if patrols is None else patrols.visits,
+            recommendations=recommended,
         )
 
     writers["report.xlsx"] = workbook
@@ -869,6 +905,7 @@ def run(
             "gaps": gaps,
             "service_areas": areas,
             "patrol_routes": None if patrols is None else patrols.routes,
+            "recommendations": recommended,
         }
 
         def meeting(path: Path) -> None:
@@ -890,6 +927,8 @@ def run(
             "service_area_kinds": list(service_area_kinds or ()),
             "maps": maps,
             "patrol_plan": patrol_plan,
+            "recommend_p": recommend_p,
+            "recommend_kind": recommend_kind,
             "basemap": basemap,
             "max_snap_m": settings.max_snap_m,
             "access_speed_kph": settings.access_speed_kph,

@@ -316,6 +316,17 @@ def test_a_crash_while_writing_leaves_no_manifest(
 # --- the command ----------------------------------------------------------------------------------
 
 
+def test_run_with_recommendations(tmp_path: Path) -> None:
+    result = pipeline.run("xuanhan", out=tmp_path / "r", recommend_p=2, progress=False)
+    rec = pd.read_csv(tmp_path / "r" / "recommendations.csv", encoding="utf-8-sig")
+    assert 1 <= len(rec) <= 2 and (rec["model"] == "mclp").all()
+    assert "30分钟覆盖率由" in result.summary["recommendations"]["sentence_zh"]
+    book = pd.read_excel(tmp_path / "r" / "report.xlsx", sheet_name=None)
+    assert {"巡诊", "指标", "选址建议"} <= set(book)
+    page = (tmp_path / "r" / "maps" / "map.html").read_text(encoding="utf-8")
+    assert "建议选址" in page and "巡诊路线" in page
+
+
 def test_cli_run_region_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         main(["run", "--region", "xuanhan", "--quiet", "--capacity", "--out", str(tmp_path / "x")])
