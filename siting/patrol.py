@@ -43,7 +43,9 @@ Determinism
 -----------
 Nothing is random (there is no seed to set). The exact solver is deterministic; OR-Tools' guided
 local search is deterministic for the same model when it is stopped by a count of solutions
-(``solution_limit``, default 1,000: about 1-3 s for 60 stops), which is how it is stopped.
+(``solution_limit``, default 1,000: about 1-3 s for 60 stops), which is how it is stopped; when
+that leaves stops out (a day too short for all of them), the search runs again with ten times the
+solutions and the better answer is kept (about 10 s for 60 stops).
 ``time_limit_s`` (default 30 s) is only a safety cap per solve: a solve stopped by it, which
 ``settings["time_limit_hits"]`` counts, depends on the machine's speed. The same inputs and
 settings give the same plan, table for table. Quality: ``bench/bench_patrol.py`` compares the
@@ -496,7 +498,16 @@ def solve_routes(
         return Solution(tuple(() for _ in range(vehicles)), (), 0.0, 0.0, "exact")
     if vehicles == 1 and n <= exact_max_stops:
         return _held_karp(t, service, day_s)
-    return _ortools_solve(t, service, day_s, vehicles, time_limit_s, solution_limit)
+    sol = _ortools_solve(t, service, day_s, vehicles, time_limit_s, solution_limit)
+    if sol.dropped:
+        # an overloaded day: which stops to keep is the hard part (an orienteering problem),
+        # and guided local search needs many more solutions to find the best set; search
+        # ten times longer (still a count, so still deterministic) and keep the better answer
+        more_limit = min(10 * int(solution_limit), 2**62)
+        more = _ortools_solve(t, service, day_s, vehicles, time_limit_s, more_limit)
+        if (len(more.dropped), more.travel_s) < (len(sol.dropped), sol.travel_s):
+            sol = more
+    return sol
 
 
 # --- inputs ------------------------------------------------------------------------------------
