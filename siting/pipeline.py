@@ -489,6 +489,25 @@ def _service_areas(
     return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326")
 
 
+def _distinct_routes(routes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One line per distinct route of a clinic's doctor (a weekly route is driven four times in
+    a 4-week horizon: drawn once, with the days it is driven), for a lighter map."""
+    if routes.empty:
+        return routes
+    key = routes["clinic_id"].astype(str) + "|" + routes["doctor"].astype(str) + "|"
+    key = key + pd.Series(shapely.to_wkb(routes.geometry.array), index=routes.index).map(
+        lambda b: hashlib.sha1(b).hexdigest()
+    )
+    days = routes.groupby(key, sort=False).apply(
+        lambda g: "、".join(f"第{w}周{d}" for w, d in zip(g["week"], g["weekday"], strict=True)),
+        include_groups=False,
+    )
+    first = routes.loc[~key.duplicated()].copy()
+    first["days"] = key[first.index].map(days).to_numpy()
+    first["times_in_horizon"] = key[first.index].map(key.value_counts()).to_numpy()
+    return first.drop(columns=["day", "week", "weekday", "date"], errors="ignore")
+
+
 def _layout(spec: Any, reg: Region | None) -> layouts.Layout | None:
     if spec is None:
         return None
@@ -904,7 +923,7 @@ def run(
             "pairings": pairs,
             "gaps": gaps,
             "service_areas": areas,
-            "patrol_routes": None if patrols is None else patrols.routes,
+            "patrol_routes": None if patrols is None else _distinct_routes(patrols.routes),
             "recommendations": recommended,
         }
 

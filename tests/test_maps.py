@@ -282,6 +282,11 @@ def test_full_nanchong_map_is_under_10_mb_and_drops_nothing(
     path = maps.save_html(m, tmp_path / "nanchong.html")
     size = path.stat().st_size
     assert 1_000_000 < size < 10_000_000, size
+    # the map the run wrote itself, with the patrol routes too (each distinct route once)
+    own = nanchong_run.out / "maps" / "map.html"
+    assert own.stat().st_size < 10_000_000, own.stat().st_size
+    page = own.read_text(encoding="utf-8")
+    assert "巡诊路线" in page and "第4周" in page
     layers = {ch.layer_name: ch for ch in m._children.values() if hasattr(ch, "layer_name")}
     fac = modelled.registry_for("nanchong")
     n_points = sum(
