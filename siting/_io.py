@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["write_csv"]
+__all__ = ["atomic_path", "write_csv", "write_text"]
 
 
 def _share(path: Path) -> None:
@@ -19,19 +21,35 @@ def _share(path: Path) -> None:
     path.chmod(0o666 & ~umask)
 
 
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary file beside ``path`` (same suffix) to write; it replaces ``path`` when the
+    block ends without an error, and is removed otherwise. The folder is created."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        _share(tmp)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(text: str, path: str | os.PathLike[str]) -> Path:
+    """Write a UTF-8 text file atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str], **options: object) -> Path:
     """Write a CSV (UTF-8 with BOM, which Chinese Excel opens correctly) atomically.
 
     The table goes to a temporary file in the same folder, which then replaces ``path``.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, encoding="utf-8-sig", **options)  # type: ignore[call-overload]
-        _share(Path(tmp))
-        Path(tmp).replace(target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return target
+    return Path(path)

@@ -67,6 +67,7 @@ from scipy.spatial import cKDTree
 
 from siting import regions as _regions
 from siting._errors import DataError
+from siting._io import write_text
 from siting.crs import metric_crs
 from siting.regions import Region
 
@@ -1304,7 +1305,4 @@ def write_json(
     """Write :func:`to_json` of ``frame`` to ``path`` (UTF-8, indented, atomic); return the path."""
     target = Path(path)
     text = json.dumps(to_json(frame, include_ids=include_ids), ensure_ascii=False, indent=2)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(target)
-    return target
+    return write_text(text + "\n", target)

@@ -60,7 +60,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -77,7 +76,7 @@ from scipy.spatial import cKDTree
 
 from siting import costs
 from siting._errors import SitingError
-from siting._io import write_csv
+from siting._io import write_csv, write_text
 from siting.crs import metric_crs
 from siting.regions import Region
 
@@ -1918,21 +1917,6 @@ def _replace_assignment(sol: Solution, assignment: I64, cost: F64) -> Solution:
 # --- output -------------------------------------------------------------------------------------
 
 
-def _write_text(text: str, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        Path(tmp).chmod(0o666 & ~umask)
-        Path(tmp).replace(path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
-
-
 def write(result: LocateResult, out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Write ``recommendations.csv`` (UTF-8 with BOM) and ``recommendations.json`` atomically.
 
@@ -1954,7 +1938,7 @@ def write(result: LocateResult, out_dir: str | os.PathLike[str]) -> tuple[Path, 
     ]
     payload = {**result.summary(), "recommendations": records}
     text = json.dumps(payload, ensure_ascii=False, indent=2, allow_nan=False, default=str)
-    js = _write_text(text + "\n", folder / "recommendations.json")
+    js = write_text(text + "\n", folder / "recommendations.json")
     return csv, js
 
 

@@ -49,10 +49,8 @@ import json
 import math
 import os
 import re
-import tempfile
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -71,6 +69,7 @@ from folium.template import Template
 
 from siting import registry, settings
 from siting._errors import SitingError
+from siting._io import atomic_path
 from siting.crs import convert_gdf
 
 if TYPE_CHECKING:
@@ -1329,23 +1328,6 @@ def meeting_map(
     return m
 
 
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """A temporary file beside ``path`` (same suffix) that replaces it on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        umask = os.umask(0)  # the permissions of a normally created file, not mkstemp's 0600
-        os.umask(umask)
-        tmp.chmod(0o666 & ~umask)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _stable_ids(root: Any) -> None:
     """Number the page's elements in tree order instead of folium's random ids, so that the
     same map gives the same bytes (a rerun with the same inputs writes an identical file)."""
@@ -1399,7 +1381,7 @@ def save_html(m: folium.Map, path: str | os.PathLike[str]) -> Path:
         )
         raise MapError(msg)
     out = Path(path)
-    with _atomic(out) as tmp:
+    with atomic_path(out) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return out
 
@@ -1777,7 +1759,7 @@ def static_map(
             fontsize=7,
             color="#b00000" if modelled else "#444444",
         )
-        with _atomic(out) as tmp:
+        with atomic_path(out) as tmp:
             # no creation date in the file: the same map gives the same bytes
             meta = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
             fig.savefig(tmp, format=fmt, dpi=dpi, metadata=meta)

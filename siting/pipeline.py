@@ -60,7 +60,7 @@ from siting import (
 from siting import layout as layouts
 from siting._errors import DataError, SitingError
 from siting._graph import GraphArrays, graph_arrays
-from siting._io import write_csv
+from siting._io import atomic_path, write_csv, write_text
 from siting.regions import Region
 
 __all__ = [
@@ -1026,9 +1026,8 @@ def _history(registry_path: Path) -> Path:
     folder.mkdir(exist_ok=True)
     n = len(list(folder.glob(f"{registry_path.stem}.v*{registry_path.suffix}"))) + 1
     copy = folder / f"{registry_path.stem}.v{n:04d}{registry_path.suffix}"
-    tmp = copy.with_name("." + copy.name + ".tmp")
-    shutil.copy2(registry_path, tmp)
-    tmp.replace(copy)
+    with atomic_path(copy) as tmp:
+        shutil.copy2(registry_path, tmp)
     return copy
 
 
@@ -1288,7 +1287,5 @@ def update(
     diff = _diff(old, result, added)
     write_csv(diff, out_dir / "diff.csv")
     text = _diff_md(diff, added, result.summary)
-    tmp = out_dir / ".diff.md.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out_dir / "diff.md")
+    write_text(text, out_dir / "diff.md")
     return UpdateResult(run=result, added=added, diff=diff, history=history, registry=reg_path)

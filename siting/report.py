@@ -13,7 +13,6 @@ The file is written atomically (a temporary file, then replaced).
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -21,6 +20,7 @@ from typing import Any, Final
 import pandas as pd
 
 from siting import registry
+from siting._io import atomic_path
 
 __all__ = ["HEADERS", "by_county", "excel"]
 
@@ -238,21 +238,12 @@ def excel(
     for name, frame in (("巡诊", patrols), ("指标", indicators), ("选址建议", recommendations)):
         if frame is not None:
             sheets.append((name, _headers(frame)))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".xlsx", dir=target.parent)
-    os.close(fd)
-    try:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            for name, frame in sheets:
-                _plain(frame).to_excel(writer, sheet_name=name, index=False)
-                ws = writer.sheets[name]
-                ws.freeze_panes = "A2"
-                for col in ws.columns:
-                    width = max(len(str(c.value or "")) for c in list(col)[:200])
-                    ws.column_dimensions[col[0].column_letter].width = min(max(8, width * 1.2), 60)
-        umask = os.umask(0)
-        os.umask(umask)
-        Path(tmp).chmod(0o666 & ~umask)
-        Path(tmp).replace(target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(target) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+        for name, frame in sheets:
+            _plain(frame).to_excel(writer, sheet_name=name, index=False)
+            ws = writer.sheets[name]
+            ws.freeze_panes = "A2"
+            for col in ws.columns:
+                width = max(len(str(c.value or "")) for c in list(col)[:200])
+                ws.column_dimensions[col[0].column_letter].width = min(max(8, width * 1.2), 60)
     return target
