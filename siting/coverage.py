@@ -184,14 +184,20 @@ def _numeric(frame: pd.DataFrame, column: str, name: str) -> F64:
     return values
 
 
-def _of_kind(frame: gpd.GeoDataFrame, kind: str | Iterable[str] | None, name: str) -> Any:
-    """The rows of ``frame`` of the given kind(s), checked as :mod:`siting.costs` does."""
+def _of_kind(
+    frame: gpd.GeoDataFrame,
+    kind: str | Iterable[str] | None,
+    name: str,
+    error: type[Exception] = CoverageError,
+) -> Any:
+    """The rows of ``frame`` of the given kind(s), checked as :mod:`siting.costs` does; a
+    problem raises ``error``."""
     kinds = costs._kinds(kind)
     if kinds is None:
         return frame
     if "kind" not in frame.columns:
         msg = f"kind={list(kinds)!r} needs a 'kind' column in {name}"
-        raise CoverageError(msg)
+        raise error(msg)
     from siting.registry import KINDS
 
     present = set(frame["kind"].dropna().astype(str))
@@ -201,7 +207,7 @@ def _of_kind(frame: gpd.GeoDataFrame, kind: str | Iterable[str] | None, name: st
             f"kind {unknown[0]!r} is neither a known kind ({', '.join(sorted(KINDS))}) nor "
             f"present in {name}['kind']"
         )
-        raise CoverageError(msg)
+        raise error(msg)
     return frame[frame["kind"].isin(kinds).to_numpy(dtype=bool, na_value=False)]
 
 

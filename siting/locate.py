@@ -74,7 +74,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.spatial import cKDTree
 
-from siting import costs
+from siting import costs, coverage
 from siting._errors import SitingError
 from siting._io import write_csv, write_text
 from siting.crs import metric_crs
@@ -1195,20 +1195,7 @@ def _of_kind(frame: gpd.GeoDataFrame | None, kinds: tuple[str, ...], name: str) 
     if not isinstance(frame, gpd.GeoDataFrame):
         msg = f"{name} must be a GeoDataFrame indexed by id, got {type(frame).__name__}"
         raise TypeError(msg)
-    if "kind" not in frame.columns:
-        msg = f"kind={list(kinds)!r} needs a 'kind' column in {name}"
-        raise LocateError(msg)
-    from siting.registry import KINDS
-
-    present = set(frame["kind"].dropna().astype(str))
-    unknown = [k for k in kinds if k not in KINDS and k not in present]
-    if unknown:
-        msg = (
-            f"kind {unknown[0]!r} is neither a known kind ({', '.join(sorted(KINDS))}) nor "
-            f"present in {name}['kind']"
-        )
-        raise LocateError(msg)
-    return frame[frame["kind"].isin(kinds).to_numpy(dtype=bool, na_value=False)]
+    return coverage._of_kind(frame, kinds, name, error=LocateError)
 
 
 def _population(demand: gpd.GeoDataFrame, column: str) -> tuple[F64, str]:
