@@ -539,14 +539,19 @@ def _cmd_costs_nearest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _minutes_arg(text: str) -> list[float]:
+    """``--thresholds``: minutes separated by commas."""
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        msg = f"--thresholds must be minutes separated by commas, got {text!r}"
+        raise SitingError(msg) from None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from siting import pipeline
 
-    try:
-        thresholds = [float(t) for t in args.thresholds.split(",") if t.strip()]
-    except ValueError:
-        msg = f"--thresholds must be minutes separated by commas, got {args.thresholds!r}"
-        raise SitingError(msg) from None
+    thresholds = _minutes_arg(args.thresholds)
     if args.region is None and args.facilities is None:
         msg = "give --region (a built-in region) or --facilities (your facility file)"
         raise SitingError(msg)
@@ -636,11 +641,7 @@ def _cmd_locate(args: argparse.Namespace) -> int:
 def _cmd_batch(args: argparse.Namespace) -> int:
     from siting import batch
 
-    try:
-        thresholds = [float(t) for t in args.thresholds.split(",") if t.strip()]
-    except ValueError:
-        msg = f"--thresholds must be minutes separated by commas, got {args.thresholds!r}"
-        raise SitingError(msg) from None
+    thresholds = _minutes_arg(args.thresholds)
     regions: Any = (
         batch.read_regions_file(args.regions_file)
         if args.regions_file is not None

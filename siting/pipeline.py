@@ -209,6 +209,14 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _data_source(fac: pd.DataFrame) -> str:
+    """``modelled``, ``partly modelled`` or ``user``, from the registry's ``source`` column."""
+    sources = set(fac["source"].dropna().astype(str)) if "source" in fac else set()
+    if sources == {"modelled"}:
+        return "modelled"
+    return "partly modelled" if "modelled" in sources else "user"
+
+
 def _load_inputs(
     region: str | Region | None,
     facilities: str | os.PathLike[str] | gpd.GeoDataFrame | None,
@@ -256,20 +264,12 @@ def _load_inputs(
         inputs["facilities"] = {"modelled_registry_of": reg.code, "hash": _hash_frame(fac)}
     elif isinstance(facilities, gpd.GeoDataFrame):
         fac = facilities
-        sources = set(fac["source"].dropna().astype(str)) if "source" in fac else set()
-        data_source = "modelled" if sources == {"modelled"} else "user"
+        data_source = _data_source(fac)
         inputs["facilities"] = {"frame": True, "hash": _hash_frame(fac)}
     else:
         path = Path(facilities)
         fac = registry.read(path, crs=crs, boundary=outline)
-        sources = set(fac["source"].dropna().astype(str)) if "source" in fac else set()
-        data_source = (
-            "modelled"
-            if sources == {"modelled"}
-            else "partly modelled"
-            if "modelled" in sources
-            else "user"
-        )
+        data_source = _data_source(fac)
         inputs["facilities"] = {"path": str(path), "crs": crs, "sha256": _sha256(path)}
     if network is None and reg is not None:
         roads = netmod.modelled(reg)
@@ -1086,36 +1086,23 @@ def _diff(
         return g.set_index(["gap_type", "rule", "key", "threshold_min"])
 
     og, ng = gap_keys(old_dir["gaps"]), gap_keys(new.gaps)
-    for key in og.index.difference(ng.index):
-        r = og.loc[key]
-        name = r["facility_name"] if pd.notna(r["facility_name"]) else r["village_name"]
-        rows.append(
-            {
-                "section": "gap",
-                "rule": key[1],
-                "id": key[2],
-                "name": name,
-                "before": f"{r['travel_time_min']:.1f}分钟 > {key[3]:g}",
-                "after": None,
-                "change": "缺口消除 gap closed",
-                "reason": f"现在{key[3]:g}分钟内可达",
-            }
-        )
-    for key in ng.index.difference(og.index):
-        r = ng.loc[key]
-        name = r["facility_name"] if pd.notna(r["facility_name"]) else r["village_name"]
-        rows.append(
-            {
-                "section": "gap",
-                "rule": key[1],
-                "id": key[2],
-                "name": name,
-                "before": None,
-                "after": f"{r['travel_time_min']:.1f}分钟 > {key[3]:g}",
-                "change": "新增缺口 gap opened",
-                "reason": r["reason"],
-            }
-        )
+    for frame, other, closed in ((og, ng, True), (ng, og, False)):
+        for key in frame.index.difference(other.index):
+            r = frame.loc[key]
+            name = r["facility_name"] if pd.notna(r["facility_name"]) else r["village_name"]
+            beyond = f"{r['travel_time_min']:.1f}分钟 > {key[3]:g}"
+            rows.append(
+                {
+                    "section": "gap",
+                    "rule": key[1],
+                    "id": key[2],
+                    "name": name,
+                    "before": beyond if closed else None,
+                    "after": None if closed else beyond,
+                    "change": "缺口消除 gap closed" if closed else "新增缺口 gap opened",
+                    "reason": f"现在{key[3]:g}分钟内可达" if closed else r["reason"],
+                }
+            )
     old_i = old_dir.get("indicators")
     if old_i is not None and new.indicators is not None:
         a: dict[Any, Any] = old_i.set_index("indicator_id").to_dict("index")
