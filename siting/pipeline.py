@@ -737,16 +737,16 @@ def run(
     if patrol_plan and "patrol" in {r.id for r in rs}:
         with clock.step("patrols", "巡诊路线 patrol routes"):
             patrols = patrol.plan(net, fac, pairs, rules=rs)
-    if plan is not None:
-        pairs["layout_elements"] = pairs["facility_id"].map(layouts.tag_joined(fac, plan))
+    fac_tags = None if plan is None else layouts.tag_joined(fac, plan)
+    if fac_tags is not None:
+        pairs["layout_elements"] = pairs["facility_id"].map(fac_tags)
     with clock.step("gaps", "覆盖缺口 coverage gaps"):
         gap_parts = [_facility_gaps(pairs)]
         village_near = None
-        if villages is not None:
-            medical = fac[fac["kind"].isin(MEDICAL_KINDS)]
-            if not villages.empty and not medical.empty:
-                village_near = _village_nearest(net, villages, medical, _previous)
-                gap_parts.append(_village_gaps(village_near, villages, medical, thresholds))
+        medical = fac[fac["kind"].isin(MEDICAL_KINDS)]
+        if villages is not None and not villages.empty and not medical.empty:
+            village_near = _village_nearest(net, villages, medical, _previous)
+            gap_parts.append(_village_gaps(village_near, villages, medical, thresholds))
         if patrols is not None:
             gap_parts.append(patrol.coverage_gaps(patrols).reindex(columns=list(GAP_COLUMNS)))
         gaps = pd.concat([g for g in gap_parts if not g.empty] or gap_parts, ignore_index=True)
@@ -759,8 +759,8 @@ def run(
                 where = gaps.loc[is_fac, "facility_id"].map(fac[col])
                 gaps[col] = gaps[col].astype("string")
                 gaps.loc[is_fac, col] = where.astype("string")
-        if plan is not None:
-            tags = layouts.tag_joined(fac, plan)
+        if plan is not None and fac_tags is not None:
+            tags = fac_tags
             if villages is not None:
                 tags = pd.concat([tags, layouts.tag_joined(villages, plan)])
             key = gaps["facility_id"].fillna(gaps["village_code"]).astype(object)
@@ -768,7 +768,6 @@ def run(
     cov = access = areas = None
     if villages is not None and reg is not None:
         with clock.step("coverage", "覆盖人口 elderly population covered"):
-            medical = fac[fac["kind"].isin(MEDICAL_KINDS)]
             names = {
                 "county_code": reg.counties["name"],
                 "township_code": reg.townships["name"],
