@@ -947,6 +947,20 @@ def _straight_crs(groups: Sequence[_Points]) -> pyproj.CRS:
     return metric_crs()
 
 
+def _snapped_sites(ids: pd.Index, snapped: pd.DataFrame) -> _Sites:
+    """Points tied to the network, from :func:`siting._graph.snap`'s frame."""
+    empty = np.empty(0)
+    return _Sites(
+        ids,
+        snapped["node_pos"].to_numpy(dtype=np.int64),
+        snapped["access_s"].to_numpy(dtype=np.float64),
+        snapped["snap_m"].to_numpy(dtype=np.float64),
+        snapped["snap_flag"].to_numpy(dtype=bool),
+        empty,
+        empty,
+    )
+
+
 def _prepare(
     arrays: GraphArrays | None,
     groups: Sequence[_Points],
@@ -960,32 +974,21 @@ def _prepare(
     cuts = np.cumsum(sizes)[:-1]
     out = []
     if arrays is not None:
-        if len(lon):
-            snapped = snap(
-                arrays,
-                lon,
-                lat,
-                max_snap_m=st.max_snap_m,
-                access_speed_kph=st.access_speed_kph,
-            )
-            node = snapped["node_pos"].to_numpy(dtype=np.int64)
-            access = snapped["access_s"].to_numpy(dtype=np.float64)
-            snap_m = snapped["snap_m"].to_numpy(dtype=np.float64)
-            flag = snapped["snap_flag"].to_numpy(dtype=bool)
-        else:
-            node, access, snap_m = np.empty(0, np.int64), np.empty(0), np.empty(0)
-            flag = np.empty(0, dtype=bool)
-        empty = np.empty(0)
-        for g, nd, ac, sm, fl in zip(
-            groups,
-            np.split(node, cuts),
-            np.split(access, cuts),
-            np.split(snap_m, cuts),
-            np.split(flag, cuts),
-            strict=True,
-        ):
-            out.append(_Sites(g.ids, nd, ac, sm, fl, empty, empty))
-        return out
+        if not len(lon):
+            empty = np.empty(0)
+            none = np.empty(0, np.int64)
+            return [
+                _Sites(g.ids, none, empty, empty, np.empty(0, bool), empty, empty) for g in groups
+            ]
+        snapped = snap(
+            arrays, lon, lat, max_snap_m=st.max_snap_m, access_speed_kph=st.access_speed_kph
+        )
+        starts = np.concatenate([[0], cuts])
+        ends = np.concatenate([cuts, [len(lon)]])
+        return [
+            _snapped_sites(g.ids, snapped.iloc[a:b])
+            for g, a, b in zip(groups, starts, ends, strict=True)
+        ]
     tf = pyproj.Transformer.from_crs("EPSG:4326", crs or metric_crs(), always_xy=True)
     x, y = (np.asarray(a, dtype=np.float64) for a in tf.transform(lon, lat))
     for g, gx, gy in zip(groups, np.split(x, cuts), np.split(y, cuts), strict=True):
@@ -1010,20 +1013,7 @@ def _prepare_later(arrays: GraphArrays, pts: _Points, st: _Settings) -> Callable
         arrays, pts.lon, pts.lat, max_snap_m=st.max_snap_m, access_speed_kph=st.access_speed_kph
     )
 
-    def sites() -> _Sites:
-        snapped = join()
-        empty = np.empty(0)
-        return _Sites(
-            pts.ids,
-            snapped["node_pos"].to_numpy(dtype=np.int64),
-            snapped["access_s"].to_numpy(dtype=np.float64),
-            snapped["snap_m"].to_numpy(dtype=np.float64),
-            snapped["snap_flag"].to_numpy(dtype=bool),
-            empty,
-            empty,
-        )
-
-    return sites
+    return lambda: _snapped_sites(pts.ids, join())
 
 
 def _frame(
