@@ -33,26 +33,16 @@ from typing import Any
 
 from siting import batch
 
-COUNTIES = (
-    "511302",
-    "511303",
-    "511304",
-    "511321",
-    "511322",
-    "511323",
-    "511324",
-    "511325",
-    "511381",
-    "511722",
-)
 BASE_SEED = 1000
 NATIONAL_REGIONS = 2800
 NATIONAL_WORKERS = 32
 
 
 def province(n: int) -> list[str]:
-    """``n`` generated regions: ``CODE@SEED`` items for run_batch."""
-    return [f"{COUNTIES[i % len(COUNTIES)]}@{BASE_SEED + i // len(COUNTIES)}" for i in range(n)]
+    """``n`` generated regions: ``CODE@SEED`` items for run_batch, cycling through the
+    loadable county-level units (Nanchong's 9 and Xuanhan)."""
+    counties = batch.all_regions()
+    return [f"{counties[i % len(counties)]}@{BASE_SEED + i // len(counties)}" for i in range(n)]
 
 
 def _peak_rss() -> int:
