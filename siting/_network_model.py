@@ -500,7 +500,7 @@ def modelled(
         if seed is not None and int(seed) != region.seed:
             region = load_region(region.code, seed=int(seed), reference_dir=region.reference_dir)
     else:
-        region = load_region(region, seed=settings.default_seed if seed is None else int(seed))
+        region = load_region(region, seed=settings.seed_or_default(seed))
 
     towns = region.townships.sort_index()
     vills = region.villages.sort_index()

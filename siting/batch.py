@@ -62,6 +62,7 @@ import hashlib
 import json
 import logging
 import math
+import operator
 import os
 import platform
 import shutil
@@ -85,6 +86,8 @@ from pyproj import Transformer
 from siting import __version__, pairing, settings
 from siting._errors import SitingError
 from siting._graph import GraphArrays, graph_arrays, snap
+from siting._io import excel_restore_frame, excel_safe_frame
+from siting._outdir import LOCK, OutputFolder, is_siting_manifest
 from siting.regions import Region
 
 __all__ = [
@@ -149,12 +152,29 @@ def read_regions_file(path: str | os.PathLike[str]) -> list[str]:
     """
     file = Path(path)
     if not file.is_file():
-        msg = f"regions file not found: {file}"
+        msg = (
+            f"regions file {file} is a folder, not a file (是文件夹而非文件)"
+            if file.is_dir()
+            else f"regions file not found: {file} (文件不存在)"
+        )
         raise BatchError(msg)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        msg = f"regions file {file}: not UTF-8 text; save it as UTF-8 (区域列表文件须为 UTF-8 编码)"
+        raise BatchError(msg) from None
+    except OSError as exc:
+        msg = f"cannot read regions file {file}: {exc.strerror or exc} (无法读取区域列表文件)"
+        raise BatchError(msg) from None
     out = []
-    for line in file.read_text(encoding="utf-8-sig").splitlines():
+    for number, line in enumerate(text.splitlines(), start=1):
         item = line.split("#", 1)[0].strip()
         if item:
+            try:
+                _parse_item(item, settings.default_seed)
+            except BatchError as exc:
+                msg = f"{file}, line {number} (第{number}行): {exc}"
+                raise BatchError(msg) from None
             out.append(item)
     return out
 
@@ -455,8 +475,16 @@ def _read_folder(folder: Path) -> dict[str, bytes]:
     return {
         p.relative_to(folder).as_posix(): p.read_bytes()
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != LOCK
     }
+
+
+def _clean_leftovers(out: Path) -> None:
+    """Temporary region folders of a killed batch (``.<folder>.*.tmp``, ``.<folder>.old-*``)."""
+    for p in out.iterdir():
+        if p.is_dir() and p.name.startswith(".") and (p.name.endswith(".tmp") or ".old-" in p.name):
+            shutil.rmtree(p, ignore_errors=True)
+    (out / f".{MANIFEST}.tmp").unlink(missing_ok=True)
 
 
 def _run_task(task: _Task, attempt: int) -> dict[str, Any]:
@@ -549,6 +577,14 @@ def _write_region(
         (tmp / "manifest.json").write_bytes(files["manifest.json"])
         target = out / folder
         old = None
+        if target.exists() and not (
+            is_siting_manifest(target / "manifest.json") or (target / BATCH_RECORD).is_file()
+        ):
+            msg = (
+                f"{target} exists and was not written by siting: not replacing it (move it away "
+                "or choose another --out)"
+            )
+            raise BatchError(msg)
         if target.exists():
             (target / "manifest.json").unlink(missing_ok=True)
             old = out / f".{folder}.old-{uuid.uuid4().hex[:8]}"
@@ -668,21 +704,59 @@ def _read_merged(path: Path) -> pd.DataFrame:
     return frame
 
 
+#: Largest seed of a region spec: the modelled data seed numpy with unsigned 32-bit words.
+_MAX_SEED: Final = 2**32 - 1
+
+
+def _seed_of(value: Any, spec: str) -> int:
+    """The seed ``value`` of the region spec ``spec``: an integer in 0..2**32-1, or BatchError."""
+    number: int | None = None
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+    elif not isinstance(value, bool):
+        try:
+            number = operator.index(value)
+        except TypeError:
+            number = None
+    if number is None or not 0 <= number <= _MAX_SEED:
+        msg = (
+            f"region {spec!r}: the seed must be an integer from 0 to {_MAX_SEED}, got {value!r} "
+            f"(区域 {spec!r}：种子须为 0 到 {_MAX_SEED} 的整数)"
+        )
+        raise BatchError(msg)
+    return number
+
+
 def _parse_item(item: Any, default_seed: int) -> tuple[str, int]:
+    """``(code or name, seed)`` of a region spec: ``"CODE"``, ``"CODE@SEED"`` or a pair.
+
+    Raises :class:`BatchError` naming the spec for a bad seed, an empty code or a stray ``@``.
+    """
     if isinstance(item, tuple | list):
         if len(item) != 2:
             msg = f"a region given as a pair must be (code or name, seed), got {item!r}"
             raise BatchError(msg)
-        return str(item[0]).strip(), int(item[1])
-    text = str(item).strip()
-    if "@" in text:
-        name, seed = text.rsplit("@", 1)
-        try:
-            return name.strip(), int(seed)
-        except ValueError:
-            msg = f"{text!r}: the seed after '@' must be an integer"
-            raise BatchError(msg) from None
-    return text, default_seed
+        spec = f"{item[0]}@{item[1]}"
+        name = str(item[0]).strip()
+        seed = _seed_of(item[1], spec)
+    else:
+        spec = str(item).strip()
+        if "@" in spec:
+            head, tail = spec.rsplit("@", 1)
+            name = head.strip()
+            seed = _seed_of(tail, spec)
+        else:
+            name, seed = spec, default_seed
+    if not name or "@" in name:
+        msg = (
+            f"region {spec!r}: give a region code or name, optionally followed by @SEED "
+            f"(e.g. 511722 or 511722@7) (区域写法应为 代码 或 代码@种子)"
+        )
+        raise BatchError(msg)
+    return name, seed
 
 
 def _items(regions: Any) -> list[Any]:
@@ -767,6 +841,7 @@ def run_batch(
     buffer_min: float | None = None,
     retries: int = 2,
     progress: bool = True,
+    force: bool = False,
     _inject_failures: Mapping[str, int] | None = None,
     **run_options: Any,
 ) -> BatchResult:
@@ -796,6 +871,9 @@ def run_batch(
         How many times a failing region is tried again before it is reported as failed.
     progress
         A progress bar over the regions (and the dashboard link, when there is one).
+    force
+        Write into a folder that holds files siting did not write (only siting's own names
+        are touched); without it such a folder is refused before any region is computed.
     _inject_failures
         Test hook: region code -> number of first attempts that fail.
     **run_options
@@ -832,147 +910,150 @@ def run_batch(
         msg = "layout must be 'auto', None or the name of a shipped layout spec in a batch"
         raise BatchError(msg)
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rules = pairing.load_rules(run_options.get("rules"))
-    rules_sha = (
-        hashlib.sha256(rules.path.read_bytes()).hexdigest()
-        if rules.path is not None
-        else _hash({"rules": [dataclasses.asdict(r) for r in rules.rules]})
-    )
-    options = dict(run_options)
-    if (
-        "rules" in options
-        and options["rules"] is not None
-        and rules.path != pairing.default_rules_path()
-    ):
-        # workers share no filesystem: ship the parsed rules (the batch records the file's sha)
-        options["rules"] = dataclasses.replace(rules, path=None)
-    else:
-        options.pop("rules", None)
-    thresholds = tuple(float(t) for t in options.get("thresholds_min", (15.0, 30.0)))
-    buffer = float(buffer_min) if buffer_min is not None else _default_buffer(rules, thresholds)
-    if not (buffer > 0 and math.isfinite(buffer)):
-        msg = f"buffer_min must be a positive number of minutes, got {buffer_min}"
-        raise BatchError(msg)
-    seed_option = options.pop("seed", None)
-    default_seed = settings.default_seed if seed_option is None else int(seed_option)
-    if "thresholds_min" in options:
-        options["thresholds_min"] = [float(t) for t in options["thresholds_min"]]
-    capacity_rules = (
-        sorted(r.id for r in rules if r.capacity is not None) if options.get("capacity") else []
-    )
-    fingerprint = _data_fingerprint()
-    hashed_options = {k: v for k, v in options.items() if k != "rules"}
-
-    from siting import regions as regmod
-
-    outcomes: list[RegionOutcome] = []
-    tasks: list[_Task] = []
-    seen: set[tuple[str, int]] = set()
-    table = _available()
-    for item in _items(regions):
-        requested = str(item) if not isinstance(item, tuple | list) else f"{item[0]}@{item[1]}"
-        try:
-            name_or_code, seed = _parse_item(item, default_seed)
-            code = regmod.resolve(name_or_code)
-            if not bool(table.loc[code, "loadable"]):
-                raise BatchError(str(table.loc[code, "reason"]))
-        except (SitingError, KeyError, ValueError) as exc:
-            outcomes.append(
-                RegionOutcome(
-                    code=str(item),
-                    name="",
-                    seed=None,
-                    folder=None,
-                    status="failed",
-                    error=f"{type(exc).__name__}: {exc}",
-                    requested=requested,
-                )
-            )
-            continue
-        if (code, seed) in seen:
-            continue
-        seen.add((code, seed))
-        alias = str(table.loc[code, "alias"] or "")
-        slug = alias or code
-        folder = code if slug == code else f"{code}_{slug}"
-        if seed != default_seed:
-            folder += f"_s{seed}"
-        parent = _parent_of(code)
-        input_hash = _hash(
-            {
-                "code": code,
-                "seed": seed,
-                "buffer_min": buffer,
-                "partition": parent,
-                "options": hashed_options,
-                "rules_sha256": rules_sha,
-                **fingerprint,
-            }
+    with OutputFolder(out_dir, force=force, manifest_name=MANIFEST):
+        _clean_leftovers(out_dir)
+        rules = pairing.load_rules(run_options.get("rules"))
+        rules_sha = (
+            hashlib.sha256(rules.path.read_bytes()).hexdigest()
+            if rules.path is not None
+            else _hash({"rules": [dataclasses.asdict(r) for r in rules.rules]})
         )
-        task = _Task(
-            code=code,
-            name=str(table.loc[code, "name"]),
-            slug=slug,
-            seed=seed,
-            folder=folder,
-            parent=parent,
-            buffer_min=buffer,
-            options=options,
-            input_hash=input_hash,
-            fingerprint=fingerprint,
-            fail_first=int((_inject_failures or {}).get(code, 0)),
-        )
-        outcome = RegionOutcome(
-            code=code,
-            name=task.name,
-            seed=seed,
-            folder=folder,
-            status="pending",
-            input_hash=input_hash,
-            requested=requested,
-        )
-        record = _finished_record(out_dir, folder)
-        if record is not None and record.get("input_hash") == input_hash:
-            outcome.status = "skipped"
-            outcome.border = dict(record.get("border", {}))
+        options = dict(run_options)
+        if (
+            "rules" in options
+            and options["rules"] is not None
+            and rules.path != pairing.default_rules_path()
+        ):
+            # workers share no filesystem: ship the parsed rules (the batch records the file's sha)
+            options["rules"] = dataclasses.replace(rules, path=None)
         else:
-            tasks.append(task)
-        outcomes.append(outcome)
-    if not outcomes:
-        msg = "no regions given"
-        raise BatchError(msg)
-    by_folder = {str(o.folder): o for o in outcomes if o.folder is not None}
-    if tasks:
-        # counties of one parent (and seed) next to each other: a worker keeps the parent's data
-        tasks.sort(key=lambda t: (t.parent or t.code, t.seed, t.code))
-        _compute(tasks, by_folder, out_dir, scheduler, workers, retries, progress)
-    files, counts = _merge(out_dir, outcomes, capacity_rules)
-    summary = _summary(outcomes, counts)
-    files["summary_by_region.csv"] = _write_table(summary, out_dir / "summary_by_region.csv")
-    manifest = {
-        "siting_version": __version__,
-        "started_utc": started.isoformat(timespec="seconds"),
-        "elapsed_s": round(time.perf_counter() - t_start, 3),
-        "command": " ".join(sys.argv) if sys.argv else "",
-        "scheduler": "local" if scheduler is None else _address(scheduler),
-        "buffer_min": buffer,
-        "buffer_note": (
-            "rows with travel time <= buffer_min are exact (border_exact); see siting.batch"
-        ),
-        "run_options": _canonical(hashed_options),
-        "rules_sha256": rules_sha,
-        "data": fingerprint,
-        "counts": {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "failed")},
-        "regions": [o.record() for o in outcomes],
-    }
-    tmp = out_dir / f".{MANIFEST}.tmp"
-    tmp.write_text(_json_text(manifest), encoding="utf-8")
-    tmp.replace(out_dir / MANIFEST)
-    files[MANIFEST] = out_dir / MANIFEST
-    return BatchResult(
-        out=out_dir, regions=outcomes, summary=summary, manifest=manifest, files=files
-    )
+            options.pop("rules", None)
+        thresholds = tuple(float(t) for t in options.get("thresholds_min", (15.0, 30.0)))
+        buffer = float(buffer_min) if buffer_min is not None else _default_buffer(rules, thresholds)
+        if not (buffer > 0 and math.isfinite(buffer)):
+            msg = f"buffer_min must be a positive number of minutes, got {buffer_min}"
+            raise BatchError(msg)
+        seed_option = options.pop("seed", None)
+        default_seed = settings.default_seed if seed_option is None else int(seed_option)
+        if "thresholds_min" in options:
+            options["thresholds_min"] = [float(t) for t in options["thresholds_min"]]
+        capacity_rules = (
+            sorted(r.id for r in rules if r.capacity is not None) if options.get("capacity") else []
+        )
+        fingerprint = _data_fingerprint()
+        hashed_options = {k: v for k, v in options.items() if k != "rules"}
+
+        from siting import regions as regmod
+
+        outcomes: list[RegionOutcome] = []
+        tasks: list[_Task] = []
+        seen: set[tuple[str, int]] = set()
+        table = _available()
+        for item in _items(regions):
+            requested = str(item) if not isinstance(item, tuple | list) else f"{item[0]}@{item[1]}"
+            try:
+                name_or_code, seed = _parse_item(item, default_seed)
+                code = regmod.resolve(name_or_code)
+                if not bool(table.loc[code, "loadable"]):
+                    raise BatchError(str(table.loc[code, "reason"]))
+            except (SitingError, KeyError, ValueError) as exc:
+                outcomes.append(
+                    RegionOutcome(
+                        code=str(item),
+                        name="",
+                        seed=None,
+                        folder=None,
+                        status="failed",
+                        error=f"{type(exc).__name__}: {exc}",
+                        requested=requested,
+                    )
+                )
+                continue
+            if (code, seed) in seen:
+                continue
+            seen.add((code, seed))
+            alias = str(table.loc[code, "alias"] or "")
+            slug = alias or code
+            folder = code if slug == code else f"{code}_{slug}"
+            if seed != default_seed:
+                folder += f"_s{seed}"
+            parent = _parent_of(code)
+            input_hash = _hash(
+                {
+                    "code": code,
+                    "seed": seed,
+                    "buffer_min": buffer,
+                    "partition": parent,
+                    "options": hashed_options,
+                    "rules_sha256": rules_sha,
+                    **fingerprint,
+                }
+            )
+            task = _Task(
+                code=code,
+                name=str(table.loc[code, "name"]),
+                slug=slug,
+                seed=seed,
+                folder=folder,
+                parent=parent,
+                buffer_min=buffer,
+                options=options,
+                input_hash=input_hash,
+                fingerprint=fingerprint,
+                fail_first=int((_inject_failures or {}).get(code, 0)),
+            )
+            outcome = RegionOutcome(
+                code=code,
+                name=task.name,
+                seed=seed,
+                folder=folder,
+                status="pending",
+                input_hash=input_hash,
+                requested=requested,
+            )
+            record = _finished_record(out_dir, folder)
+            if record is not None and record.get("input_hash") == input_hash:
+                outcome.status = "skipped"
+                outcome.border = dict(record.get("border", {}))
+            else:
+                tasks.append(task)
+            outcomes.append(outcome)
+        if not outcomes:
+            msg = "no regions given"
+            raise BatchError(msg)
+        by_folder = {str(o.folder): o for o in outcomes if o.folder is not None}
+        if tasks:
+            # counties of one parent (and seed) next to each other: a worker keeps the parent's data
+            tasks.sort(key=lambda t: (t.parent or t.code, t.seed, t.code))
+            _compute(tasks, by_folder, out_dir, scheduler, workers, retries, progress)
+        files, counts = _merge(out_dir, outcomes, capacity_rules)
+        summary = _summary(outcomes, counts)
+        files["summary_by_region.csv"] = _write_table(summary, out_dir / "summary_by_region.csv")
+        manifest = {
+            "siting_version": __version__,
+            "started_utc": started.isoformat(timespec="seconds"),
+            "elapsed_s": round(time.perf_counter() - t_start, 3),
+            "command": " ".join(sys.argv) if sys.argv else "",
+            "scheduler": "local" if scheduler is None else _address(scheduler),
+            "buffer_min": buffer,
+            "buffer_note": (
+                "rows with travel time <= buffer_min are exact (border_exact); see siting.batch"
+            ),
+            "run_options": _canonical(hashed_options),
+            "rules_sha256": rules_sha,
+            "data": fingerprint,
+            "counts": {
+                s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "failed")
+            },
+            "regions": [o.record() for o in outcomes],
+        }
+        tmp = out_dir / f".{MANIFEST}.tmp"
+        tmp.write_text(_json_text(manifest), encoding="utf-8")
+        tmp.replace(out_dir / MANIFEST)
+        files[MANIFEST] = out_dir / MANIFEST
+        return BatchResult(
+            out=out_dir, regions=outcomes, summary=summary, manifest=manifest, files=files
+        )
 
 
 def _compute(
@@ -1136,8 +1217,14 @@ def _merge(
                     path = out / str(o.folder) / name
                     if not path.is_file():
                         continue
-                    frame = pd.read_csv(
-                        path, encoding="utf-8-sig", dtype=str, keep_default_na=False, na_values=[""]
+                    frame = excel_restore_frame(
+                        pd.read_csv(
+                            path,
+                            encoding="utf-8-sig",
+                            dtype=str,
+                            keep_default_na=False,
+                            na_values=[""],
+                        )
                     )
                     stats = counts[str(o.folder)]
                     if tail:
@@ -1153,7 +1240,7 @@ def _merge(
                     frame.insert(0, "region_folder", o.folder)
                     frame.insert(0, "region_code", o.code)
                     frame = frame.reindex(columns=[*lead, *columns, *tail])
-                    frame.to_csv(handle, index=False, header=first)
+                    excel_safe_frame(frame).to_csv(handle, index=False, header=first)
                     first = False
                 if first:
                     pd.DataFrame(columns=[*lead, *columns, *tail]).to_csv(handle, index=False)

@@ -12,9 +12,13 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import math
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,216 @@ from siting._errors import Issue, SitingError
 __all__ = ["main"]
 
 _FMT = argparse.RawDescriptionHelpFormatter
+
+# --- argument types: a bad value stops argparse (exit 2, usage line) before any work ------------
+
+_Bad = argparse.ArgumentTypeError
+
+#: Chinese reasons of the file-system errors a planner meets.
+_OS_REASONS_ZH = {
+    errno.ENOENT: "文件或文件夹不存在",
+    errno.EACCES: "没有权限",
+    errno.EPERM: "没有权限",
+    errno.EROFS: "只读文件系统",
+    errno.ENOSPC: "磁盘空间不足",
+    errno.EDQUOT: "超出磁盘配额",
+    errno.EFBIG: "文件过大",
+    errno.EISDIR: "是文件夹而非文件",
+    errno.ENOTDIR: "路径中有一项不是文件夹",
+    errno.EEXIST: "已存在",
+    errno.ENAMETOOLONG: "文件名过长",
+    errno.EMFILE: "打开的文件过多",
+    errno.EIO: "读写错误",
+}
+
+
+def _os_reason(exc: OSError) -> str:
+    """``中文原因 / English reason`` of a file-system error."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    zh = _OS_REASONS_ZH.get(exc.errno) if exc.errno is not None else None
+    return f"{zh} / {reason}" if zh else reason
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        msg = f"不是整数 not an integer: {text!r}"
+        raise _Bad(msg) from None
+
+
+def _number(text: str) -> float:
+    """A finite number (no nan, no inf)."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        msg = f"不是数字 not a number: {text!r}"
+        raise _Bad(msg) from None
+    if not math.isfinite(value):
+        msg = f"须为有限数值 must be a finite number, got {text!r}"
+        raise _Bad(msg)
+    return value
+
+
+def _seed(text: str) -> int:
+    """``--seed``: an integer from 0 to 2**32-1 (the rule of ``CODE@SEED`` in a batch)."""
+    from siting import batch
+
+    try:
+        return batch._seed_of(text, text)
+    except SitingError:
+        msg = (
+            f"种子须为 0 到 {batch._MAX_SEED} 的整数 the seed must be an integer from 0 to "
+            f"{batch._MAX_SEED}, got {text!r}"
+        )
+        raise _Bad(msg) from None
+
+
+def _positive_int(text: str) -> int:
+    """An integer >= 1 (``--p``, ``--k``, ``--workers``, ``--recommend``)."""
+    value = _integer(text)
+    if value < 1:
+        msg = f"须为正整数 must be a positive integer (1, 2, ...), got {text!r}"
+        raise _Bad(msg)
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    """An integer >= 0 (``--retries``)."""
+    value = _integer(text)
+    if value < 0:
+        msg = f"须为非负整数 must be an integer >= 0, got {text!r}"
+        raise _Bad(msg)
+    return value
+
+
+def _positive_minutes(text: str) -> float:
+    """Minutes: a finite number > 0 (``--threshold``, ``--buffer-min``)."""
+    value = _number(text)
+    if value <= 0:
+        msg = f"分钟数须大于 0 minutes must be > 0, got {text!r}"
+        raise _Bad(msg)
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    """Seconds: a finite number > 0 (``--time-limit``)."""
+    value = _number(text)
+    if value <= 0:
+        msg = f"秒数须大于 0 seconds must be > 0, got {text!r}"
+        raise _Bad(msg)
+    return value
+
+
+def _margin_km(text: str) -> float:
+    """Kilometres: a finite number >= 0 (``--margin-km``)."""
+    value = _number(text)
+    if value < 0:
+        msg = f"公里数不能为负 kilometres must be >= 0, got {text!r}"
+        raise _Bad(msg)
+    return value
+
+
+def _thresholds(text: str) -> list[float]:
+    """``--thresholds``: positive minutes separated by commas."""
+    try:
+        return _minutes_arg(text)
+    except SitingError as exc:
+        raise _Bad(str(exc)) from None
+
+
+def _input_file(text: str) -> Path:
+    """A file that exists and can be read (not a folder)."""
+    path = Path(text)
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        msg = f"无法读取 cannot read {path}: {_os_reason(exc)}"
+        raise _Bad(msg) from None
+    return path
+
+
+def _existing_dir(text: str) -> Path:
+    """A folder that exists."""
+    path = Path(text)
+    if not path.is_dir():
+        what = "不是文件夹 is not a folder" if path.exists() else "文件夹不存在 folder not found"
+        msg = f"{what}: {path}"
+        raise _Bad(msg)
+    return path
+
+
+def _check_writable(path: Path) -> None:
+    """``path``, or the nearest folder above it when it does not exist yet, can be written in."""
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        msg = f"不是文件夹 {folder} is not a folder (in {path})"
+        raise _Bad(msg)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        msg = f"无法写入 cannot write in {folder}: 没有权限或只读 / permission denied or read-only"
+        raise _Bad(msg)
+
+
+def _output_file(text: str) -> Path:
+    """An output file: not an existing folder, in a folder that can be written."""
+    path = Path(text)
+    if path.is_dir():
+        msg = f"是文件夹而非文件 is a folder, not a file: {path}"
+        raise _Bad(msg)
+    _check_writable(path.parent)
+    return path
+
+
+def _output_dir(text: str) -> Path:
+    """An output folder: a folder or nothing yet, somewhere that can be written."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        msg = f"是文件而非文件夹 is a file, not a folder: {path}"
+        raise _Bad(msg)
+    _check_writable(path)
+    return path
+
+
+def _candidates(text: str) -> str:
+    """``--candidates``: ``townships``, ``villages`` or a readable file of sites."""
+    if text.strip() in ("townships", "villages"):
+        return text.strip()
+    _input_file(text)
+    return text
+
+
+def _region_spec(text: str) -> str:
+    """``--regions``: ``all``, a code or name, or ``CODE@SEED`` (checked, returned as given)."""
+    from siting import batch
+
+    if text.strip().lower() == "all":
+        return text
+    try:
+        batch._parse_item(text, 0)
+    except SitingError as exc:
+        raise _Bad(str(exc)) from None
+    return text
+
+
+def _regions_file(text: str) -> Path:
+    """``--regions-file``: a readable file of region specs, every line checked."""
+    from siting import batch
+
+    path = _input_file(text)
+    try:
+        batch.read_regions_file(path)
+    except SitingError as exc:
+        raise _Bad(str(exc)) from None
+    return path
+
+
+_FORCE_HELP = (
+    "write into a folder that holds files not written by siting "
+    "(only siting's own file names are touched)"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,16 +285,22 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     build.add_argument("--region", required=True, help="name, code or alias, e.g. nanchong, 511722")
-    build.add_argument("--seed", type=int, default=None, help="seed of the modelled parts")
-    build.add_argument("--out", type=Path, default=None, help="output .gpkg (default data/geo/)")
-    build.add_argument("--reference-dir", type=Path, default=None, help="other reference folder")
+    build.add_argument("--seed", type=_seed, default=None, help="seed of the modelled parts")
+    build.add_argument(
+        "--out", type=_output_file, default=None, help="output .gpkg (default data/geo/)"
+    )
+    build.add_argument(
+        "--reference-dir", type=_existing_dir, default=None, help="other reference folder"
+    )
     data_sub.add_parser(
         "regions",
         help="list the regions of the reference tables and whether each can be loaded",
         description="List the built-in regions (列出内置区域).",
         epilog="example:\n  siting data regions\n",
         formatter_class=_FMT,
-    ).add_argument("--reference-dir", type=Path, default=None, help="other reference folder")
+    ).add_argument(
+        "--reference-dir", type=_existing_dir, default=None, help="other reference folder"
+    )
 
     net = sub.add_parser(
         "network",
@@ -106,8 +326,8 @@ def _parser() -> argparse.ArgumentParser:
         "  siting network build --region 宣汉县 --out /tmp/xuanhan_roads.graphml\n",
     )
     nbuild.add_argument("--region", required=True, help="name, code or alias")
-    nbuild.add_argument("--seed", type=int, default=None, help="seed of the village points")
-    nbuild.add_argument("--out", type=Path, default=None, help="output .graphml")
+    nbuild.add_argument("--seed", type=_seed, default=None, help="seed of the village points")
+    nbuild.add_argument("--out", type=_output_file, default=None, help="output .graphml")
     nimport = net_sub.add_parser(
         "import",
         help="read real roads (.osm.pbf, .osm, .graphml, .shp/.geojson/.gpkg) into GraphML",
@@ -120,9 +340,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog="examples:\n  siting network import sichuan-latest.osm.pbf --out roads.graphml\n"
         "  siting network import 道路.shp --crs gcj02 --out roads.graphml\n",
     )
-    nimport.add_argument("file", type=Path, help="road file")
+    nimport.add_argument("file", type=_input_file, help="road file")
     nimport.add_argument("--crs", default=None, help="line layers: wgs84, gcj02, bd09 or EPSG")
-    nimport.add_argument("--out", type=Path, required=True, help="output .graphml")
+    nimport.add_argument("--out", type=_output_file, required=True, help="output .graphml")
 
     run = sub.add_parser(
         "run",
@@ -147,17 +367,22 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     run.add_argument("--region", default=None, help="built-in region: name, code or alias")
-    run.add_argument("--facilities", type=Path, default=None, help="your facility file")
+    run.add_argument("--facilities", type=_input_file, default=None, help="your facility file")
     run.add_argument("--crs", default=None, help="coordinate system of --facilities "
                      "(wgs84, gcj02, bd09)")  # fmt: skip
     run.add_argument(
-        "--network", type=Path, default=None, help="road file: .graphml/.osm/.pbf/.shp/.gpkg ..."
+        "--network",
+        type=_input_file,
+        default=None,
+        help="road file: .graphml/.osm/.pbf/.shp/.gpkg ...",
     )
     run.add_argument("--network-crs", default=None, help="coordinate system of a line layer")
-    run.add_argument("--boundary", type=Path, default=None, help="boundary file (any CRS)")
-    run.add_argument("--rules", type=Path, default=None, help="pairing rules YAML")
+    run.add_argument("--boundary", type=_input_file, default=None, help="boundary file (any CRS)")
+    run.add_argument("--rules", type=_input_file, default=None, help="pairing rules YAML")
     run.add_argument("--capacity", action="store_true", help="respect partner capacities")
-    run.add_argument("--thresholds", default="15,30", help="village coverage minutes (15,30)")
+    run.add_argument(
+        "--thresholds", type=_thresholds, default="15,30", help="village coverage minutes (15,30)"
+    )
     run.add_argument(
         "--service-areas",
         default="health_center,community_health_center",
@@ -172,12 +397,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-maps", action="store_true", help="skip maps/map.html and map.png")
     run.add_argument(
-        "--recommend", type=int, default=None, metavar="P", help="also recommend P new sites"
+        "--recommend",
+        type=_positive_int,
+        default=None,
+        metavar="P",
+        help="also recommend P new sites",
     )
     run.add_argument("--recommend-kind", default="health_center", help="kind of the new sites")
-    run.add_argument("--seed", type=int, default=None, help="seed of the modelled parts")
+    run.add_argument("--seed", type=_seed, default=None, help="seed of the modelled parts")
     run.add_argument("--quiet", action="store_true", help="no progress output")
-    run.add_argument("--out", type=Path, required=True, help="output folder")
+    run.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    run.add_argument("--out", type=_output_dir, required=True, help="output folder")
 
     loc = sub.add_parser(
         "locate",
@@ -203,18 +433,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     loc.add_argument("--region", required=True, help="built-in region: name, code or alias")
     loc.add_argument("--model", required=True, choices=["mclp", "lscp", "p_median", "pmedian"])
-    loc.add_argument("--p", type=int, default=None, help="number of new sites (mclp, p_median)")
-    loc.add_argument("--threshold", type=float, default=30.0, help="minutes (30)")
+    loc.add_argument(
+        "--p", type=_positive_int, default=None, help="number of new sites (mclp, p_median)"
+    )
+    loc.add_argument("--threshold", type=_positive_minutes, default=30.0, help="minutes (30)")
     loc.add_argument("--kind", default="health_center", help="kind(s) to add, comma-separated")
     loc.add_argument(
-        "--candidates", default="townships", help="townships, villages, or a file of sites"
+        "--candidates",
+        type=_candidates,
+        default="townships",
+        help="townships, villages, or a file of sites",
     )
-    loc.add_argument("--facilities", type=Path, default=None, help="your facility file")
+    loc.add_argument("--facilities", type=_input_file, default=None, help="your facility file")
     loc.add_argument("--crs", default=None, help="coordinate system of --facilities/--candidates")
-    loc.add_argument("--network", type=Path, default=None, help="road file")
+    loc.add_argument("--network", type=_input_file, default=None, help="road file")
     loc.add_argument("--network-crs", default=None, help="coordinate system of a line layer")
-    loc.add_argument("--time-limit", type=float, default=60.0, help="solver seconds (60)")
-    loc.add_argument("--out", type=Path, required=True, help="output folder")
+    loc.add_argument(
+        "--time-limit", type=_positive_seconds, default=60.0, help="solver seconds (60)"
+    )
+    loc.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    loc.add_argument("--out", type=_output_dir, required=True, help="output folder")
 
     bat = sub.add_parser(
         "batch",
@@ -238,20 +476,31 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     which = bat.add_mutually_exclusive_group(required=True)
-    which.add_argument("--regions", nargs="+", help="codes, names, CODE@SEED, or all")
-    which.add_argument("--regions-file", type=Path, help="a file of regions, one per line")
-    bat.add_argument("--out", type=Path, required=True, help="output folder")
+    which.add_argument(
+        "--regions", nargs="+", type=_region_spec, help="codes, names, CODE@SEED, or all"
+    )
+    which.add_argument("--regions-file", type=_regions_file, help="a file of regions, one per line")
+    bat.add_argument("--out", type=_output_dir, required=True, help="output folder")
     bat.add_argument("--scheduler", default=None, help="address of a Dask scheduler")
-    bat.add_argument("--workers", type=int, default=None, help="local workers (cpu count)")
-    bat.add_argument("--buffer-min", type=float, default=None, help="border buffer, minutes")
-    bat.add_argument("--retries", type=int, default=2, help="retries of a failed region (2)")
-    bat.add_argument("--thresholds", default="15,30", help="village coverage minutes (15,30)")
+    bat.add_argument(
+        "--workers", type=_positive_int, default=None, help="local workers (cpu count)"
+    )
+    bat.add_argument(
+        "--buffer-min", type=_positive_minutes, default=None, help="border buffer, minutes"
+    )
+    bat.add_argument(
+        "--retries", type=_nonnegative_int, default=2, help="retries of a failed region (2)"
+    )
+    bat.add_argument(
+        "--thresholds", type=_thresholds, default="15,30", help="village coverage minutes (15,30)"
+    )
     bat.add_argument("--no-service-areas", action="store_true", help="skip service areas")
     bat.add_argument("--capacity", action="store_true", help="respect partner capacities")
-    bat.add_argument("--rules", type=Path, default=None, help="pairing rules YAML")
+    bat.add_argument("--rules", type=_input_file, default=None, help="pairing rules YAML")
     bat.add_argument("--layout", default="auto", help="layout spec name, auto or none")
-    bat.add_argument("--seed", type=int, default=None, help="seed of the modelled parts")
+    bat.add_argument("--seed", type=_seed, default=None, help="seed of the modelled parts")
     bat.add_argument("--quiet", action="store_true", help="no progress output")
+    bat.add_argument("--force", action="store_true", help=_FORCE_HELP)
 
     upd = sub.add_parser(
         "update",
@@ -273,11 +522,18 @@ def _parser() -> argparse.ArgumentParser:
             "--out out/xuanhan\n"
         ),
     )
-    upd.add_argument("--registry", type=Path, required=True, help="the registry (.gpkg)")
-    upd.add_argument("--add", type=Path, required=True, help="new facilities (CSV/XLSX/...)")
+    upd.add_argument("--registry", type=_input_file, required=True, help="the registry (.gpkg)")
+    upd.add_argument("--add", type=_input_file, required=True, help="new facilities (CSV/XLSX/...)")
     upd.add_argument("--crs", default=None, help="coordinate system of --add")
     upd.add_argument("--quiet", action="store_true", help="no progress output")
-    upd.add_argument("--out", type=Path, required=True, help="the run folder to update")
+    upd.add_argument(
+        "--allow-duplicates",
+        action="store_true",
+        help="add facilities even if they match one already in the registry (same id; same "
+        "kind and name within 50 m; or any within 10 m)",
+    )
+    upd.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    upd.add_argument("--out", type=_output_dir, required=True, help="the run folder to update")
 
     cost = sub.add_parser(
         "costs",
@@ -313,10 +569,14 @@ def _parser() -> argparse.ArgumentParser:
     cnear.add_argument("--from", dest="origin", required=True,
                        help="kind(s), comma-separated, or 'villages'")  # fmt: skip
     cnear.add_argument("--to", dest="target", required=True, help="kind(s), comma-separated")
-    cnear.add_argument("--k", type=int, default=1, help="number of nearest facilities (1)")
-    cnear.add_argument("--registry", type=Path, default=None, help="your facility file")
+    cnear.add_argument(
+        "--k", type=_positive_int, default=1, help="number of nearest facilities (1)"
+    )
+    cnear.add_argument("--registry", type=_input_file, default=None, help="your facility file")
     cnear.add_argument("--crs", default=None, help="coordinate system of --registry")
-    cnear.add_argument("--network", type=Path, default=None, help="road file (.pbf/.graphml/...)")
+    cnear.add_argument(
+        "--network", type=_input_file, default=None, help="road file (.pbf/.graphml/...)"
+    )
     cnear.add_argument("--network-crs", default=None, help="coordinate system of a line layer")
     cnear.add_argument(
         "--direction",
@@ -324,7 +584,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=["to_facility", "from_facility"],
         help="travel from the point to the facility (default) or back",
     )
-    cnear.add_argument("--out", type=Path, required=True, help="output CSV")
+    cnear.add_argument("--out", type=_output_file, required=True, help="output CSV")
 
     reg = sub.add_parser(
         "registry",
@@ -355,7 +615,7 @@ def _parser() -> argparse.ArgumentParser:
         "--crs", default=None, help="coordinate system of the file: wgs84, gcj02 or bd09"
     )
     val.add_argument("--region", default=None, help="check points lie in this region")
-    val.add_argument("--margin-km", type=float, default=None, help="allowed distance outside")
+    val.add_argument("--margin-km", type=_margin_km, default=None, help="allowed distance outside")
     val.add_argument("--sheet", default=None, help="Excel sheet name")
     val.add_argument("--layer", default=None, help="GeoPackage layer")
     val.add_argument("--poi-source", default=None, choices=["amap", "tencent", "baidu"])
@@ -539,13 +799,28 @@ def _cmd_costs_nearest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _minutes_arg(text: str) -> list[float]:
-    """``--thresholds``: minutes separated by commas."""
-    try:
-        return [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        msg = f"--thresholds must be minutes separated by commas, got {text!r}"
-        raise SitingError(msg) from None
+def _minutes_arg(text: str | Sequence[float]) -> list[float]:
+    """``--thresholds``: positive minutes separated by commas (a parsed list passes through)."""
+    parts: list[Any] = text.split(",") if isinstance(text, str) else list(text)
+    values: list[float] = []
+    for part in parts:
+        if isinstance(part, str) and not part.strip():
+            continue
+        try:
+            value = float(part)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            values = []
+            break
+        values.append(value)
+    if not values:
+        msg = (
+            f"--thresholds must be positive minutes separated by commas (e.g. 15,30), got "
+            f"{text!r} (--thresholds 须为逗号分隔的正分钟数，如 15,30)"
+        )
+        raise SitingError(msg)
+    return values
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -576,14 +851,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
         recommend_kind=args.recommend_kind,
         seed=args.seed,
         progress=not args.quiet,
+        force=getattr(args, "force", False),
     )
     s = result.summary
     print(f"数据 data: {s['data']}")
     for rule, r in s["rules"].items():
+        share, median = r.get("share_within"), r.get("median_min")
         print(
             f"  {r['rule_zh']} ({rule}): {r['paired']}/{r['facilities']} paired, "
-            f"{r['within_threshold']} within {r['threshold_min']:g} min "
-            f"({r['share_within']:.1%}), median {r['median_min']:.1f} min"
+            f"{r['within_threshold']} within {r['threshold_min']:g} min"
+            + (f" ({share:.1%})" if share is not None else "")
+            + (
+                f", median {median:.1f} min"
+                if median is not None
+                else ", 无可配对的机构 no partner reached"
+            )
         )
     if "recommendations" in s:
         print(f"  {s['recommendations']['sentence_zh']}")
@@ -595,46 +877,88 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_locate(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import json
+
     import geopandas as gpd
 
     from siting import locate, maps, modelled, network, regions, registry
     from siting._io import write_csv
+    from siting._outdir import OutputFolder
 
-    region = regions.load(args.region)
-    if args.facilities is not None:
-        facilities = registry.read(args.facilities, crs=args.crs, boundary=region.outline)
-    else:
-        facilities = modelled.registry_for(region)
-    if args.network is not None:
-        roads = network.load(args.network, crs=args.network_crs)
-    else:
-        print("使用模拟路网 using the modelled road network (not surveyed)", flush=True)
-        roads = network.modelled(region)
-    candidates: str | gpd.GeoDataFrame = args.candidates
-    if args.candidates not in ("townships", "villages"):
-        candidates = registry.read(Path(args.candidates), crs=args.crs, boundary=region.outline)
-    model = "p_median" if args.model == "pmedian" else args.model
-    result = locate.recommend(
-        region,
-        roads,
-        facilities,
-        model=model,
-        p=args.p,
-        threshold_min=args.threshold,
-        kind=_kinds_arg(args.kind),
-        candidates=candidates,
-        time_limit_s=args.time_limit,
-    )
-    csv_path, json_path = locate.write(result, args.out)
-    write_csv(locate.colocation(facilities, region, network=roads), args.out / "colocation.csv")
-    page = maps.meeting_map(
-        region=region, facilities=facilities, recommendations=result.recommendations
-    )
-    maps.save_html(page, args.out / "maps" / "recommendations.html")
+    with OutputFolder(args.out, force=getattr(args, "force", False)) as folder:
+        region = regions.load(args.region)
+        if args.facilities is not None:
+            facilities = registry.read(args.facilities, crs=args.crs, boundary=region.outline)
+        else:
+            facilities = modelled.registry_for(region)
+        if args.network is not None:
+            roads = network.load(args.network, crs=args.network_crs)
+        else:
+            print("使用模拟路网 using the modelled road network (not surveyed)", flush=True)
+            roads = network.modelled(region)
+        candidates: str | gpd.GeoDataFrame = args.candidates
+        if args.candidates not in ("townships", "villages"):
+            candidates = registry.read(Path(args.candidates), crs=args.crs, boundary=region.outline)
+        model = "p_median" if args.model == "pmedian" else args.model
+        result = locate.recommend(
+            region,
+            roads,
+            facilities,
+            model=model,
+            p=args.p,
+            threshold_min=args.threshold,
+            kind=_kinds_arg(args.kind),
+            candidates=candidates,
+            time_limit_s=args.time_limit,
+        )
+        coloc = locate.colocation(facilities, region, network=roads)
+        page = maps.meeting_map(
+            region=region, facilities=facilities, recommendations=result.recommendations
+        )
+
+        def recommendations(path: Path) -> None:
+            locate.write(result, path.parent)  # the CSV and the JSON beside it
+
+        def written_with_the_csv(path: Path) -> None:
+            pass
+
+        def colocated(path: Path) -> None:
+            write_csv(coloc, path)
+
+        def meeting_map(path: Path) -> None:
+            maps.save_html(page, path)
+
+        writers: dict[str, Callable[[Path], None]] = {
+            "recommendations.csv": recommendations,
+            "recommendations.json": written_with_the_csv,
+            "colocation.csv": colocated,
+            "maps/recommendations.html": meeting_map,
+        }
+        manifest = {
+            "siting_version": __version__,
+            "command": "locate",
+            "started_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "settings": {
+                "region": region.code,
+                "model": model,
+                "p": args.p,
+                "threshold_min": args.threshold,
+                "kind": args.kind,
+                "candidates": str(args.candidates),
+            },
+            "status": result.status,
+            "files": sorted([*writers, "manifest.json"]),
+        }
+        text = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        folder.commit(writers, text)
     print(result.sentence_zh)
     print(result.sentence_en)
     print(f"求解状态 solver status: {result.status}")
-    print(f"写入 wrote {csv_path}, {json_path}, colocation.csv, maps/recommendations.html")
+    print(
+        f"写入 wrote {args.out}: recommendations.csv, recommendations.json, colocation.csv, "
+        "maps/recommendations.html"
+    )
     return 0
 
 
@@ -659,6 +983,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     result = batch.run_batch(
         regions,
         args.out,
+        force=getattr(args, "force", False),
         scheduler=args.scheduler,
         workers=args.workers,
         buffer_min=args.buffer_min,
@@ -678,8 +1003,17 @@ def _cmd_update(args: argparse.Namespace) -> int:
     from siting import pipeline
 
     result = pipeline.update(
-        args.registry, args.add, out=args.out, crs=args.crs, progress=not args.quiet
+        args.registry,
+        args.add,
+        out=args.out,
+        crs=args.crs,
+        progress=not args.quiet,
+        allow_duplicates=getattr(args, "allow_duplicates", False),
+        force=getattr(args, "force", False),
     )
+    if result.already_applied:
+        print(f"已完成，无需再更新 already up to date: {len(result.added)} facilities added before")
+        return 0
     counts = result.diff["change"].value_counts()
     print(f"新增 added {len(result.added)} facilities to {result.registry}")
     print(f"  之前的名录 earlier registry kept as {result.history}")
@@ -690,7 +1024,23 @@ def _cmd_update(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``siting`` command; returns the exit code."""
+    """Run the ``siting`` command; returns the exit code.
+
+    Every error ends in one line on stderr, never a traceback (``SITING_DEBUG=1`` shows it):
+    bad arguments stop argparse (exit 2); a :class:`SitingError` or a bad value
+    (``ValueError``, ``OverflowError``) exits 2; a file-system error (``OSError``), running out
+    of memory or an unexpected error exits 1; Ctrl-C exits 130.
+    """
+    try:
+        return _dispatch(argv)
+    except BaseException as exc:
+        debug = os.environ.get("SITING_DEBUG", "").strip() not in ("", "0")
+        if debug or isinstance(exc, SystemExit | GeneratorExit):
+            raise
+        return _report(exc)
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     handlers = {
@@ -711,11 +1061,101 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub = args.command if args.command in {"data", "registry", "network", "costs"} else None
         parser.parse_args([sub, "--help"] if sub else ["--help"])
         return 2
-    try:
-        return handler(args)
-    except SitingError as exc:
-        print(f"错误 error: {exc}", file=sys.stderr)
-        return 2
+    _check_args(args)
+    return handler(args)
+
+
+def _check_kinds(option: str, kinds: list[str]) -> None:
+    from siting import registry
+
+    if not kinds:
+        msg = f"{option}: give at least one kind (至少给出一种机构类型)"
+        raise SitingError(msg)
+    unknown = [k for k in kinds if k not in registry.KINDS]
+    if unknown:
+        msg = (
+            f"{option}: unknown kind(s) {', '.join(unknown)} (未知机构类型); "
+            f"kinds: {', '.join(registry.KINDS)}"
+        )
+        raise SitingError(msg)
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Checks across options, made before any data is loaded (the command would fail late)."""
+    if args.command == "locate":
+        if args.model == "lscp" and args.p is not None:
+            msg = "--p is not used by --model lscp (it finds the fewest sites) (lscp 不需要 --p)"
+            raise SitingError(msg)
+        if args.model != "lscp" and args.p is None:
+            msg = f"--model {args.model} needs --p, the number of new sites (需要 --p 新增数量)"
+            raise SitingError(msg)
+        if args.facilities is None:  # the modelled registry holds the known kinds only
+            _check_kinds("--kind", _kinds_arg(args.kind))
+    elif args.command == "costs":
+        if args.origin.strip() != "villages":
+            _check_kinds("--from", _kinds_arg(args.origin))
+        _check_kinds("--to", _kinds_arg(args.target))
+    elif args.command == "run":
+        if args.service_areas.strip() != "none":
+            _check_kinds("--service-areas", _kinds_arg(args.service_areas))
+        if args.recommend is not None and args.facilities is None:
+            _check_kinds("--recommend-kind", _kinds_arg(args.recommend_kind))
+
+
+def _report(exc: BaseException) -> int:
+    """One line on stderr for an error of a command, and its exit code; never a traceback."""
+    code, text = _describe(exc)
+    if isinstance(exc, BrokenPipeError):
+        # the reader of our output went away (``siting ... | head``): nothing more to say
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return code
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+    print(text, file=sys.stderr)
+    return code
+
+
+def _path_text(name: object) -> str:
+    return os.fsdecode(name) if isinstance(name, str | bytes | os.PathLike) else str(name)
+
+
+def _describe(exc: BaseException) -> tuple[int, str]:
+    """Exit code and message of an error (SITING_DEBUG=1 shows the traceback instead)."""
+    if isinstance(exc, SitingError):
+        return 2, f"错误 error: {exc}"
+    if isinstance(exc, KeyboardInterrupt):
+        return 130, "已中断 interrupted"
+    if isinstance(exc, MemoryError):
+        detail = f" ({exc})" if str(exc) else ""
+        return 1, (
+            f"错误 error: 内存不足 out of memory{detail}; try a smaller region or close other "
+            "programs (请缩小区域或关闭其他程序)"
+        )
+    if isinstance(exc, OSError):
+        if exc.filename is None:  # e.g. a full disk met by write(), a lost connection
+            kind = type(exc).__name__
+            return 1, f"错误 error: 系统错误 system error ({kind}): {_os_reason(exc)}"
+        where = _path_text(exc.filename)
+        if exc.filename2 is not None:
+            where += f" -> {_path_text(exc.filename2)}"
+        return 1, f"错误 error: 无法读写 cannot read or write {where}: {_os_reason(exc)}"
+    if isinstance(exc, UnicodeError):
+        return (
+            2,
+            f"错误 error: 文本编码无法识别 text in an unexpected encoding (save as UTF-8): {exc}",
+        )
+    if isinstance(exc, ValueError | OverflowError):
+        return 2, f"错误 error: 数值无效 invalid value: {exc}"
+    from xml.etree.ElementTree import ParseError
+
+    if isinstance(exc, ParseError):  # a damaged .osm/.graphml file
+        return 2, f"错误 error: 文件无法解析 a file could not be parsed (XML): {exc}"
+    return 1, (
+        f"内部错误 internal error: {type(exc).__name__}: {exc} "
+        "(set SITING_DEBUG=1 to see the traceback)"
+    )
 
 
 if __name__ == "__main__":

@@ -566,7 +566,8 @@ class _VectorLayer(Layer):
         name: str,
         show: bool = True,
     ) -> None:
-        super().__init__(name=name, overlay=True, control=True, show=show)
+        # Leaflet's layer control shows the name as HTML: a kind or a rule is text
+        super().__init__(name=_esc(name), overlay=True, control=True, show=show)
         self._name = "SitingVectors"
         self.data_js = _js(data)
         self.styles_js = _js(list(styles))
@@ -645,7 +646,8 @@ class _PointLayer(Layer):
         until_zoom: int = 13,
         show: bool = True,
     ) -> None:
-        super().__init__(name=name, overlay=True, control=True, show=show)
+        # Leaflet's layer control shows the name as HTML: a kind or a rule is text
+        super().__init__(name=_esc(name), overlay=True, control=True, show=show)
         self._name = "SitingPoints"
         self.rows_js = _js(rows)
         self.n = len(rows)
@@ -1294,7 +1296,7 @@ def meeting_map(
     _add_offline_assets(m, cluster=cluster)
     root = _figure(m)
     title = _default_title(parts) if title is None else title
-    root.title = title
+    root.title = _esc(title)  # branca writes <title>{{ this.title }}</title> as is
     root.html.add_child(
         folium.Element(
             f'<div class="siting-box siting-title" id="siting-title">{_esc(title)}</div>'
@@ -1714,7 +1716,8 @@ def static_map(
     from matplotlib.figure import Figure
 
     family = cjk_font()
-    rc: dict[str, Any] = {"axes.unicode_minus": False, "pdf.fonttype": 42}
+    # names from the data are text, never mathtext: "$\\frac" or "a_b" drawn as written
+    rc: dict[str, Any] = {"axes.unicode_minus": False, "pdf.fonttype": 42, "text.parse_math": False}
     if family is not None:
         rc["font.family"] = [family, "DejaVu Sans"]
     with mpl.rc_context(rc), warnings.catch_warnings():  # type: ignore[arg-type]

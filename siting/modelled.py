@@ -556,7 +556,7 @@ def registry_for(
     >>> int((reg["kind"] == "day_care").sum())
     83
     """
-    seed = settings.default_seed if seed is None else int(seed)
+    seed = settings.seed_or_default(seed)
     if not isinstance(region, Region):
         region = load_region(region, seed=seed)
     found = spec_for(region)
@@ -616,7 +616,7 @@ def build(
     >>> path.name
     'xuanhan.gpkg'
     """
-    seed = settings.default_seed if seed is None else int(seed)
+    seed = settings.seed_or_default(seed)
     if not isinstance(region, Region):
         region = load_region(region, seed=seed)
     target = Path(out) if out is not None else data_dir() / f"{region.slug}.gpkg"

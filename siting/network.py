@@ -47,7 +47,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -67,6 +66,7 @@ import shapely
 from siting import crs as scrs
 from siting._errors import DataError, Issue, SitingError, ValidationError
 from siting._graph import GraphError
+from siting._io import atomic_path
 from siting._tables import load_table, normalize_label
 
 __all__ = [
@@ -870,14 +870,9 @@ def to_graphml(graph: nx.MultiDiGraph, path: str | os.PathLike[str]) -> Path:
     for _, _, data in out.edges(data=True):
         for attr, value in data.items():
             data[attr] = str(value)
-    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    # the permissions of every other output (0o666 less the umask), not mkstemp's 0o600
+    with atomic_path(file) as tmp:
         nx.write_graphml(out, tmp, encoding="utf-8")
-        Path(tmp).replace(file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return file
 
 
@@ -1605,6 +1600,22 @@ def load(
     if not file.exists():
         msg = f"road network file {file} does not exist"
         raise DataError(msg)
+    try:
+        return _load(file, name, crs=crs, speeds=speeds, **options)
+    except SitingError:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:  # a damaged or foreign file: name it and say what the reader said
+        msg = (
+            f"road network file {file}: cannot be read ({type(exc).__name__}: {exc}); is it a "
+            "complete .osm.pbf, .osm, .graphml or line layer? "
+            "路网文件无法读取，可能已损坏或格式不符"
+        )
+        raise NetworkError(msg) from exc
+
+
+def _load(file: Path, name: str, *, crs: Any, speeds: Any, **options: Any) -> nx.MultiDiGraph:
     if name.endswith(".pbf"):
         return from_pbf(file, speeds=speeds, **options)
     if name.endswith((".osm", ".xml")):

@@ -32,7 +32,6 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -60,7 +59,8 @@ from siting import (
 from siting import layout as layouts
 from siting._errors import DataError, SitingError
 from siting._graph import GraphArrays, graph_arrays
-from siting._io import atomic_path, write_csv, write_text
+from siting._io import escape_md, excel_restore_frame, write_csv
+from siting._outdir import JOURNAL, KeepNumbered, OutputFolder, Replace, fault_point
 from siting.regions import Region
 
 __all__ = [
@@ -143,6 +143,17 @@ class RunResult:
     service_areas: gpd.GeoDataFrame | None = None
     indicators: pd.DataFrame | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    #: Files kept outside the folder by the same commit (``update``: the registry's history copy).
+    kept: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class _Prepared:
+    """A computed run and the functions writing its files, not yet written."""
+
+    result: RunResult
+    writers: dict[str, Callable[[Path], None]]
+    clock: _Clock
 
 
 #: Hidden folder of a run with the exact search results :func:`update` starts from.
@@ -523,37 +534,6 @@ def _layout(spec: Any, reg: Region | None) -> layouts.Layout | None:
     return layouts.load(spec, reg)
 
 
-def _write_outputs(
-    out: Path, writers: Mapping[str, Callable[[Path], None]], manifest: str
-) -> dict[str, Path]:
-    """Write every file to a temporary folder beside ``out``, then move them in; the manifest
-    (removed first) comes last."""
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".siting-run-", dir=out))
-    paths: dict[str, Path] = {}
-    try:
-        for name, write in writers.items():
-            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-            write(tmp / name)
-        (tmp / "manifest.json").write_text(manifest, encoding="utf-8")
-        (out / "manifest.json").unlink(missing_ok=True)
-        for name in OUTPUT_FILES:  # a file of an earlier run that this run does not write
-            if name not in writers and name != "manifest.json":
-                (out / name).unlink(missing_ok=True)
-        stale = out / STATE_DIR
-        if stale.is_dir():  # an earlier run's state is replaced as a whole
-            shutil.rmtree(stale)
-        for name in writers:
-            (out / name).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / name).replace(out / name)
-            paths[name] = out / name
-        (tmp / "manifest.json").replace(out / "manifest.json")
-        paths["manifest.json"] = out / "manifest.json"
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return paths
-
-
 def _geojson(frame: gpd.GeoDataFrame) -> Callable[[Path], None]:
     def write(path: Path) -> None:
         text = frame.to_json(drop_id=True, ensure_ascii=False, to_wgs84=True)
@@ -585,7 +565,7 @@ def _csv(frame: pd.DataFrame) -> Callable[[Path], None]:
     return write
 
 
-def run(
+def _prepare(
     region: str | Region | None = None,
     *,
     out: str | os.PathLike[str],
@@ -608,67 +588,8 @@ def run(
     recommend_kind: str = "health_center",
     home: Iterable[Any] | None = None,
     _previous: _State | None = None,
-) -> RunResult:
-    """Run pairing and coverage for a region or for a planner's own data; write ``out``.
-
-    Parameters
-    ----------
-    region
-        A built-in region (name, code or alias, or a loaded :class:`Region`): its modelled
-        registry, modelled roads, villages and modelled population are used unless
-        ``facilities``/``network`` are given.
-    out
-        Output folder (created).
-    facilities
-        A facility file (CSV, XLSX, GeoJSON, GeoPackage; :func:`siting.registry.read`) or a
-        registry frame.
-    network
-        A road file (.graphml, .osm, .osm.pbf, .shp/.geojson/.gpkg line layer) or a graph;
-        without one and without a region, times are straight-line estimates.
-    crs, network_crs
-        Coordinate system of the facility file / a road line layer: wgs84, gcj02, bd09 or EPSG.
-    boundary
-        A boundary file or geometry (points far outside it are refused on reading).
-    rules
-        Pairing rules file or mapping (default: the shipped seed rules).
-    capacity
-        Capacity-aware pairing for the rules that declare capacities.
-    thresholds_min
-        Coverage thresholds for villages (minutes).
-    service_area_kinds
-        Medical kinds whose service areas are drawn (``None``: none).
-    layout
-        The planned layout whose elements tag every facility and village (columns
-        ``layout_elements``), written to ``layout.geojson`` and ``layout_summary.csv``: a
-        spec name or file, a loaded :class:`siting.layout.Layout`, ``"auto"`` (the shipped
-        spec of the region if there is one) or ``None``.
-    seed
-        Seed of the modelled parts of a built-in region.
-    progress
-        Print the steps and show progress bars.
-    patrol_plan
-        Plan the village-clinic patrols of the ``patrol`` rule (:func:`siting.patrol.plan`,
-        weekly visits over 20 working days): ``patrols.csv``, ``patrol_routes.geojson``,
-        ``patrol_totals.csv``; patrol gaps join ``gaps.csv``.
-    recommend_p, recommend_kind
-        With a region: recommend ``recommend_p`` new sites of ``recommend_kind`` among the
-        township seats that would cover the most elderly within the largest threshold (MCLP,
-        :func:`siting.locate.recommend`): ``recommendations.csv``, a sheet of the report and a
-        layer of the map.
-    maps, basemap
-        Write ``maps/map.html`` (the meeting map: one self-contained file that works offline;
-        ``basemap`` none, osm or amap — overlays are shifted to GCJ-02 for amap) and
-        ``maps/map.png`` (the printed map).
-    home
-        The ids of the facilities this run is about (default all). The others serve as
-        partners only: a partition's border buffer (:mod:`siting.batch`). Pairings, facility
-        gaps, service areas, indicators and the report are of the home facilities.
-
-    Returns
-    -------
-    RunResult
-        The tables and the paths written.
-    """
+) -> _Prepared:
+    """Everything :func:`run` computes, and the writers of its files (nothing written)."""
     started = dt.datetime.now(dt.UTC)
     clock = _Clock(progress)
     home_ids = None if home is None else {str(h) for h in home}
@@ -892,7 +813,12 @@ def run(
         writers[f"{STATE_DIR}/nearest_{rule_id}.csv"] = _state_csv(frame)
     if village_near is not None:
         writers[f"{STATE_DIR}/nearest_villages.csv"] = _state_csv(village_near)
+    # the tables an update compares with, exactly as computed (the public CSVs are made safe
+    # for spreadsheets: a name beginning with "=" gets a leading "'" there)
+    writers[f"{STATE_DIR}/pairings.csv"] = _state_csv(pairs)
+    writers[f"{STATE_DIR}/gaps.csv"] = _state_csv(gaps)
     if measured is not None:
+        writers[f"{STATE_DIR}/indicators.csv"] = _state_csv(measured)
         writers["indicators.csv"] = _csv(measured)
         writers["indicators.json"] = _text(_json(_clean(indicators.to_json(measured))))
 
@@ -960,9 +886,7 @@ def run(
         "timings_s": clock.timings,
         "files": sorted([*writers, "manifest.json"]),
     }
-    with clock.step("write", "写出结果 writing outputs"):
-        paths = _write_outputs(out_dir, writers, _json(_clean(manifest)))
-    return RunResult(
+    result = RunResult(
         out=out_dir,
         pairings=pairs,
         gaps=gaps,
@@ -972,8 +896,137 @@ def run(
         access=access,
         service_areas=areas,
         indicators=measured,
-        files=paths,
     )
+    return _Prepared(result=result, writers=writers, clock=clock)
+
+
+def run(
+    region: str | Region | None = None,
+    *,
+    out: str | os.PathLike[str],
+    facilities: str | os.PathLike[str] | gpd.GeoDataFrame | None = None,
+    network: Any = None,
+    crs: str | None = None,
+    network_crs: str | None = None,
+    boundary: Any = None,
+    rules: Any = None,
+    capacity: bool = False,
+    thresholds_min: Sequence[float] = (15.0, 30.0),
+    service_area_kinds: Sequence[str] | None = ("health_center", "community_health_center"),
+    layout: Any = "auto",
+    seed: int | None = None,
+    progress: bool = True,
+    maps: bool = True,
+    basemap: str = "amap",
+    patrol_plan: bool = True,
+    recommend_p: int | None = None,
+    recommend_kind: str = "health_center",
+    home: Iterable[Any] | None = None,
+    force: bool = False,
+) -> RunResult:
+    """Run pairing and coverage for a region or for a planner's own data; write ``out``.
+
+    Parameters
+    ----------
+    region
+        A built-in region (name, code or alias, or a loaded :class:`Region`): its modelled
+        registry, modelled roads, villages and modelled population are used unless
+        ``facilities``/``network`` are given.
+    out
+        Output folder (created).
+    facilities
+        A facility file (CSV, XLSX, GeoJSON, GeoPackage; :func:`siting.registry.read`) or a
+        registry frame.
+    network
+        A road file (.graphml, .osm, .osm.pbf, .shp/.geojson/.gpkg line layer) or a graph;
+        without one and without a region, times are straight-line estimates.
+    crs, network_crs
+        Coordinate system of the facility file / a road line layer: wgs84, gcj02, bd09 or EPSG.
+    boundary
+        A boundary file or geometry (points far outside it are refused on reading).
+    rules
+        Pairing rules file or mapping (default: the shipped seed rules).
+    capacity
+        Capacity-aware pairing for the rules that declare capacities.
+    thresholds_min
+        Coverage thresholds for villages (minutes).
+    service_area_kinds
+        Medical kinds whose service areas are drawn (``None``: none).
+    layout
+        The planned layout whose elements tag every facility and village (columns
+        ``layout_elements``), written to ``layout.geojson`` and ``layout_summary.csv``: a
+        spec name or file, a loaded :class:`siting.layout.Layout`, ``"auto"`` (the shipped
+        spec of the region if there is one) or ``None``.
+    seed
+        Seed of the modelled parts of a built-in region.
+    progress
+        Print the steps and show progress bars.
+    patrol_plan
+        Plan the village-clinic patrols of the ``patrol`` rule (:func:`siting.patrol.plan`,
+        weekly visits over 20 working days): ``patrols.csv``, ``patrol_routes.geojson``,
+        ``patrol_totals.csv``; patrol gaps join ``gaps.csv``.
+    recommend_p, recommend_kind
+        With a region: recommend ``recommend_p`` new sites of ``recommend_kind`` among the
+        township seats that would cover the most elderly within the largest threshold (MCLP,
+        :func:`siting.locate.recommend`): ``recommendations.csv``, a sheet of the report and a
+        layer of the map.
+    maps, basemap
+        Write ``maps/map.html`` (the meeting map: one self-contained file that works offline;
+        ``basemap`` none, osm or amap — overlays are shifted to GCJ-02 for amap) and
+        ``maps/map.png`` (the printed map).
+    force
+        Write into a folder that holds files siting did not write (only siting's own file
+        names are touched). Without it such a folder is refused before any computation.
+    home
+        The ids of the facilities this run is about (default all). The others serve as
+        partners only: a partition's border buffer (:mod:`siting.batch`). Pairings, facility
+        gaps, service areas, indicators and the report are of the home facilities.
+
+    Returns
+    -------
+    RunResult
+        The tables and the paths written.
+    """
+    with OutputFolder(out, force=force) as folder:
+        prepared = _prepare(
+            region,
+            out=out,
+            facilities=facilities,
+            network=network,
+            crs=crs,
+            network_crs=network_crs,
+            boundary=boundary,
+            rules=rules,
+            capacity=capacity,
+            thresholds_min=thresholds_min,
+            service_area_kinds=service_area_kinds,
+            layout=layout,
+            seed=seed,
+            progress=progress,
+            maps=maps,
+            basemap=basemap,
+            patrol_plan=patrol_plan,
+            recommend_p=recommend_p,
+            recommend_kind=recommend_kind,
+            home=home,
+        )
+        return _commit(folder, prepared)
+
+
+def _commit(
+    folder: OutputFolder,
+    prepared: _Prepared,
+    *,
+    extra: Sequence[Replace | KeepNumbered] = (),
+) -> RunResult:
+    """Write a prepared run into its folder, all or nothing (:class:`OutputFolder`)."""
+    result = prepared.result
+    text = _json(_clean(result.manifest))
+    with prepared.clock.step("write", "写出结果 writing outputs"):
+        committed = folder.commit(prepared.writers, text, extra=extra)
+    result.files = committed.paths
+    result.kept = committed.kept
+    return result
 
 
 # --- update: add facilities, recompute what they touch, say what changed ------------------------
@@ -983,11 +1036,14 @@ def run(
 class UpdateResult:
     """What :func:`update` did: the new run, the rows added, the diff and the history file."""
 
-    run: RunResult
+    run: RunResult | None
     added: gpd.GeoDataFrame
     diff: pd.DataFrame
-    history: Path
+    history: Path | None
     registry: Path
+    #: True when this very update (same file added to the same registry) was already done and
+    #: nothing was changed now.
+    already_applied: bool = False
 
 
 def _read_state(out: Path, added: set[str]) -> _State:
@@ -1017,17 +1073,6 @@ def _read_state(out: Path, added: set[str]) -> _State:
         villages=read(vpath) if vpath.is_file() else None,
         service_areas=areas,
     )
-
-
-def _history(registry_path: Path) -> Path:
-    """Keep the registry as it is now in ``<name>.history/`` (numbered copies and a log)."""
-    folder = registry_path.with_name(registry_path.stem + ".history")
-    folder.mkdir(exist_ok=True)
-    n = len(list(folder.glob(f"{registry_path.stem}.v*{registry_path.suffix}"))) + 1
-    copy = folder / f"{registry_path.stem}.v{n:04d}{registry_path.suffix}"
-    with atomic_path(copy) as tmp:
-        shutil.copy2(registry_path, tmp)
-    return copy
 
 
 def _diff(
@@ -1140,7 +1185,7 @@ def _diff_md(diff: pd.DataFrame, added: gpd.GeoDataFrame, summary: Mapping[str, 
         "",
         f"新增机构 {len(added)} 处 (added facilities): "
         + "、".join(
-            f"{n}({registry.kind_label(str(k))})"
+            f"{escape_md(n)}({registry.kind_label(str(k))})"
             for n, k in list(zip(added["name"], added["kind"], strict=True))[:20]
         ),
         "",
@@ -1156,7 +1201,7 @@ def _diff_md(diff: pd.DataFrame, added: gpd.GeoDataFrame, summary: Mapping[str, 
             lines += ["| 规则 | 名称 | 之前 | 之后 | 变化 | 原因 |", "|---|---|---|---|---|---|"]
             for _, r in part.head(200).iterrows():
                 cells = [r["rule"], r["name"], r["before"], r["after"], r["change"], r["reason"]]
-                lines.append("| " + " | ".join("" if pd.isna(c) else str(c) for c in cells) + " |")
+                lines.append("| " + " | ".join(escape_md(c) for c in cells) + " |")
             if len(part) > 200:
                 lines.append(f"| … | 另有 {len(part) - 200} 项，见 diff.csv | | | | |")
             lines.append("")
@@ -1166,6 +1211,61 @@ def _diff_md(diff: pd.DataFrame, added: gpd.GeoDataFrame, summary: Mapping[str, 
     return "\n".join(lines)
 
 
+def _hash_add(add: str | os.PathLike[str] | pd.DataFrame) -> str:
+    if isinstance(add, pd.DataFrame):
+        return _hash_frame(add)
+    return _sha256(Path(add))
+
+
+def _other_layers(path: Path, layer: str) -> dict[str, pd.DataFrame]:
+    """Every layer of a GeoPackage but the registry's, as read, in file order."""
+    import pyogrio
+
+    out: dict[str, pd.DataFrame] = {}
+    for name in (str(n) for n in pyogrio.list_layers(path)[:, 0]):
+        if name != layer:
+            out[name] = pyogrio.read_dataframe(path, layer=name)
+    return out
+
+
+def _registry_layer(path: Path) -> str:
+    import pyogrio
+
+    layers = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    if len(layers) == 1:
+        return layers[0]
+    if "facilities" in layers:
+        return "facilities"
+    msg = f"{path}: several layers {layers} and none named 'facilities': which is the registry?"
+    raise DataError(msg)
+
+
+def _old_tables(out_dir: Path) -> dict[str, pd.DataFrame]:
+    """The earlier run's pairings, gaps and indicators, exactly as computed (``.state/``; the
+    public CSVs of a run made before siting kept them there)."""
+
+    def pick(name: str) -> tuple[Path, str]:
+        exact = out_dir / STATE_DIR / name
+        return (exact, "utf-8") if exact.is_file() else (out_dir / name, "utf-8-sig")
+
+    def read(name: str, **options: Any) -> pd.DataFrame:
+        path, enc = pick(name)
+        frame = pd.read_csv(path, encoding=enc, keep_default_na=False, na_values=[""], **options)
+        # a run made before .state/ kept them: undo the spreadsheet-safe prefix of the CSV
+        return frame if enc == "utf-8" else excel_restore_frame(frame)
+
+    old: dict[str, pd.DataFrame] = {
+        "pairings": read("pairings.csv", dtype=str).assign(
+            assigned=lambda f: f["assigned"] == "True",
+            travel_time_min=lambda f: pd.to_numeric(f["travel_time_min"]),
+        ),
+        "gaps": read("gaps.csv", dtype={"facility_id": "string", "village_code": "string"}),
+    }
+    if pick("indicators.csv")[0].is_file():
+        old["indicators"] = read("indicators.csv")
+    return old
+
+
 def update(
     registry_path: str | os.PathLike[str],
     add: str | os.PathLike[str] | pd.DataFrame,
@@ -1173,37 +1273,119 @@ def update(
     out: str | os.PathLike[str],
     crs: str | None = None,
     progress: bool = True,
+    allow_duplicates: bool = False,
+    force: bool = False,
 ) -> UpdateResult:
-    """Add facilities to a registry and bring the run in ``out`` up to date.
+    """Add facilities to a registry and bring the run in ``out`` up to date, all or nothing.
 
     The additions are read and validated first (:func:`siting.registry.read` and
     :func:`siting.registry.append`): a bad file raises with every problem and changes nothing.
-    Then the registry as it was is kept in ``<name>.history/`` (numbered copies; nothing is
-    overwritten, every earlier state can be recovered), the registry is rewritten with the new
-    rows appended (existing rows and ids untouched), and the run in ``out`` is recomputed from
-    its exact earlier searches (``.state/``): nearest partners only from the added partners and
-    for the added facilities, village gaps only from the added medical facilities, service
-    areas only for the added facilities; the cheap global tables (coverage by area, access
-    scores, layout summary, indicators) in full. The result equals a full recompute of the new
-    registry. ``diff.csv`` and ``diff.md`` say what changed: pairings (and why), gaps closed or
-    opened, indicators before and after.
+    A facility already in the registry - the same id, the same kind and name within 50 m, or
+    any facility within 10 m - is refused, naming the row and its match
+    (:func:`siting.registry.duplicates`), unless ``allow_duplicates``. The run in ``out`` is
+    recomputed from its exact earlier searches (``.state/``): nearest partners only from the
+    added partners and for the added facilities, village gaps only from the added medical
+    facilities, service areas only for the added facilities; the cheap global tables (coverage
+    by area, access scores, layout summary, indicators) in full. The result equals a full
+    recompute of the new registry. ``diff.csv`` and ``diff.md`` say what changed: pairings (and
+    why), gaps closed or opened, indicators before and after.
+
+    **Together or not at all.** The new registry (every layer of the GeoPackage kept), the
+    history copy of the registry as it was (``<name>.history/<name>.vNNNN.gpkg``, a number never
+    used before, claimed at write time: nothing is ever overwritten) and every file of the run
+    are written to temporary places first, then committed through one journal
+    (:class:`siting._outdir.OutputFolder`). A crash before the commit point leaves the old
+    registry and run; after it, the next command on ``out`` finishes the commit. Running the
+    same update again after it has finished (or been finished) changes nothing and says so.
 
     ``out`` must hold a finished run (``siting run --facilities REGISTRY ...``) made from this
     registry, as its manifest records; otherwise the update is refused (run in full).
     """
+    from siting._outdir import check_writable, lock_file
+
     reg_path = Path(registry_path)
-    out_dir = Path(out)
-    manifest_path = out_dir / "manifest.json"
-    if not manifest_path.is_file():
-        msg = f"{out_dir}: no finished run here (manifest.json missing); run `siting run` first"
-        raise SitingError(msg)
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    inputs = manifest.get("inputs", {})
-    fac_in = inputs.get("facilities") or {}
     if not reg_path.is_file():
         msg = f"registry not found: {reg_path}"
         raise DataError(msg)
-    if fac_in.get("sha256") != _sha256(reg_path):
+    if reg_path.suffix.lower() != ".gpkg":
+        msg = (
+            f"{reg_path}: update rewrites a GeoPackage registry (.gpkg), so that nothing of the "
+            "file is lost; convert your list once with "
+            "siting.write_registry(siting.read_registry(FILE), 'registry.gpkg') and run on that"
+        )
+        raise DataError(msg)
+    history_dir = reg_path.with_name(reg_path.stem + ".history")
+    check_writable(
+        reg_path.parent, what="the registry's folder", need_bytes=3 * reg_path.stat().st_size
+    )
+    history_dir.mkdir(exist_ok=True)
+    reg_lock = lock_file(history_dir / ".siting.lock", f"名录 registry {reg_path}")
+    try:
+        with OutputFolder(out, require_manifest=True, force=force) as folder:
+            return _update(
+                folder,
+                reg_path,
+                history_dir,
+                add,
+                crs=crs,
+                progress=progress,
+                allow_duplicates=allow_duplicates,
+            )
+    finally:
+        reg_lock.release()
+        if {p.name for p in history_dir.iterdir()} <= {".siting.lock"}:  # nothing kept yet
+            shutil.rmtree(history_dir, ignore_errors=True)
+
+
+def _update(
+    folder: OutputFolder,
+    reg_path: Path,
+    history_dir: Path,
+    add: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    crs: str | None,
+    progress: bool,
+    allow_duplicates: bool,
+) -> UpdateResult:
+    out_dir = folder.path
+    # staged files of an update killed before its commit point (the folder's own pending commit,
+    # if any, has just been finished): under the registry's lock, nothing else uses them
+    for left in [
+        *history_dir.glob(".siting-stage-*"),
+        *reg_path.parent.glob(f".{reg_path.stem}.siting-stage-*"),
+    ]:
+        left.unlink(missing_ok=True)
+    manifest = folder.previous_manifest()
+    if manifest is None:
+        msg = f"{out_dir}: no finished run here (manifest.json missing); run `siting run` first"
+        raise SitingError(msg)
+    inputs = manifest.get("inputs", {})
+    fac_in = inputs.get("facilities") or {}
+    reg_sha = _sha256(reg_path)
+    if not isinstance(add, pd.DataFrame) and not Path(add).is_file():
+        msg = f"file to add not found: {add}"
+        raise DataError(msg)
+    add_sha = _hash_add(add)
+    last = manifest.get("update") or {}
+    if last.get("add_sha256") == add_sha and last.get("registry_sha256") == reg_sha:
+        print(
+            f"已完成：{add} 已于上次更新加入 {reg_path}，未作改动 / "
+            "this update was already applied "
+            f"(added {len(last.get('added_ids', []))} facilities); nothing changed",
+            file=sys.stderr,
+            flush=True,
+        )
+        return UpdateResult(
+            run=None,
+            added=registry.read(reg_path).loc[lambda f: f.index.isin(last.get("added_ids", []))],
+            diff=pd.DataFrame(
+                columns=["section", "rule", "id", "name", "before", "after", "change", "reason"]
+            ),
+            history=None,
+            registry=reg_path,
+            already_applied=True,
+        )
+    if fac_in.get("sha256") != reg_sha:
         msg = (
             f"the run in {out_dir} was not made from {reg_path} as it is now (its manifest "
             f"records {fac_in.get('path', 'another input')}); run `siting run --facilities "
@@ -1214,32 +1396,27 @@ def update(
 
     region_in = inputs.get("region")
     reg = regions.load(region_in["code"], seed=region_in.get("seed")) if region_in else None
-    current = registry.read(reg_path)
+    layer = _registry_layer(reg_path)
+    current = registry.read(reg_path, layer=layer)
     if isinstance(add, pd.DataFrame):
         new_rows = registry.from_frame(add)
     else:
         new_rows = registry.read(
             Path(add), crs=crs, boundary=reg.outline if reg is not None else None
         )
+    if not allow_duplicates:
+        found = registry.duplicates(current, new_rows)
+        if not found.empty:
+            raise registry.DuplicateError(
+                found, file=str(add) if not isinstance(add, pd.DataFrame) else "<frame>"
+            )
     merged = registry.append(current, new_rows)
     added = merged.iloc[len(current) :]
     if added.empty:
         msg = f"{add}: no facilities to add"
         raise DataError(msg)
     # everything before the first write: the earlier outputs, for the diff
-    old: dict[str, pd.DataFrame] = {
-        "pairings": pd.read_csv(out_dir / "pairings.csv", encoding="utf-8-sig", dtype=str).assign(
-            assigned=lambda f: f["assigned"] == "True",
-            travel_time_min=lambda f: pd.to_numeric(f["travel_time_min"]),
-        ),
-        "gaps": pd.read_csv(
-            out_dir / "gaps.csv",
-            encoding="utf-8-sig",
-            dtype={"facility_id": "string", "village_code": "string"},
-        ),
-    }
-    if (out_dir / "indicators.csv").is_file():
-        old["indicators"] = pd.read_csv(out_dir / "indicators.csv", encoding="utf-8-sig")
+    old = _old_tables(out_dir)
     state = _read_state(out_dir, set(added.index.astype(str)))
     settings_in = manifest.get("settings", {})
     net_in = inputs.get("network")
@@ -1249,29 +1426,66 @@ def update(
         network, network_crs = net_in["path"], net_in.get("crs")
     rules_in = inputs.get("rules") or {}
     layout_in = inputs.get("layout")
-    history = _history(reg_path)
-    registry.write(merged, reg_path)
-    result = run(
-        reg,
-        out=out_dir,
-        facilities=reg_path,
-        network=network,
-        network_crs=network_crs,
-        rules=rules_in.get("path"),
-        capacity=bool(settings_in.get("capacity", False)),
-        thresholds_min=settings_in.get("thresholds_min", (15.0, 30.0)),
-        service_area_kinds=settings_in.get("service_area_kinds") or None,
-        layout=(
-            layout_in.get("source") if layout_in and layout_in.get("source") != "mapping" else None
+    # the new registry (every other layer of the file kept) and the history copy, staged
+    token = os.urandom(6).hex()
+    reg_stage = reg_path.with_name(f".{reg_path.stem}.siting-stage-{token}{reg_path.suffix}")
+    hist_stage = history_dir / f".siting-stage-{token}{reg_path.suffix}"
+    try:
+        registry.write(merged, reg_stage, layer=layer, extra_layers=_other_layers(reg_path, layer))
+        shutil.copy2(reg_path, hist_stage)
+        prepared = _prepare(
+            reg,
+            out=out_dir,
+            facilities=reg_stage,
+            network=network,
+            network_crs=network_crs,
+            rules=rules_in.get("path"),
+            capacity=bool(settings_in.get("capacity", False)),
+            thresholds_min=settings_in.get("thresholds_min", (15.0, 30.0)),
+            service_area_kinds=settings_in.get("service_area_kinds") or None,
+            layout=(
+                layout_in.get("source")
+                if layout_in and layout_in.get("source") != "mapping"
+                else None
+            )
+            if layout_in
+            else None,
+            seed=settings_in.get("seed"),
+            progress=progress,
+            maps=bool(settings_in.get("maps", True)),
+            basemap=str(settings_in.get("basemap", "amap")),
+            patrol_plan=bool(settings_in.get("patrol_plan", True)),
+            recommend_p=settings_in.get("recommend_p"),
+            recommend_kind=str(settings_in.get("recommend_kind", "health_center")),
+            _previous=state,
         )
-        if layout_in
-        else None,
-        seed=settings_in.get("seed"),
-        progress=progress,
-        _previous=state,
-    )
-    diff = _diff(old, result, added)
-    write_csv(diff, out_dir / "diff.csv")
-    text = _diff_md(diff, added, result.summary)
-    write_text(text, out_dir / "diff.md")
+        new_sha = _sha256(reg_stage)
+        result = prepared.result
+        result.manifest["inputs"]["facilities"]["path"] = str(reg_path)
+        diff = _diff(old, result, added)
+        prepared.writers["diff.csv"] = _csv(diff)
+        prepared.writers["diff.md"] = _text(_diff_md(diff, added, result.summary))
+        result.manifest["files"] = sorted([*prepared.writers, "manifest.json"])
+        result.manifest["update"] = {
+            "add": str(add) if not isinstance(add, pd.DataFrame) else "<frame>",
+            "add_sha256": add_sha,
+            "registry": str(reg_path),
+            "registry_sha256_before": reg_sha,
+            "registry_sha256": new_sha,
+            "added_ids": [str(i) for i in added.index],
+        }
+        fault_point("update:staged")
+        result = _commit(
+            folder,
+            prepared,
+            extra=(
+                KeepNumbered(str(hist_stage), str(history_dir), reg_path.stem, reg_path.suffix),
+                Replace(str(reg_stage), str(reg_path), reg_sha, new_sha),
+            ),
+        )
+    finally:
+        if not (out_dir / JOURNAL).exists():  # a pending commit still needs its staged files
+            reg_stage.unlink(missing_ok=True)
+            hist_stage.unlink(missing_ok=True)
+    history = result.kept[0] if result.kept else None
     return UpdateResult(run=result, added=added, diff=diff, history=history, registry=reg_path)

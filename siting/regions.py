@@ -290,7 +290,7 @@ def load(
     >>> len(region.counties), len(region.townships), len(region.villages)
     (9, 242, 3004)
     """
-    seed = settings.default_seed if seed is None else int(seed)
+    seed = settings.seed_or_default(seed)
     ref = reference(reference_dir)
     code = resolve(name_or_adcode, reference_dir=ref.folder)
     return _load_cached(ref.folder, code, seed)

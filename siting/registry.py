@@ -83,8 +83,10 @@ __all__ = [
     "LOCATION_QUALITIES",
     "MEDICAL_KINDS",
     "OWNERSHIPS",
+    "DuplicateError",
     "KindInfo",
     "append",
+    "duplicates",
     "empty",
     "from_frame",
     "infer_kind",
@@ -1901,7 +1903,9 @@ def _run(
     if raw is None:
         return None, issues.sorted(), {}
     gdf = _Reading(raw, opts, issues).run()
-    attrs = {"file": file, "format": raw.fmt, **raw.attrs}
+    if gdf is not None and len(gdf) == 0 and not issues.has_errors:
+        issues.warn(None, None, "the file holds no facility rows", "文件中没有机构数据行")
+    attrs = {"file": file, "format": raw.fmt, **raw.attrs, "rows": list(raw.rows)}
     return gdf, issues.sorted(), attrs
 
 
@@ -2265,6 +2269,8 @@ def from_frame(frame: pd.DataFrame, *, id_prefix: str | None = None) -> gpd.GeoD
     )
     gdf.index = pd.Index(full, dtype="string", name="id")
     gdf.attrs["issues"] = issues
+    # ids made here for rows without one: append() renumbers them after a registry's own
+    gdf.attrs["generated_ids"] = [f for f, given in zip(full, ids, strict=True) if given is None]
     return gdf
 
 
@@ -2368,6 +2374,172 @@ def append(
     out.index.name = "id"
     out.attrs = {k: v for k, v in registry.attrs.items() if k != "generated_ids"}
     return out
+
+
+# --- duplicates --------------------------------------------------------------------------------
+
+#: Columns of :func:`duplicates`.
+DUPLICATE_COLUMNS: Final = (
+    "row",
+    "id",
+    "name",
+    "kind",
+    "match_in",
+    "match_row",
+    "match_id",
+    "match_name",
+    "match_kind",
+    "distance_m",
+    "rule",
+)
+
+_EARTH_RADIUS_M: Final = 6_371_008.8
+
+
+def _unit_xyz(gdf: gpd.GeoDataFrame) -> npt.NDArray[np.float64]:
+    """Points on a sphere of the earth's radius: chord distances are metres (to < 0.1 mm at
+    50 m), wherever in China the points are."""
+    lon = np.radians(gdf.geometry.x.to_numpy(dtype=float))
+    lat = np.radians(gdf.geometry.y.to_numpy(dtype=float))
+    return _EARTH_RADIUS_M * np.column_stack(
+        (np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat))
+    )
+
+
+def _same_name(a: Any, b: Any) -> bool:
+    def norm(v: Any) -> str:
+        return "".join(unicodedata.normalize("NFKC", str(v)).split()).casefold()
+
+    return not _is_missing(a) and not _is_missing(b) and norm(a) == norm(b)
+
+
+def duplicates(
+    registry: gpd.GeoDataFrame,
+    new: gpd.GeoDataFrame,
+    *,
+    name_radius_m: float = 50.0,
+    any_radius_m: float = 10.0,
+) -> pd.DataFrame:
+    """Rows of ``new`` that are already in ``registry`` (or twice in ``new``).
+
+    A row is a duplicate when it has the same id as a registry row (ids ``new`` was given, not
+    ones :func:`read` generated), the same kind and name (ignoring spaces, case and full-width
+    forms) within ``name_radius_m`` metres, or any facility within ``any_radius_m`` metres
+    whatever its name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per duplicate (columns :data:`DUPLICATE_COLUMNS`): the row of ``new`` (as the
+        planner sees it in the file: ``new.attrs["rows"]`` when :func:`read` made it, else the
+        position from 1), its id, name and kind, where the match is (``registry`` or ``new``),
+        the match's row, id, name and kind, the distance and the rule that matched. Empty when
+        there is none.
+    """
+    from scipy.spatial import cKDTree
+
+    rows: list[dict[str, Any]] = []
+    if len(new) == 0:
+        return pd.DataFrame(rows, columns=list(DUPLICATE_COLUMNS))
+    file_rows = list(new.attrs.get("rows") or range(1, len(new) + 1))
+    generated = set(new.attrs.get("generated_ids") or ())
+    new_ids = [str(i) for i in new.index]
+    reg_pos = {str(v): p for p, v in enumerate(registry.index)}
+    seen: set[tuple[int, str, int]] = set()
+
+    def add(i: int, where: str, j: int, other: Any, dist: float, rule: str) -> None:
+        if (i, where, j) in seen:
+            return
+        seen.add((i, where, j))
+        rows.append(
+            {
+                "row": file_rows[i] if i < len(file_rows) else i + 1,
+                "id": None if new_ids[i] in generated else new_ids[i],
+                "name": new["name"].iat[i],
+                "kind": new["kind"].iat[i],
+                "match_in": where,
+                "match_row": j + 1 if where == "registry" else file_rows[j],
+                "match_id": str(other.name),
+                "match_name": other["name"],
+                "match_kind": other["kind"],
+                "distance_m": round(dist, 1),
+                "rule": rule,
+            }
+        )
+
+    new_xyz = _unit_xyz(new)
+    for i, fid in enumerate(new_ids):
+        if fid not in generated and fid in reg_pos:
+            j = reg_pos[fid]
+            d = float(np.linalg.norm(new_xyz[i] - _unit_xyz(registry.iloc[[j]])[0]))
+            add(i, "registry", j, registry.iloc[j], d, "same id 编号相同")
+    radius = max(name_radius_m, any_radius_m)
+    targets: list[tuple[str, gpd.GeoDataFrame]] = [("registry", registry), ("new", new)]
+    for where, frame in targets:
+        if len(frame) == 0:
+            continue
+        tree = cKDTree(new_xyz if where == "new" else _unit_xyz(frame))
+        for i, near in enumerate(tree.query_ball_point(new_xyz, r=radius)):
+            for j in sorted(near):
+                if where == "new" and j >= i:
+                    continue  # each pair within the file once, the later row named
+                other = frame.iloc[j]
+                d = (
+                    float(np.linalg.norm(new_xyz[i] - new_xyz[j]))
+                    if where == "new"
+                    else float(np.linalg.norm(new_xyz[i] - _unit_xyz(frame.iloc[[j]])[0]))
+                )
+                if d <= any_radius_m:
+                    add(
+                        i, where, j, other, d, f"within {any_radius_m:g} m 相距{any_radius_m:g}米内"
+                    )
+                elif (
+                    d <= name_radius_m
+                    and str(new["kind"].iat[i]) == str(other["kind"])
+                    and _same_name(new["name"].iat[i], other["name"])
+                ):
+                    add(
+                        i,
+                        where,
+                        j,
+                        other,
+                        d,
+                        f"same kind and name within {name_radius_m:g} m "
+                        f"同类同名且相距{name_radius_m:g}米内",
+                    )
+    out = pd.DataFrame(rows, columns=list(DUPLICATE_COLUMNS))
+    return out.sort_values(["row", "match_in", "match_row"], kind="stable").reset_index(drop=True)
+
+
+class DuplicateError(ValidationError):
+    """Facilities to add that are already in the registry; ``found`` is :func:`duplicates`."""
+
+    def __init__(self, found: pd.DataFrame, *, file: str) -> None:
+        self.found = found
+        issues = []
+        for r in found.itertuples(index=False):
+            where = (
+                f"registry row {r.match_row}" if r.match_in == "registry" else f"row {r.match_row}"
+            )
+            where_zh = (
+                f"名录第{r.match_row}行" if r.match_in == "registry" else f"本文件第{r.match_row}行"
+            )
+            issues.append(
+                Issue(
+                    file,
+                    int(str(r.row)),
+                    "name",
+                    f"{r.name} ({r.kind}) is already there: {r.match_id} {r.match_name} "
+                    f"({r.match_kind}, {where}), {r.distance_m:g} m away: {r.rule}",
+                    reason_zh=f"疑似重复：与{where_zh}“{r.match_name}”（{r.match_id}）"
+                    f"相距{r.distance_m:g}米",
+                )
+            )
+        header = (
+            f"{file}: {found['row'].nunique()} facilities are already in the registry (疑似重复); "
+            "nothing was changed. Remove them, or add --allow-duplicates to add them anyway"
+        )
+        super().__init__(issues, header=header)
 
 
 # --- storage -----------------------------------------------------------------------------------

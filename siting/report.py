@@ -7,12 +7,18 @@ indicators (指标) and recommendations (选址建议) when the run has them. Co
 Chinese with the English name in brackets (``车程(分钟) travel_time_min``), so that a sheet can
 be read in a meeting and still be matched to the CSV files.
 
-The file is written atomically (a temporary file, then replaced).
+The file is written atomically (a temporary file, then replaced), and the same tables give the
+same bytes: the document's dates are fixed (``SOURCE_DATE_EPOCH`` when set, else 2000-01-01) and
+so are the zip entries' dates, attributes and compression. Text from the data is written as
+text cells, never as formulas, whatever it begins with (``=HYPERLINK(...)`` stays text).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -117,6 +123,51 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(out[col].dtype, pd.StringDtype) or out[col].dtype == object:
             out[col] = out[col].astype(object).where(out[col].notna(), None)
     return out
+
+
+def _text_cells(ws: Any) -> None:
+    """Every text value of a sheet as a text cell: openpyxl makes a string that begins with
+    ``=`` a formula, which a name or an id from the data must never be."""
+    for row in ws.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and cell.data_type != "s":
+                cell.data_type = "s"
+
+
+#: Date of the workbook's properties when ``SOURCE_DATE_EPOCH`` is not set.
+_FIXED_DATE: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+#: Date of every zip entry (the earliest a zip file can hold).
+_ZIP_DATE: Final = (1980, 1, 1, 0, 0, 0)
+_CORE_DATES: Final = re.compile(rb"(<dcterms:(created|modified)\b[^>]*>)[^<]*(</dcterms:\2>)")
+
+
+def _document_date() -> str:
+    """``SOURCE_DATE_EPOCH`` (reproducible builds) when set, else 2000-01-01, as W3CDTF."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    when = _FIXED_DATE
+    if epoch.isdigit():
+        try:
+            when = dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
+        except (OverflowError, OSError, ValueError):  # out of range: keep the fixed date
+            when = _FIXED_DATE
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _reproducible_zip(path: Path) -> None:
+    """Rewrite the workbook at ``path`` so that the same content gives the same bytes: fixed
+    document dates in ``docProps/core.xml``, and every entry with a fixed date, attributes and
+    compression, in the order openpyxl wrote them."""
+    with zipfile.ZipFile(path) as src:
+        members = [(info.filename, src.read(info)) for info in src.infolist()]
+    stamp = _document_date().encode()
+    with zipfile.ZipFile(path, "w") as dst:
+        for name, data in members:
+            if name == "docProps/core.xml":
+                data = _CORE_DATES.sub(rb"\g<1>" + stamp + rb"\g<3>", data)
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            info.create_system = 3  # Unix, whatever system wrote it
+            info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
+            dst.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
 
 
 def by_county(
@@ -238,12 +289,15 @@ def excel(
     for name, frame in (("巡诊", patrols), ("指标", indicators), ("选址建议", recommendations)):
         if frame is not None:
             sheets.append((name, _headers(frame)))
-    with atomic_path(target) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-        for name, frame in sheets:
-            _plain(frame).to_excel(writer, sheet_name=name, index=False)
-            ws = writer.sheets[name]
-            ws.freeze_panes = "A2"
-            for col in ws.columns:
-                width = max(len(str(c.value or "")) for c in list(col)[:200])
-                ws.column_dimensions[col[0].column_letter].width = min(max(8, width * 1.2), 60)
+    with atomic_path(target) as tmp:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+            for name, frame in sheets:
+                _plain(frame).to_excel(writer, sheet_name=name, index=False)
+                ws = writer.sheets[name]
+                _text_cells(ws)
+                ws.freeze_panes = "A2"
+                for col in ws.columns:
+                    width = max(len(str(c.value or "")) for c in list(col)[:200])
+                    ws.column_dimensions[col[0].column_letter].width = min(max(8, width * 1.2), 60)
+        _reproducible_zip(tmp)
     return target

@@ -45,3 +45,42 @@ detour_factor: float = 1.3
 
 #: Speed of the straight-line fallback (km/h), a typical county road average.
 straight_line_speed_kph: float = 35.0
+
+
+#: Largest seed of the modelled parts (numpy's seed sequences take 0..2**32-1 per entry).
+MAX_SEED: int = 2**32 - 1
+
+
+def seed_or_default(seed: object) -> int:
+    """``seed`` as an int in 0..:data:`MAX_SEED` (``None``: :data:`default_seed`).
+
+    Raises
+    ------
+    siting.SitingError
+        For anything else (a negative, too large, fractional or non-numeric seed), naming it.
+    """
+    from siting._errors import SitingError
+
+    if seed is None:
+        return default_seed
+    value: int | None = None
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        value = seed
+    elif isinstance(seed, str) and seed.strip().lstrip("+").isdigit():
+        value = int(seed.strip())
+    elif isinstance(seed, float) and seed.is_integer():
+        value = int(seed)
+    else:
+        try:
+            import operator
+
+            value = None if isinstance(seed, bool) else operator.index(seed)  # type: ignore[arg-type]
+        except TypeError:
+            value = None
+    if value is None or not 0 <= value <= MAX_SEED:
+        msg = (
+            f"种子须为 0 到 {MAX_SEED} 的整数 the seed must be an integer from 0 to {MAX_SEED}, "
+            f"got {seed!r}"
+        )
+        raise SitingError(msg)
+    return value
