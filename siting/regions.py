@@ -58,7 +58,7 @@ from siting._errors import DataError, RegionNotFoundError
 from siting._reference import AGE_BANDS_60, ReferenceData, reference
 from siting._tables import load_table
 
-__all__ = ["Region", "apportion", "available", "load", "resolve"]
+__all__ = ["Region", "StudyArea", "apportion", "available", "load", "resolve", "study_area"]
 
 _GOLDEN = math.pi * (3.0 - math.sqrt(5.0))
 WGS84_CRS = "EPSG:4326"
@@ -645,3 +645,115 @@ def _split_population(county: pd.Series, towns: pd.DataFrame, villages: pd.DataF
     towns["pop_60plus"] = sums["pop_60plus"].reindex(towns.index, fill_value=0).astype("int64")
     towns["pop_65plus"] = sums["pop_65plus"].reindex(towns.index, fill_value=0).astype("int64")
     towns["population_source"] = "modelled"
+
+
+# --- the study area of a planner's own data ----------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class StudyArea:
+    """Where an analysis happens, wherever in China: its outline (WGS84), the metric CRS of its
+    centre (the WGS84 UTM zone, :func:`siting.crs.metric_crs`) and where the outline came from.
+
+    Attributes
+    ----------
+    outline
+        A polygon or multipolygon in WGS84 degrees.
+    metric_crs
+        ``"EPSG:326zz"``: the UTM zone of the outline's centre, in which distances are measured
+        and static maps drawn.
+    source
+        ``"region 511722 宣汉县"``, ``"boundary <file>"`` or ``"facilities extent + 5 km"``.
+    region
+        The built-in region, when the area is one.
+    """
+
+    outline: BaseGeometry
+    metric_crs: str
+    source: str
+    region: Region | None = None
+
+    @property
+    def outline_gdf(self) -> gpd.GeoDataFrame:
+        return gpd.GeoDataFrame({"source": [self.source]}, geometry=[self.outline], crs=WGS84_CRS)
+
+
+def _read_boundary(path: str | os.PathLike[str]) -> BaseGeometry:
+    file = Path(path)
+    if not file.is_file():
+        msg = f"boundary file not found: {file}"
+        raise DataError(msg)
+    try:
+        shapes = gpd.read_file(file)
+    except Exception as exc:  # a damaged or foreign file: name it
+        msg = f"{file}: cannot read the boundary ({type(exc).__name__}: {exc})"
+        raise DataError(msg) from exc
+    if shapes.crs is None:
+        msg = f"{file}: the boundary has no CRS; save it with one (e.g. EPSG:4326)"
+        raise DataError(msg)
+    shapes = shapes[shapes.geometry.notna() & ~shapes.geometry.is_empty]
+    polygons = shapes[shapes.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if polygons.empty:
+        msg = f"{file}: the boundary holds no polygon (found {sorted(set(shapes.geom_type))})"
+        raise DataError(msg)
+    return shapely.make_valid(polygons.to_crs(WGS84_CRS).union_all())
+
+
+def study_area(
+    region: Region | str | None = None,
+    *,
+    boundary: str | os.PathLike[str] | BaseGeometry | None = None,
+    facilities: gpd.GeoDataFrame | None = None,
+    buffer_m: float = 5000.0,
+    seed: int | None = None,
+) -> StudyArea:
+    """The study area: a boundary if given, else a built-in region's outline, else the convex
+    hull of the facilities buffered by ``buffer_m`` metres.
+
+    Parameters
+    ----------
+    region
+        A built-in region (name, code or a loaded :class:`Region`).
+    boundary
+        A boundary file in any CRS (its polygons are merged) or a WGS84 geometry.
+    facilities
+        A registry (WGS84): its extent is the area when there is no boundary and no region.
+    buffer_m
+        Buffer around the facilities' extent.
+
+    Raises
+    ------
+    siting.DataError
+        If nothing locates the area, or a boundary file cannot be used.
+    """
+    from siting.crs import metric_crs
+
+    reg = load(region, seed=seed) if isinstance(region, str) else region
+    if boundary is not None:
+        if isinstance(boundary, BaseGeometry):
+            outline = boundary
+            source = "boundary (geometry)"
+        else:
+            outline = _read_boundary(boundary)
+            source = f"boundary {Path(boundary)}"
+    elif reg is not None:
+        outline = reg.outline
+        source = f"region {reg.code} {reg.name}"
+    elif facilities is not None and len(facilities) > 0:
+        pts = facilities.geometry.to_crs(WGS84_CRS)
+        pts = pts[pts.notna() & ~pts.is_empty]
+        if pts.empty:
+            msg = "the facilities have no location: give a boundary or a region"
+            raise DataError(msg)
+        local = metric_crs(shapely.MultiPoint(list(pts)).centroid)
+        hull = gpd.GeoSeries([pts.union_all().convex_hull], crs=WGS84_CRS).to_crs(local)
+        outline = hull.buffer(buffer_m).to_crs(WGS84_CRS).iloc[0]
+        source = f"facilities extent + {buffer_m / 1000:g} km"
+    else:
+        msg = "no study area: give a region, a boundary or facilities"
+        raise DataError(msg)
+    if outline.is_empty:
+        msg = f"the study area ({source}) is empty"
+        raise DataError(msg)
+    zone = metric_crs(outline.centroid).to_string()
+    return StudyArea(outline=outline, metric_crs=zone, source=source, region=reg)
