@@ -429,9 +429,16 @@ def _parser() -> argparse.ArgumentParser:
             "--kind health_center --out out/locate\n"
             "  siting locate --region nanchong --model lscp --threshold 30 --candidates villages "
             "--out out/lscp\n"
+            "  siting locate --facilities list.csv --crs gcj02 --network roads.osm.pbf "
+            "--model mclp --p 2 --out out/mine\n"
+            "    (no region: the elderly-care facilities are the demand, weighted by beds, and\n"
+            "     their sites the candidates unless --candidates FILE)\n"
         ),
     )
-    loc.add_argument("--region", required=True, help="built-in region: name, code or alias")
+    loc.add_argument(
+        "--region", default=None, help="built-in region (or give --facilities, any place)"
+    )
+    loc.add_argument("--boundary", type=_input_file, default=None, help="boundary file (any CRS)")
     loc.add_argument("--model", required=True, choices=["mclp", "lscp", "p_median", "pmedian"])
     loc.add_argument(
         "--p", type=_positive_int, default=None, help="number of new sites (mclp, p_median)"
@@ -565,7 +572,10 @@ def _parser() -> argparse.ArgumentParser:
             "--network roads.osm.pbf --out villages.csv\n"
         ),
     )
-    cnear.add_argument("--region", required=True, help="name, code or alias")
+    cnear.add_argument(
+        "--region", default=None, help="built-in region (or give --registry, any place)"
+    )
+    cnear.add_argument("--boundary", type=_input_file, default=None, help="boundary file (any CRS)")
     cnear.add_argument("--from", dest="origin", required=True,
                        help="kind(s), comma-separated, or 'villages'")  # fmt: skip
     cnear.add_argument("--to", dest="target", required=True, help="kind(s), comma-separated")
@@ -744,20 +754,39 @@ def _cmd_costs_nearest(args: argparse.Namespace) -> int:
     from siting import costs, modelled, network, regions, registry
     from siting._io import write_csv
 
-    region = regions.load(args.region)
+    region = regions.load(args.region) if args.region else None
+    if region is None and args.registry is None:
+        msg = "give --region (a built-in region) or --registry (your facility file)"
+        raise SitingError(msg)
+    outline = (
+        regions.study_area(region, boundary=args.boundary).outline
+        if region is not None or args.boundary is not None
+        else None
+    )
     if args.registry is not None:
-        facilities = registry.read(args.registry, crs=args.crs, boundary=region.outline)
+        facilities = registry.read(args.registry, crs=args.crs, boundary=outline)
         data_source = "user"
     else:
+        assert region is not None
         facilities = modelled.registry_for(region)
         data_source = "modelled"
+    roads: Any = None
     if args.network is not None:
         roads = network.load(args.network, crs=args.network_crs)
-    else:
+    elif region is not None:
         print("使用模拟路网 using the modelled road network (not surveyed)", flush=True)
         roads = network.modelled(region)
+    else:
+        print(
+            "注意：没有路网，车程按直线距离估算 no road network: straight-line estimates "
+            "(give --network FILE)",
+            flush=True,
+        )
     targets = _kinds_arg(args.target)
     if args.origin.strip() == "villages":
+        if region is None:
+            msg = "--from villages needs a built-in --region (its villages)"
+            raise SitingError(msg)
         demand = region.villages
     else:
         kinds = _kinds_arg(args.origin)
@@ -786,7 +815,11 @@ def _cmd_costs_nearest(args: argparse.Namespace) -> int:
         }
     )
     out = pd.concat([out, result.drop(columns=["demand_id", "rank", "facility_id"])], axis=1)
-    out["network"] = "modelled" if roads.graph.get("modelled") else "real"
+    out["network"] = (
+        "none (straight line)"
+        if roads is None
+        else ("modelled" if roads.graph.get("modelled") else "real")
+    )
     out["data_source"] = data_source
     write_csv(out, args.out)
     reached = result[result["rank"] == 1]
@@ -856,6 +889,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     s = result.summary
     print(f"数据 data: {s['data']}")
     for rule, r in s["rules"].items():
+        if r.get("facilities") and not r.get("partners"):
+            print(
+                f"  {r['rule_zh']} ({rule}): 名录中没有可配对的机构，未配对 no partner in the list"
+            )
+            continue
         share, median = r.get("share_within"), r.get("median_min")
         print(
             f"  {r['rule_zh']} ({rule}): {r['paired']}/{r['facilities']} paired, "
@@ -872,6 +910,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     villages = s["gaps"]["villages_by_threshold_min"]
     if villages:
         print(f"  村覆盖缺口 village gaps by threshold (min): {villages}")
+    travel = s.get("travel_times", {})
+    if travel.get("straight_line"):
+        print(f"  注意 note: {travel['note_zh']} / {travel['note']}")
+    for item in s.get("not_computed", []):
+        print(f"  未计算 not computed: {item['output']}: {item['reason_zh']} / {item['reason']}")
     print(f"写入 wrote {len(result.files)} files to {result.out}")
     return 0
 
@@ -886,30 +929,59 @@ def _cmd_locate(args: argparse.Namespace) -> int:
     from siting._io import write_csv
     from siting._outdir import OutputFolder
 
+    if args.region is None and args.facilities is None:
+        msg = "give --region (a built-in region) or --facilities (your facility file)"
+        raise SitingError(msg)
+    if args.region is None and args.candidates == "villages":
+        msg = "--candidates villages needs a built-in --region (its villages)"
+        raise SitingError(msg)
     with OutputFolder(args.out, force=getattr(args, "force", False)) as folder:
-        region = regions.load(args.region)
+        region = regions.load(args.region) if args.region else None
+        outline = (
+            regions.study_area(region, boundary=args.boundary).outline
+            if region is not None or args.boundary is not None
+            else None
+        )
         if args.facilities is not None:
-            facilities = registry.read(args.facilities, crs=args.crs, boundary=region.outline)
+            facilities = registry.read(args.facilities, crs=args.crs, boundary=outline)
         else:
+            assert region is not None
             facilities = modelled.registry_for(region)
+        roads: Any = None
         if args.network is not None:
             roads = network.load(args.network, crs=args.network_crs)
-        else:
+        elif region is not None:
             print("使用模拟路网 using the modelled road network (not surveyed)", flush=True)
             roads = network.modelled(region)
+        else:
+            print(
+                "注意：没有路网，车程按直线距离估算 no road network: straight-line estimates "
+                "(give --network FILE)",
+                flush=True,
+            )
         candidates: str | gpd.GeoDataFrame = args.candidates
+        demand = None
+        pop_column = "pop_65plus"
+        if region is None:
+            # anywhere: the elderly-care facilities are the demand (weighted by beds, 1 without)
+            demand = locate.facility_demand(facilities)
+            pop_column = "weight"
+            if args.candidates == "townships":  # the default: next to the elderly-care sites
+                candidates = demand
         if args.candidates not in ("townships", "villages"):
-            candidates = registry.read(Path(args.candidates), crs=args.crs, boundary=region.outline)
+            candidates = registry.read(Path(args.candidates), crs=args.crs, boundary=outline)
         model = "p_median" if args.model == "pmedian" else args.model
         result = locate.recommend(
             region,
             roads,
             facilities,
+            demand,
             model=model,
             p=args.p,
             threshold_min=args.threshold,
             kind=_kinds_arg(args.kind),
             candidates=candidates,
+            pop_column=pop_column,
             time_limit_s=args.time_limit,
         )
         coloc = locate.colocation(facilities, region, network=roads)
@@ -940,7 +1012,7 @@ def _cmd_locate(args: argparse.Namespace) -> int:
             "command": "locate",
             "started_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "settings": {
-                "region": region.code,
+                "region": None if region is None else region.code,
                 "model": model,
                 "p": args.p,
                 "threshold_min": args.threshold,

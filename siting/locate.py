@@ -74,7 +74,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.spatial import cKDTree
 
-from siting import costs, coverage
+from siting import costs, coverage, registry
 from siting._errors import SitingError
 from siting._io import write_csv, write_text
 from siting.crs import metric_crs
@@ -94,6 +94,7 @@ __all__ = [
     "Pairs",
     "Solution",
     "colocation",
+    "facility_demand",
     "lscp",
     "mclp",
     "p_median",
@@ -1198,6 +1199,46 @@ def _of_kind(frame: gpd.GeoDataFrame | None, kinds: tuple[str, ...], name: str) 
     return coverage._of_kind(frame, kinds, name, error=LocateError)
 
 
+def facility_demand(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The elderly-care facilities of a registry as demand points, anywhere in China.
+
+    Without a built-in region there are no villages nor population: the demand of a new
+    medical facility is then the elderly-care facilities it would serve, each weighted by its
+    beds (``weight``; 1 where beds are not given), ``population_source`` saying so.
+
+    Raises
+    ------
+    LocateError
+        If the registry has no elderly-care facility.
+    """
+    care = facilities[facilities["kind"].isin(registry.ELDERLY_CARE_KINDS)]
+    if care.empty:
+        msg = (
+            "no elderly-care facility in the list to serve: without a built-in region the "
+            "demand is the list's elderly-care facilities (名录中没有养老机构，无法确定需求点)"
+        )
+        raise LocateError(msg)
+    beds = (
+        pd.to_numeric(care["beds"], errors="coerce")
+        if "beds" in care.columns
+        else pd.Series(np.nan, index=care.index)
+    )
+    out = gpd.GeoDataFrame(
+        {
+            "name": care["name"],
+            "kind": care["kind"],
+            "weight": beds.fillna(1.0).clip(lower=1.0).astype(np.float64),
+            "population_source": "elderly-care facilities weighted by beds (床位数加权)",
+        },
+        geometry=care.geometry,
+        crs=care.crs,
+    )
+    for col in ("county_code", "township_code"):
+        if col in care.columns:
+            out[col] = care[col]
+    return out
+
+
 def _population(demand: gpd.GeoDataFrame, column: str) -> tuple[F64, str]:
     if not isinstance(column, str) or column not in demand.columns:
         have = ", ".join(map(str, demand.columns))
@@ -1434,6 +1475,9 @@ def _sentences(
     if "modelled" in source:
         zh += "，老年人口为模拟数据"
         en += ", modelled elderly population"
+    if "elderly-care facilities" in source:
+        zh += "，覆盖对象为名录中的养老机构（按床位数加权）"
+        en += "; coverage of the list's elderly-care facilities, weighted by beds"
     zh += "）。"
     en += ")."
     if status not in ("optimal",):
@@ -1934,7 +1978,7 @@ def write(result: LocateResult, out_dir: str | os.PathLike[str]) -> tuple[Path, 
 
 def colocation(
     facilities: gpd.GeoDataFrame,
-    region: Region,
+    region: Region | None,
     *,
     distance_m: float = 500.0,
     network: costs.Network = None,
@@ -1955,9 +1999,10 @@ def colocation(
     facilities
         The registry (GeoDataFrame indexed by id, with ``kind`` and ``name``).
     region
-        The region whose villages (with ``pop_column``) form the catchments.
+        The region whose villages (with ``pop_column``) form the catchments; ``None`` (a
+        planner's own list anywhere): no catchments (``catchment_pop`` empty, ranked by id).
     distance_m
-        Adjacency distance in metres.
+        Adjacency distance in metres, measured in the UTM zone of the facilities' centre.
     network
         Road network for the catchments, or ``None`` (straight-line fallback).
     health_kinds, care_kinds
@@ -1980,13 +2025,22 @@ def colocation(
     True
     """
     dist = _number(distance_m, "distance_m")
-    if not isinstance(region, Region):
-        msg = f"region must be a Region, got {type(region).__name__}"
+    if region is not None and not isinstance(region, Region):
+        msg = f"region must be a Region or None, got {type(region).__name__}"
         raise TypeError(msg)
     health = _of_kind(facilities, tuple(health_kinds), "facilities")
     care = _of_kind(facilities, tuple(care_kinds), "facilities")
-    weights, source = _population(region.villages, pop_column)
-    crs = metric_crs()
+    if region is not None:
+        weights, source = _population(region.villages, pop_column)
+    else:
+        weights, source = np.zeros(0), "none (no villages: give a region)"
+    located = facilities.geometry.to_crs("EPSG:4326")
+    located = located[located.notna() & ~located.is_empty]
+    crs = (
+        metric_crs(region.outline.centroid)
+        if region is not None
+        else (metric_crs(located.union_all().centroid) if len(located) else metric_crs())
+    )
     hxy = shapely.get_coordinates(np.asarray(health.geometry.to_crs(crs).array))
     if len(care):
         cxy = shapely.get_coordinates(np.asarray(care.geometry.to_crs(crs).array))
@@ -1997,7 +2051,7 @@ def colocation(
         d_care = np.full(len(health), np.inf)
         i_care = np.full(len(health), -1, dtype=np.int64)
     lonely = d_care > dist
-    if len(health):
+    if len(health) and region is not None:
         near = costs.nearest(network, region.villages, health, k=1)
         ok = near["reachable"].to_numpy(dtype=bool)
         fac = pd.Index(near["facility_id"].to_numpy(dtype=object)[ok])
@@ -2005,11 +2059,11 @@ def colocation(
         pop: F64 = np.bincount(pos, weights=weights[ok], minlength=len(health)).astype(np.float64)
         n_v: I64 = np.bincount(pos, minlength=len(health)).astype(np.int64)
     else:
-        pop = np.zeros(0)
-        n_v = np.zeros(0, dtype=np.int64)
+        pop = np.full(len(health), np.nan if region is None else 0.0)
+        n_v = np.zeros(len(health), dtype=np.int64)
     sel = np.flatnonzero(lonely)
     ids = health.index[sel]
-    order = np.lexsort((ids.astype(str).to_numpy(), -pop[sel]))
+    order = np.lexsort((ids.astype(str).to_numpy(), -np.nan_to_num(pop[sel], nan=0.0)))
     sel = sel[order]
     rows = health.iloc[sel]
     geo = np.asarray(rows.geometry.to_crs("EPSG:4326").array)
@@ -2022,12 +2076,15 @@ def colocation(
     near_name[has_care] = care_names[i_care[sel][has_care]]
     names = _text(rows, "name")
     zh = [
-        f"{n}周边{dist:g}米内无养老院，辐射老年人{p:,.0f}人，建议毗邻建设养老院（两院一体）"
+        f"{n}周边{dist:g}米内无养老院，"
+        + ("" if np.isnan(p) else f"辐射老年人{p:,.0f}人，")
+        + "建议毗邻建设养老院（两院一体）"
         for n, p in zip(names, pop[sel], strict=True)
     ]
     en = [
-        f"{rid}: no nursing home within {dist:g} m; catchment {p:,.0f} elderly; "
-        "suggest a nursing home next door (two-in-one)"
+        f"{rid}: no nursing home within {dist:g} m; "
+        + ("" if np.isnan(p) else f"catchment {p:,.0f} elderly; ")
+        + "suggest a nursing home next door (two-in-one)"
         for rid, p in zip(rows.index, pop[sel], strict=True)
     ]
     out = pd.DataFrame(

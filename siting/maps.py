@@ -205,6 +205,28 @@ class _Parts:
     def counties(self) -> gpd.GeoDataFrame | None:
         return None if self.region is None else self.region.counties
 
+    @property
+    def straight_line(self) -> bool:
+        """Whether travel times shown are straight-line estimates (no road network)."""
+        if "straight" in str(self.data.get("network", "")):
+            return True
+        pairs = self.pairings
+        return bool(
+            pairs is not None and "method" in pairs and (pairs["method"] == "straight_line").any()
+        )
+
+    def metric_crs(self) -> str:
+        """The UTM zone of the area shown (its centre), where the static map is drawn."""
+        from siting.crs import metric_crs
+
+        if self.region is not None:
+            return str(metric_crs(self.region.outline.centroid).to_string())
+        pts = self.facilities.geometry.to_crs(4326)
+        pts = pts[pts.notna() & ~pts.is_empty]
+        if pts.empty:
+            return str(settings.metric_crs)
+        return str(metric_crs(pts.union_all().centroid).to_string())
+
     def modelled(self) -> list[str]:
         """What is modelled among the parts shown, in Chinese (empty: nothing)."""
         out = []
@@ -214,8 +236,11 @@ class _Parts:
         net = str(self.data.get("network", ""))
         if "modelled" in net:
             out.append("路网为模拟路网，车程与服务范围为估算")
-        elif "straight" in net:
-            out.append("车程按直线距离估算")
+        elif self.straight_line:
+            out.append(
+                f"车程为直线距离估算（直线距离×{settings.detour_factor:g}，按"
+                f"{settings.straight_line_speed_kph:g}公里/小时），非路网实测；服务范围为圆形示意"
+            )
         gap_types = set() if self.gaps is None else set(self.gaps.get("gap_type", []))
         if "modelled" in str(self.data.get("villages", "")) and "village" in gap_types:
             out.append("村点位与老年人口为模拟分布")
@@ -289,6 +314,7 @@ def _gather(
     pairings: pd.DataFrame | None = None,
     gaps: pd.DataFrame | None = None,
     service_areas: gpd.GeoDataFrame | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> _Parts:
     from siting import modelled, regions
 
@@ -352,7 +378,12 @@ def _gather(
         recommendations=(
             None if recommendations is None else _as_points(recommendations, "recommendations")
         ),
-        data={str(k): str(v) for k, v in (run.summary.get("data", {}) if run else {}).items()},
+        data={
+            str(k): str(v)
+            for k, v in (
+                data if data is not None else (run.summary.get("data", {}) if run else {})
+            ).items()
+        },
     )
 
 
@@ -1043,6 +1074,7 @@ def _polygon_layers(m: folium.Map, parts: _Parts, shift: str) -> dict[str, Any]:
     sa = parts.service_areas
     if sa is not None and not sa.empty:
         areas = _display(sa, shift, simplify=True)
+        straight = parts.straight_line
         colours = list(st["service_areas"])
         minutes = sorted(float(x) for x in areas["minutes"].unique())
         for i, mins in enumerate(minutes):
@@ -1055,13 +1087,16 @@ def _polygon_layers(m: folium.Map, parts: _Parts, shift: str) -> dict[str, Any]:
                 area = r.get("area_km2")
                 rows = [
                     ("机构", name),
-                    ("车程", f"{mins:g}分钟以内"),
+                    ("车程", f"{mins:g}分钟以内" + ("（直线估算，圆形示意）" if straight else "")),
                     ("面积", None if _missing(area) else f"{float(str(area)):.1f}平方公里"),
                 ]
                 return {"t": f"{_esc(name)} {mins:g}分钟服务范围", "p": _table(rows, "服务范围")}
 
-            name = f"{st['layers']['service_areas']} {mins:g}分钟"
+            name = f"{st['layers']['service_areas']} {mins:g}分钟" + (
+                "(直线估算)" if straight else ""
+            )
             m.add_child(_VectorLayer(_features(sub, sa_props), [style], name=name, show=i == 0))
+        shown["straight"] = straight
         shown["service_areas"] = [(mins, colours[min(i, len(colours) - 1)]) for i, mins in
                                   enumerate(minutes)]  # fmt: skip
     return shown
@@ -1154,7 +1189,7 @@ def _legend_html(
     for mins, colour in polygons.get("service_areas", []):
         row(
             f'<span class="area" style="background:{colour}33;border-color:{colour}"></span>',
-            f"服务范围 {mins:g}分钟",
+            f"服务范围 {mins:g}分钟" + ("(直线估算)" if polygons.get("straight") else ""),
         )
     for t in polygons.get("layout", []):
         colour = st["layout_types"][t]
@@ -1193,6 +1228,7 @@ def meeting_map(
     service_areas: gpd.GeoDataFrame | None = None,
     basemap: str = "none",
     title: str | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> folium.Map:
     """One interactive map of a run, in Chinese, that works with no internet.
 
@@ -1256,6 +1292,7 @@ def meeting_map(
         pairings=pairings,
         gaps=gaps,
         service_areas=service_areas,
+        data=data,
     )
     fac = _display(parts.facilities, shift)
     outline = (
@@ -1494,7 +1531,7 @@ def _draw_static(ax: Axes, parts: _Parts) -> list[Any]:
     from matplotlib.patches import Patch
 
     st = _style()
-    crs = settings.metric_crs
+    crs = parts.metric_crs()
     handles: list[Any] = []
     fac = parts.facilities.to_crs(crs)
     if parts.counties is not None:
@@ -1527,7 +1564,8 @@ def _draw_static(ax: Axes, parts: _Parts) -> list[Any]:
         sub = sa[sa["minutes"].astype(float) == mins].to_crs(crs)
         colour = colours[0]
         sub.plot(ax=ax, facecolor=colour, alpha=0.08, edgecolor="none", zorder=1.5)
-        handles.append(Patch(facecolor=colour, alpha=0.25, label=f"服务范围 {mins:g}分钟"))
+        label = f"服务范围 {mins:g}分钟" + ("(直线估算)" if parts.straight_line else "")
+        handles.append(Patch(facecolor=colour, alpha=0.25, label=label))
     pairs = parts.pairings
     if pairs is not None and not pairs.empty and "assigned" in pairs:
         names = _rule_names(pairs)
@@ -1657,6 +1695,7 @@ def static_map(
     gaps: pd.DataFrame | None = None,
     service_areas: gpd.GeoDataFrame | None = None,
     title: str | None = None,
+    data: Mapping[str, Any] | None = None,
     dpi: int = 200,
     size_in: tuple[float, float] = (11.69, 8.27),
 ) -> Path:
@@ -1711,6 +1750,7 @@ def static_map(
         pairings=pairings,
         gaps=gaps,
         service_areas=service_areas,
+        data=data,
     )
     import matplotlib as mpl
     from matplotlib.figure import Figure
@@ -1726,10 +1766,11 @@ def static_map(
         fig = Figure(figsize=size_in, layout="constrained")
         ax = fig.add_subplot()
         handles = _draw_static(ax, parts)
+        crs = parts.metric_crs()
         bounds = (
-            parts.region.outline_gdf.to_crs(settings.metric_crs).total_bounds
+            parts.region.outline_gdf.to_crs(crs).total_bounds
             if parts.region is not None
-            else parts.facilities.to_crs(settings.metric_crs).total_bounds
+            else parts.facilities.to_crs(crs).total_bounds
         )
         pad = 0.03 * max(bounds[2] - bounds[0], bounds[3] - bounds[1])
         ax.set_xlim(bounds[0] - pad, bounds[2] + pad)
@@ -1752,7 +1793,9 @@ def static_map(
             title_fontsize=9,
         )
         modelled = parts.modelled()
-        note = f"坐标系 {settings.metric_crs} (WGS 84 / UTM 48N)"
+        zone = int(crs.rsplit(":", 1)[-1]) % 100
+        hemisphere = "N" if crs.rsplit(":", 1)[-1].startswith("326") else "S"
+        note = f"坐标系 {crs} (WGS 84 / UTM {zone}{hemisphere})"
         if modelled:
             note = f"⚠ {_MODELLED_NOTICE}：" + "；".join(modelled) + "。\n" + note
         fig.supxlabel(

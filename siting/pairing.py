@@ -659,7 +659,23 @@ def _pair_capacity(
     return rows, info
 
 
-def _reasons(rows: pd.DataFrame, rule: Rule, capacity: bool) -> pd.DataFrame:
+def no_partner_reason(rule: Rule) -> tuple[str, str]:
+    """What to say when the facility list holds no partner of ``rule`` at all (zh, en)."""
+    kinds_zh = "或".join(_label(k) for k in rule.to_kinds)
+    kinds_en = " or ".join(registry.kind_label(k, "en") for k in rule.to_kinds)
+    if rule.partner_filter:
+        cond = "、".join("/".join(v) for v in rule.partner_filter.values())
+        kinds_zh = f"{cond}{kinds_zh}"
+        kinds_en = f"{kinds_en} ({', '.join('/'.join(v) for v in rule.partner_filter.values())})"
+    return (
+        f"规则 {rule.zh}：名录中没有{kinds_zh}，未配对",
+        f"rule {rule.id}: the facility list has no {kinds_en}; not paired",
+    )
+
+
+def _reasons(
+    rows: pd.DataFrame, rule: Rule, capacity: bool, *, no_partners: bool = False
+) -> pd.DataFrame:
     kinds_zh = "或".join(_label(k) for k in rule.to_kinds)
     kinds_en = " or ".join(registry.kind_label(k, "en") for k in rule.to_kinds)
     if rule.partner_filter:
@@ -670,7 +686,10 @@ def _reasons(rows: pd.DataFrame, rule: Rule, capacity: bool) -> pd.DataFrame:
     reason_en = rows["reason_en"].astype(object).to_numpy().copy()
     for _, group in rows.groupby("facility_id", sort=False):
         near = group[group["rank"] <= rule.k]
-        zh, en = _explain(near, rule, kinds_zh, kinds_en)
+        if no_partners:  # not a gap of the roads: the list has none of the partners at all
+            zh, en = no_partner_reason(rule)
+        else:
+            zh, en = _explain(near, rule, kinds_zh, kinds_en)
         pos = rows.index.get_indexer(group.index)
         if capacity:
             zh, en = _capacity_reason(group, zh, en, kinds_zh, kinds_en)
@@ -886,7 +905,7 @@ def pair(
                 raw[rule.id] = near
             rows = _frame(rule, demand, partners, near)
             rows["assigned"] = (rows["rank"] == 1) & rows["reachable"]
-        rows = _reasons(rows, rule, bool(detail.get("capacity")))
+        rows = _reasons(rows, rule, bool(detail.get("capacity")), no_partners=len(partners) == 0)
         if rule.cost and rs.cost is not None:
             rows = _fees(rows, demand, rs.cost)
         first = rows[rows["assigned"]]

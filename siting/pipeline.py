@@ -303,12 +303,18 @@ def _load_inputs(
     return reg, fac, roads, data_source, network_source
 
 
-def _facility_gaps(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Facilities whose assigned partner is beyond the rule's threshold, or who have none."""
+def _facility_gaps(pairs: pd.DataFrame, skip_rules: Iterable[str] = ()) -> pd.DataFrame:
+    """Facilities whose assigned partner is beyond the rule's threshold, or who have none.
+
+    ``skip_rules``: rules the list has no partner for at all (said in ``not_computed``, not
+    listed as gaps of the roads)."""
     if pairs.empty:
         return pd.DataFrame(columns=list(GAP_COLUMNS))
+    skip = set(skip_rules)
     rows = []
     for (rule, fid), group in pairs.groupby(["rule", "facility_id"], sort=False):
+        if rule in skip:
+            continue
         chosen = group[group["assigned"]]
         first = chosen.iloc[0] if len(chosen) else group.sort_values("rank").iloc[0]
         if len(chosen) and bool(first["within_threshold"]):
@@ -350,6 +356,31 @@ def _village_nearest(
             previous.villages, more, pd.Index(villages.index), 1, settings.max_snap_m
         )
     return costs.nearest(net, villages, medical, k=1)
+
+
+def _all_village_gaps(villages: gpd.GeoDataFrame, thresholds: Sequence[float]) -> pd.DataFrame:
+    """Every village at every threshold: the list has no medical facility at all."""
+    ids = np.repeat(villages.index.astype(str).to_numpy(), len(thresholds))
+    limits = np.tile(np.asarray(thresholds, dtype=np.float64), len(villages))
+    out = pd.DataFrame(
+        {
+            "gap_type": "village",
+            "rule": "village_coverage",
+            "village_code": pd.array(ids, dtype="string"),
+            "village_name": pd.Series(ids).map(villages["name"]).astype("string").to_numpy(),
+            "county_code": pd.Series(ids).map(villages["county_code"]).astype("string").to_numpy(),
+            "township_code": pd.Series(ids)
+            .map(villages["township_code"])
+            .astype("string")
+            .to_numpy(),
+            "travel_time_min": np.nan,
+            "threshold_min": limits,
+            "reachable": False,
+            "method": pd.array([None] * len(ids), dtype="string"),
+            "reason": "名录中没有任何医疗机构 no medical facility in the list",
+        }
+    )
+    return out.reindex(columns=list(GAP_COLUMNS))
 
 
 def _village_gaps(
@@ -395,6 +426,33 @@ def _village_gaps(
         )
     ]
     return out.reindex(columns=list(GAP_COLUMNS))
+
+
+def _travel_note(pairs: pd.DataFrame, network_source: str) -> dict[str, Any]:
+    """How the travel times were measured: on roads, or straight-line estimates (and how)."""
+    methods = sorted(set(pairs["method"].dropna().astype(str))) if len(pairs) else []
+    straight = costs.STRAIGHT_LINE in methods
+    note: dict[str, Any] = {"methods": methods, "network": network_source}
+    if straight:
+        note.update(
+            {
+                "straight_line": True,
+                "detour_factor": settings.detour_factor,
+                "speed_kph": settings.straight_line_speed_kph,
+                "note_zh": (
+                    f"部分或全部车程为直线估算（直线距离×{settings.detour_factor:g}，按"
+                    f"{settings.straight_line_speed_kph:g}公里/小时），非路网实测"
+                ),
+                "note": (
+                    f"some or all travel times are straight-line estimates (distance x "
+                    f"{settings.detour_factor:g} at {settings.straight_line_speed_kph:g} km/h), "
+                    "not measured on roads"
+                ),
+            }
+        )
+    else:
+        note["straight_line"] = False
+    return note
 
 
 def _json(data: Any) -> str:
@@ -661,13 +719,33 @@ def _prepare(
     fac_tags = None if plan is None else layouts.tag_joined(fac, plan)
     if fac_tags is not None:
         pairs["layout_elements"] = pairs["facility_id"].map(fac_tags)
+    not_computed: list[dict[str, str]] = []
+
+    def skipped(output: str, zh: str, en: str) -> None:
+        not_computed.append({"output": output, "reason_zh": zh, "reason": en})
+
+    no_partner_rules = []
+    for rule in rs:
+        d = details.get(rule.id, {})
+        if d.get("facilities", 0) and d.get("partners", 0) == 0:
+            no_partner_rules.append(rule.id)
+            zh, en = pairing.no_partner_reason(rule)
+            skipped(f"pairings: {rule.id}", zh, en)
     with clock.step("gaps", "覆盖缺口 coverage gaps"):
-        gap_parts = [_facility_gaps(pairs)]
+        gap_parts = [_facility_gaps(pairs, no_partner_rules)]
         village_near = None
         medical = fac[fac["kind"].isin(MEDICAL_KINDS)]
         if villages is not None and not villages.empty and not medical.empty:
             village_near = _village_nearest(net, villages, medical, _previous)
             gap_parts.append(_village_gaps(village_near, villages, medical, thresholds))
+        elif villages is not None and not villages.empty:
+            gap_parts.append(_all_village_gaps(villages, thresholds))
+        elif villages is None:
+            skipped(
+                "gaps: villages",
+                "没有村庄数据，未计算村覆盖缺口（内置区域 --region 提供村庄）",
+                "no villages, so no village gaps (a built-in --region brings its villages)",
+            )
         if patrols is not None:
             gap_parts.append(patrol.coverage_gaps(patrols).reindex(columns=list(GAP_COLUMNS)))
         gaps = pd.concat([g for g in gap_parts if not g.empty] or gap_parts, ignore_index=True)
@@ -687,7 +765,14 @@ def _prepare(
             key = gaps["facility_id"].fillna(gaps["village_code"]).astype(object)
             gaps["layout_elements"] = key.map(tags).astype("string")
     cov = access = areas = None
-    if villages is not None and reg is not None:
+    if villages is None or reg is None:
+        for output in ("coverage_by_area.csv", "access_e2sfca.csv"):
+            skipped(
+                output,
+                "没有村庄与老年人口数据（内置区域 --region 提供），未计算",
+                "no villages and elderly population (a built-in --region brings them)",
+            )
+    else:
         with clock.step("coverage", "覆盖人口 elderly population covered"):
             names = {
                 "county_code": reg.counties["name"],
@@ -702,6 +787,12 @@ def _prepare(
                 supply = fac[fac["kind"].isin(kinds)]
                 supply = supply[pd.to_numeric(supply[cap], errors="coerce").fillna(0) > 0]
                 if supply.empty:
+                    labels_zh = "、".join(registry.kind_label(k) for k in kinds)
+                    skipped(
+                        f"access_e2sfca.csv: {score}",
+                        f"名录中没有填写{cap}（床位数）的{labels_zh}",
+                        f"no {' or '.join(kinds)} with {cap} in the list",
+                    )
                     continue
                 a = coverage.e2sfca(net, villages, supply, capacity=cap)
                 a.insert(1, "score", score)
@@ -730,6 +821,12 @@ def _prepare(
                     both = both.iloc[np.lexsort((both["minutes"].to_numpy(), order))]
                     areas = gpd.GeoDataFrame(both.reset_index(drop=True), crs="EPSG:4326")
     recommended = None
+    if recommend_p is not None and reg is None:
+        skipped(
+            "recommendations.csv",
+            "新增选址需要内置区域的村庄与人口（--region），未计算",
+            "recommendations need a built-in region's villages and population (--region)",
+        )
     if recommend_p is not None and reg is not None:
         from siting import locate
 
@@ -756,6 +853,24 @@ def _prepare(
     if reg is not None:
         with clock.step("indicators", "政策指标 policy indicators"):
             measured = indicators.measure(reg, own, pairs, gaps)
+    else:
+        skipped(
+            "indicators.csv",
+            "政策指标需要内置区域的人口与村庄（--region），未计算",
+            "the policy indicators need a built-in region's population and villages (--region)",
+        )
+    if plan is None and layout is not None:
+        skipped(
+            "layout.geojson",
+            "本区域没有规划布局文件（siting/layouts/），未标注布局",
+            "no layout spec for this area (siting/layouts/), so no layout tags",
+        )
+    if patrol_plan and patrols is None:
+        skipped(
+            "patrols.csv",
+            "规则中没有巡诊规则 patrol，未排巡诊",
+            "the rules have no patrol rule, so no patrol plan",
+        )
     layout_summary = None
     if plan is not None:
         layout_summary = layouts.summary(plan, own, reg, pairings=pairs, gaps=gaps).reset_index()
@@ -768,6 +883,8 @@ def _prepare(
         else "none",
     }
     summary = _summary(reg, own, pairs, gaps, cov, details, labels, thresholds, capacity)
+    summary["not_computed"] = not_computed
+    summary["travel_times"] = _travel_note(pairs, network_source)
     if recommended is not None:
         summary["recommendations"] = summary_extra
     if patrols is not None:
@@ -850,6 +967,7 @@ def _prepare(
             "service_areas": areas,
             "patrol_routes": None if patrols is None else _distinct_routes(patrols.routes),
             "recommendations": recommended,
+            "data": labels,
         }
 
         def meeting(path: Path) -> None:

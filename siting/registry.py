@@ -1832,6 +1832,42 @@ class _Reading:
                 extras[name] = _extra_from_cells(self.frame[h].tolist(), self.raw.fmt)
         return pd.DataFrame(extras, index=pd.RangeIndex(self.n))
 
+    def attach_codes(
+        self, codes: dict[str, list[str | None]], lon: FloatArray, lat: FloatArray
+    ) -> None:
+        """Missing county and township codes from the reference data (:mod:`siting._admin`)."""
+        from siting import _admin
+
+        if all(codes["county_code"]) and all(codes["township_code"]):
+            return
+        county, town, stats = _admin.attach_codes(
+            np.asarray(lon, dtype=float),
+            np.asarray(lat, dtype=float),
+            codes["county_code"],
+            codes["township_code"],
+        )
+        codes["county_code"], codes["township_code"] = county, town
+        if stats["county_attached"] or stats["township_attached"]:
+            self.issues.warn(
+                None,
+                "county_code",
+                f"county codes attached from the reference county boundaries for "
+                f"{stats['county_attached']} rows, township codes for "
+                f"{stats['township_attached']} rows (township areas are modelled around the "
+                "real township seats: check rows near a township border)",
+                f"已按参考区划补全区县代码 {stats['county_attached']} 行、乡镇代码 "
+                f"{stats['township_attached']} 行（乡镇范围为模拟，边界附近请核对）",
+            )
+        if stats["outside"]:
+            covered = ", ".join(_admin.covered_counties())
+            self.issues.warn(
+                None,
+                "county_code",
+                f"{stats['outside']} rows have no county code and lie outside the counties the "
+                f"shipped reference tables cover ({covered}); their codes stay empty",
+                f"{stats['outside']} 行无区县代码，且不在内置参考区划范围内，代码留空",
+            )
+
     def run(self) -> gpd.GeoDataFrame | None:
         """Every check, every issue; the registry when there is no error."""
         self.required_columns()
@@ -1856,6 +1892,7 @@ class _Reading:
         self.region(wgs_lon, wgs_lat, usable)
         if self.issues.has_errors:
             return None
+        self.attach_codes(codes, wgs_lon, wgs_lat)
         full_ids = _fill_ids(ids, kinds, codes["county_code"])
         self.raw.attrs["generated_ids"] = [
             new for old, new in zip(ids, full_ids, strict=True) if old is None

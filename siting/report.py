@@ -258,6 +258,22 @@ def excel(
             ),
         ),
     ]
+    travel = summary.get("travel_times") or {}
+    if travel.get("straight_line"):
+        notes.insert(
+            0,
+            (
+                "注意 直线估算 STRAIGHT LINE",
+                f"{travel.get('note_zh', '')} ({travel.get('note', '')})",
+            ),
+        )
+    for item in summary.get("not_computed") or []:
+        notes.append(
+            (
+                f"未计算 not computed: {item.get('output', '')}",
+                f"{item.get('reason_zh', '')} ({item.get('reason', '')})",
+            )
+        )
     if any("modelled" in str(v) for v in data.values()):
         notes.insert(
             0,
