@@ -727,7 +727,14 @@ def _prepare(
     no_partner_rules = []
     for rule in rs:
         d = details.get(rule.id, {})
-        if d.get("facilities", 0) and d.get("partners", 0) == 0:
+        if not d.get("facilities", 0):
+            kinds_zh = "、".join(registry.kind_label(k) for k in rule.from_kinds)
+            skipped(
+                f"pairings: {rule.id}",
+                f"规则 {rule.zh}：名录中没有{kinds_zh}，无需配对",
+                f"rule {rule.id}: the list has no {' or '.join(rule.from_kinds)} to pair",
+            )
+        elif d.get("partners", 0) == 0:
             no_partner_rules.append(rule.id)
             zh, en = pairing.no_partner_reason(rule)
             skipped(f"pairings: {rule.id}", zh, en)
