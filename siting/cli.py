@@ -887,6 +887,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         force=getattr(args, "force", False),
     )
     s = result.summary
+    _print_warnings(result.manifest.get("inputs", {}).get("facilities", {}).get("warnings", []))
     print(f"数据 data: {s['data']}")
     for rule, r in s["rules"].items():
         if r.get("facilities") and not r.get("partners"):
@@ -944,6 +945,9 @@ def _cmd_locate(args: argparse.Namespace) -> int:
         )
         if args.facilities is not None:
             facilities = registry.read(args.facilities, crs=args.crs, boundary=outline)
+            from siting.pipeline import reader_warnings
+
+            _print_warnings(reader_warnings(facilities))
         else:
             assert region is not None
             facilities = modelled.registry_for(region)
@@ -1071,6 +1075,14 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+def _print_warnings(lines: Sequence[str]) -> None:
+    """The registry reader's warnings (file, row, column, reason), on stderr."""
+    if lines:
+        print(f"提示 {len(lines)} warning(s) reading the facility list:", file=sys.stderr)
+        for line in lines:
+            print(f"  [提示 WARNING] {line}", file=sys.stderr)
+
+
 def _cmd_update(args: argparse.Namespace) -> int:
     from siting import pipeline
 
@@ -1083,6 +1095,8 @@ def _cmd_update(args: argparse.Namespace) -> int:
         allow_duplicates=getattr(args, "allow_duplicates", False),
         force=getattr(args, "force", False),
     )
+    if result.run is not None:
+        _print_warnings(result.run.manifest.get("update", {}).get("warnings", []))
     if result.already_applied:
         print(f"已完成，无需再更新 already up to date: {len(result.added)} facilities added before")
         return 0

@@ -228,6 +228,16 @@ def _data_source(fac: pd.DataFrame) -> str:
     return "partly modelled" if "modelled" in sources else "user"
 
 
+def reader_warnings(frame: pd.DataFrame, limit: int = 200) -> list[str]:
+    """The registry reader's warnings of ``frame`` as lines (file, row, column, reason), at most
+    ``limit`` and then one line with the count of the rest."""
+    issues = [i for i in frame.attrs.get("issues", []) if getattr(i, "severity", "") != "error"]
+    lines = [str(i) for i in issues[:limit]]
+    if len(issues) > limit:
+        lines.append(f"... and {len(issues) - limit} more warnings")
+    return lines
+
+
 def _load_inputs(
     region: str | Region | None,
     facilities: str | os.PathLike[str] | gpd.GeoDataFrame | None,
@@ -281,7 +291,12 @@ def _load_inputs(
         path = Path(facilities)
         fac = registry.read(path, crs=crs, boundary=outline)
         data_source = _data_source(fac)
-        inputs["facilities"] = {"path": str(path), "crs": crs, "sha256": _sha256(path)}
+        inputs["facilities"] = {
+            "path": str(path),
+            "crs": crs,
+            "sha256": _sha256(path),
+            "warnings": reader_warnings(fac),
+        }
     if network is None and reg is not None:
         roads = netmod.modelled(reg)
         network_source = "modelled"
@@ -1598,6 +1613,7 @@ def _update(
             "registry_sha256_before": reg_sha,
             "registry_sha256": new_sha,
             "added_ids": [str(i) for i in added.index],
+            "warnings": reader_warnings(new_rows),
         }
         fault_point("update:staged")
         result = _commit(

@@ -166,3 +166,16 @@ def test_study_area_from_a_boundary_file(tmp_path: Path) -> None:
             tmp_path / "pts.geojson"
         )
         regions.study_area(boundary=tmp_path / "pts.geojson")
+
+
+def test_run_shows_and_records_the_readers_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_list(*SHANGHAI, KINDS).to_csv(tmp_path / "list.csv", index=False)
+    out = tmp_path / "out"
+    assert main(["run", "--facilities", str(tmp_path / "list.csv"), "--crs", "wgs84",
+                 "--quiet", "--no-maps", "--out", str(out)]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "[提示 WARNING]" in err and "outside the counties" in err
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert any("outside the counties" in w for w in manifest["inputs"]["facilities"]["warnings"])
