@@ -168,6 +168,8 @@ _COLUMN_ZH: Final = {
 }
 
 _MODELLED_NOTICE: Final = "模拟数据，仅供演示，不代表真实情况"
+#: The notice's heading when the only caveat is straight-line travel times (real data).
+_ESTIMATE_NOTICE: Final = "车程为估算，请谨慎解读"
 
 
 def layer_names() -> dict[str, str]:
@@ -226,6 +228,11 @@ class _Parts:
         if pts.empty:
             return str(settings.metric_crs)
         return str(metric_crs(pts.union_all().centroid).to_string())
+
+    def notice_heading(self) -> str:
+        """The notice's heading: modelled data, or (real data) estimated travel times only."""
+        only_estimates = self.straight_line and len(self.modelled()) == 1
+        return _ESTIMATE_NOTICE if only_estimates else _MODELLED_NOTICE
 
     def modelled(self) -> list[str]:
         """What is modelled among the parts shown, in Chinese (empty: nothing)."""
@@ -1350,7 +1357,7 @@ def meeting_map(
         root.html.add_child(
             folium.Element(
                 '<div class="siting-box siting-notice" id="siting-notice">'
-                f"<b>⚠ {_MODELLED_NOTICE}</b>"
+                f"<b>⚠ {parts.notice_heading()}</b>"
                 f'<ul style="margin:2px 0 0 0;padding-left:18px">{items}</ul></div>'
             )
         )
@@ -1797,7 +1804,7 @@ def static_map(
         hemisphere = "N" if crs.rsplit(":", 1)[-1].startswith("326") else "S"
         note = f"坐标系 {crs} (WGS 84 / UTM {zone}{hemisphere})"
         if modelled:
-            note = f"⚠ {_MODELLED_NOTICE}：" + "；".join(modelled) + "。\n" + note
+            note = f"⚠ {parts.notice_heading()}：" + "；".join(modelled) + "。\n" + note
         fig.supxlabel(
             note,
             x=0.01,
