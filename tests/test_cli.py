@@ -89,8 +89,9 @@ def test_validate_clean_file_exit_0(tmp_path: Path) -> None:
     lon, lat = crs.wgs84_to_gcj02(seat["lon"], seat["lat"])
     f = _write(
         tmp_path / "ok.csv",
-        {"名称": ["甲镇敬老院"], "类型": ["敬老院"], "经度": [float(lon)], "纬度": [float(lat)]},
-    )
+        {"名称": ["甲镇敬老院"], "类型": ["敬老院"], "经度": [float(lon)], "纬度": [float(lat)],
+         "县区代码": ["511722"], "乡镇代码": [seat.name]},
+    )  # fmt: skip
     done = _run("registry", "validate", str(f), "--crs", "gcj02", "--region", "xuanhan")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no problems" in done.stdout
