@@ -335,6 +335,8 @@ def _gather(
         reg = regions.load(region)
     else:
         reg = region
+    if facilities is None and run is not None and run.facilities is not None:
+        facilities = run.facilities  # the registry the run read, kept in memory
     if facilities is None:
         fac_info = inputs.get("facilities") or {}
         if reg is not None and (run is None or "modelled_registry_of" in fac_info):

@@ -145,6 +145,8 @@ class RunResult:
     files: dict[str, Path] = field(default_factory=dict)
     #: Files kept outside the folder by the same commit (``update``: the registry's history copy).
     kept: list[Path] = field(default_factory=list)
+    #: The facilities the run read (all of them, partners outside a batch partition included).
+    facilities: gpd.GeoDataFrame | None = None
 
 
 @dataclass
@@ -1036,6 +1038,7 @@ def _prepare(
         access=access,
         service_areas=areas,
         indicators=measured,
+        facilities=fac,
     )
     return _Prepared(result=result, writers=writers, clock=clock)
 
