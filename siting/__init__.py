@@ -58,12 +58,14 @@ __all__ = [
     "coverage",
     "crs",
     "data_dir",
+    "geocode",
     "indicators",
     "layout",
     "load_region",
     "locate",
     "modelled",
     "network",
+    "osm_fetch",
     "pairing",
     "patrol",
     "pipeline",
@@ -76,3 +78,14 @@ __all__ = [
     "settings",
     "write_registry",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``siting.geocode`` and ``siting.osm_fetch`` load on first use (they talk to web
+    services, which most runs never do), so ``import siting`` stays fast."""
+    if name in ("geocode", "osm_fetch"):
+        import importlib
+
+        return importlib.import_module(f"siting.{name}")
+    msg = f"module 'siting' has no attribute {name!r}"
+    raise AttributeError(msg)

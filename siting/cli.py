@@ -129,6 +129,15 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _positive_rate(text: str) -> float:
+    """Requests per second: a finite number > 0 (``--rate``)."""
+    value = _number(text)
+    if value <= 0:
+        msg = f"每秒请求数须大于 0 requests per second must be > 0, got {text!r}"
+        raise _Bad(msg)
+    return value
+
+
 def _margin_km(text: str) -> float:
     """Kilometres: a finite number >= 0 (``--margin-km``)."""
     value = _number(text)
@@ -341,8 +350,64 @@ def _parser() -> argparse.ArgumentParser:
         "  siting network import 道路.shp --crs gcj02 --out roads.graphml\n",
     )
     nimport.add_argument("file", type=_input_file, help="road file")
-    nimport.add_argument("--crs", default=None, help="line layers: wgs84, gcj02, bd09 or EPSG")
+    nimport.add_argument(
+        "--crs",
+        "--network-crs",
+        dest="crs",
+        default=None,
+        help="line layers: wgs84, gcj02, bd09 or EPSG (default: the file's .prj)",
+    )
+    nimport.add_argument(
+        "--encoding", default=None, help="line layers: text encoding, e.g. gbk (Shapefile w/o .cpg)"
+    )
+    nimport.add_argument(
+        "--oneway-column",
+        default=None,
+        metavar="none|NAME",
+        help="line layers: the direction column, or none (every road two-way)",
+    )
+    nimport.add_argument(
+        "--class-column", default=None, metavar="NAME", help="line layers: the road class column"
+    )
+    nimport.add_argument(
+        "--class-map",
+        default=None,
+        metavar="LABEL=CLASS,...",
+        help="line layers: extra class labels, e.g. 二级公路=secondary,三级公路=tertiary",
+    )
+    nimport.add_argument("--layer", default=None, help="line layers: the layer of a GeoPackage")
     nimport.add_argument("--out", type=_output_file, required=True, help="output .graphml")
+    nfetch = net_sub.add_parser(
+        "fetch",
+        help="download OpenStreetMap roads of a region or boundary (needs internet)",
+        formatter_class=_FMT,
+        description=(
+            "Download the drivable OpenStreetMap roads of a built-in region or a boundary, plus a\n"
+            "buffer, from an Overpass server with osmnx, and write osmnx GraphML for\n"
+            "'siting run --network'. The download date, server and osmnx settings are recorded;\n"
+            "a file already fetched for the same area is reused (--refresh downloads again).\n"
+            "Server: --overpass-url, else $SITING_OVERPASS_URL, else osmnx's public one.\n"
+            "Roads © OpenStreetMap contributors, ODbL. 下载 OpenStreetMap 实际路网（需联网）。"
+        ),
+        epilog=(
+            "examples:\n  siting network fetch --region xuanhan"
+            "        # -> data/geo/roads_xuanhan.graphml\n"
+            "  siting network fetch --boundary county.geojson --buffer-km 10 --out roads.graphml\n"
+            "  siting run --region xuanhan --network data/geo/roads_xuanhan.graphml --out out/x\n"
+        ),
+    )
+    narea = nfetch.add_mutually_exclusive_group(required=True)
+    narea.add_argument("--region", default=None, help="built-in region: name, code or alias")
+    narea.add_argument("--boundary", type=_input_file, default=None, help="boundary (any CRS)")
+    nfetch.add_argument("--out", type=_output_file, default=None, help="output .graphml")
+    nfetch.add_argument(
+        "--buffer-km", type=_margin_km, default=5.0, help="roads this far around the area (5)"
+    )
+    nfetch.add_argument("--overpass-url", default=None, help="Overpass API URL (…/api)")
+    nfetch.add_argument(
+        "--timeout", type=_positive_seconds, default=180.0, help="seconds per request (180)"
+    )
+    nfetch.add_argument("--refresh", action="store_true", help="download again")
 
     run = sub.add_parser(
         "run",
@@ -375,6 +440,11 @@ def _parser() -> argparse.ArgumentParser:
         type=_input_file,
         default=None,
         help="road file: .graphml/.osm/.pbf/.shp/.gpkg ...",
+    )
+    run.add_argument(
+        "--fetch-roads",
+        action="store_true",
+        help="download OpenStreetMap roads of the area (needs internet; reused next time)",
     )
     run.add_argument("--network-crs", default=None, help="coordinate system of a line layer")
     run.add_argument("--boundary", type=_input_file, default=None, help="boundary file (any CRS)")
@@ -629,6 +699,71 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--sheet", default=None, help="Excel sheet name")
     val.add_argument("--layer", default=None, help="GeoPackage layer")
     val.add_argument("--poi-source", default=None, choices=["amap", "tencent", "baidu"])
+    geo = reg_sub.add_parser(
+        "geocode",
+        help="fill missing coordinates from the address column (地理编码; uses the network)",
+        formatter_class=_FMT,
+        description=(
+            "Fill the empty lon/lat of a facility list (CSV in UTF-8 or GBK, or .xlsx) from its\n"
+            "address column (地址/详细地址/address; else the name) through a web map's geocoding\n"
+            "service: amap (高德, GCJ-02), baidu (百度, BD-09) or tianditu (天地图, CGCS2000).\n"
+            "Points are converted to WGS84; every row and column is kept, rows with coordinates\n"
+            "are not touched, and geocode_provider/_crs/_level/_query/_status/_note say what\n"
+            "happened. Matches only at 区县/市/省 level, vague ones, and points many addresses\n"
+            "share (a fallback) are location=approximate and listed, never used as exact.\n"
+            "Answers are cached (a rerun sends no request), requests are rate limited and\n"
+            "retried. The key comes from --key or SITING_AMAP_KEY / SITING_BAIDU_AK /\n"
+            "SITING_TIANDITU_TK and is never printed (the environment keeps it out of the\n"
+            "shell history). Exit code 0 when the file was written, 1 when no row could be\n"
+            "located, 2 for a usage error or a refused key.\n"
+            "按地址批量查询坐标（高德/百度/天地图），结果转为 WGS84，并标出大致位置。"
+        ),
+        epilog=(
+            "examples:\n"
+            "  export SITING_AMAP_KEY=...   # 高德 Web服务 key\n"
+            "  siting registry geocode 养老机构.xlsx --provider amap --city 南充市 "
+            "--out 养老机构_坐标.xlsx\n"
+            "  siting registry geocode list.csv --provider tianditu --out list_geocoded.csv\n"
+            "  siting registry validate list_geocoded.csv --crs wgs84\n"
+        ),
+    )
+    geo.add_argument("file", type=_input_file, help="CSV or XLSX facility list")
+    geo.add_argument(
+        "--provider", required=True, choices=["amap", "tianditu", "baidu"], help="the service"
+    )
+    geo.add_argument(
+        "--key",
+        default=None,
+        help="the service's key (default SITING_AMAP_KEY, SITING_BAIDU_AK or SITING_TIANDITU_TK)",
+    )
+    geo.add_argument(
+        "--out", type=_output_file, required=True, help="output file: .csv, .xlsx or .gpkg"
+    )
+    geo.add_argument("--city", default=None, help="city hint, e.g. 南充市 (查询城市)")
+    geo.add_argument("--rate", type=_positive_rate, default=None, help="requests per second (3)")
+    geo.add_argument(
+        "--timeout", type=_positive_seconds, default=10.0, help="seconds per request (10)"
+    )
+    geo.add_argument(
+        "--retries", type=_nonnegative_int, default=3, help="retries of a failed request (3)"
+    )
+    geo.add_argument("--sheet", default=None, help="Excel sheet name")
+    geo.add_argument("--encoding", default=None, help="CSV encoding (default UTF-8, else GBK)")
+    geo.add_argument(
+        "--crs", default=None, help="system of the coordinates already in the file (for .gpkg)"
+    )
+    geo.add_argument(
+        "--approximate-levels",
+        default=None,
+        help="levels flagged approximate, comma-separated (default 区县,市,省,未知)",
+    )
+    geo.add_argument(
+        "--cache-dir", type=Path, default=None, help="answer cache (data_dir/geocode_cache)"
+    )
+    geo.add_argument("--no-cache", action="store_true", help="ask again, store nothing")
+    geo.add_argument(
+        "--url", default=None, help="service URL override (default: the documented endpoint)"
+    )
     return parser
 
 
@@ -712,8 +847,39 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return _print_issues(issues, args.file)
 
 
+def _cmd_geocode(args: argparse.Namespace) -> int:
+    from siting import geocode
+
+    levels = args.approximate_levels
+    result = geocode.geocode_file(
+        args.file,
+        provider=args.provider,
+        key=args.key,
+        out=args.out,
+        city=args.city,
+        sheet=args.sheet,
+        encoding=args.encoding,
+        crs=args.crs,
+        rate=args.rate,
+        timeout=args.timeout,
+        retries=args.retries,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        url=args.url,
+        approximate_levels=levels.replace("，", ",").split(",") if levels else None,
+        log=lambda line: print(line, flush=True),
+    )
+    print(result.summary())
+    if result.nothing_located:
+        print("没有任何一行得到坐标 no row could be located (exit code 1)")
+        return 1
+    return 0
+
+
 def _print_graph(graph: Any, path: Path) -> None:
     import networkx as nx
+
+    from siting import network
 
     km = sum(float(d.get("length", 0.0)) for _, _, d in graph.edges(data=True)) / 1000.0
     parts = nx.number_weakly_connected_components(graph)
@@ -723,6 +889,26 @@ def _print_graph(graph: Any, path: Path) -> None:
         f"  {graph.number_of_nodes():,} nodes, {graph.number_of_edges():,} directed edges, "
         f"{km:,.0f} km of directed edges, {parts} connected part(s)"
     )
+    if graph.number_of_nodes():
+        c = network.connectivity(graph)
+        others = c["sizes"][1:]
+        sizes = ", ".join(f"{n:,}" for n in others[:8]) + (", ..." if c["components"] > 9 else "")
+        print(
+            f"  双向连通 strongly connected: largest part {c['largest_nodes']:,} nodes "
+            f"({c['largest_share']:.1%}); {c['components'] - 1:,} other part(s)"
+            + (f" of {sizes} nodes" if others else "")
+            + f"; {c['outside_largest_km']:,.1f} km ({c['outside_largest_share']:.1%}) of the "
+            "directed edges lie outside the largest part"
+        )
+        if c["island_nodes"]:
+            print(
+                f"  {c['islands']:,} island(s) (孤岛: one-way dead ends, fragments) hold "
+                f"{c['island_nodes']:,} nodes; points are tied to the larger parts instead"
+            )
+    source = graph.graph.get("source")
+    notes = source.get("warnings") if isinstance(source, dict) else None
+    for note in notes or ():
+        print(f"提示 warning: {note}", file=sys.stderr)
 
 
 def _cmd_network_build(args: argparse.Namespace) -> int:
@@ -735,11 +921,83 @@ def _cmd_network_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _class_map_arg(text: str) -> dict[str, str]:
+    """``--class-map LABEL=CLASS,...`` as a dict."""
+    import re
+
+    out: dict[str, str] = {}
+    for item in re.split(r"[,，]", text):
+        if not item.strip():
+            continue
+        label, sep, cls = item.partition("=")
+        if not sep or not label.strip() or not cls.strip():
+            msg = (
+                f"--class-map: {item.strip()!r} is not LABEL=CLASS (e.g. 二级公路=secondary) "
+                "(格式应为 标签=等级)"
+            )
+            raise SitingError(msg)
+        out[label.strip()] = cls.strip()
+    return out
+
+
 def _cmd_network_import(args: argparse.Namespace) -> int:
+    import warnings
+
     from siting import network
 
-    graph = network.load(args.file, crs=args.crs)
+    options: dict[str, Any] = {}
+    if args.encoding is not None:
+        options["encoding"] = args.encoding
+    if args.oneway_column is not None:
+        none = args.oneway_column.strip().lower() in ("none", "no", "false")
+        options["oneway_column"] = False if none else args.oneway_column
+    if args.class_column is not None:
+        options["class_column"] = args.class_column
+    if args.class_map is not None:
+        options["class_map"] = _class_map_arg(args.class_map)
+    if args.layer is not None:
+        options["layer"] = args.layer
+    name = args.file.name.lower()
+    if options and not name.endswith(network.LINE_SUFFIXES):
+        given = ", ".join("--" + k.replace("_", "-") for k in options)
+        msg = (
+            f"{given}: for line layers ({', '.join(network.LINE_SUFFIXES)}) only, not "
+            f"{args.file.name} (仅适用于线图层)"
+        )
+        raise SitingError(msg)
+    with warnings.catch_warnings():  # its warnings are printed from the graph, once
+        warnings.simplefilter("ignore", network.NetworkWarning)
+        graph = network.load(args.file, crs=args.crs, **options)
     _print_graph(graph, network.to_graphml(graph, args.out))
+    return 0
+
+
+def _cmd_network_fetch(args: argparse.Namespace) -> int:
+    from siting import network, osm_fetch, regions
+
+    area = regions.study_area(args.region, boundary=args.boundary)
+    buffer_m = args.buffer_km * 1000.0
+    reused = not args.refresh and osm_fetch.cached_roads(area, out=args.out, buffer_m=buffer_m)
+    path = osm_fetch.fetch_roads(
+        area,
+        out=args.out,
+        buffer_m=buffer_m,
+        overpass_url=args.overpass_url,
+        timeout_s=args.timeout,
+        refresh=args.refresh,
+    )
+    graph = network.load(path)
+    if reused:
+        km = sum(float(d.get("length", 0.0)) for _, _, d in graph.edges(data=True)) / 1000.0
+        print(f"沿用 reused {path} (--refresh downloads again): 实际 real road network")
+        print(f"  {len(graph):,} nodes, {graph.number_of_edges():,} directed edges, {km:,.0f} km")
+    else:
+        _print_graph(graph, path)
+    print(
+        f"  OpenStreetMap data of {graph.graph.get('osm_data_utc', '?')}, downloaded "
+        f"{graph.graph.get('downloaded_utc', '?')} from {graph.graph.get('overpass_url', '?')}; "
+        f"{osm_fetch.ATTRIBUTION}"
+    )
     return 0
 
 
@@ -863,11 +1121,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.region is None and args.facilities is None:
         msg = "give --region (a built-in region) or --facilities (your facility file)"
         raise SitingError(msg)
+    network = args.network
+    if getattr(args, "fetch_roads", False):
+        from siting import osm_fetch
+
+        if args.network is not None:
+            msg = "give either --network or --fetch-roads, not both (只能二选一)"
+            raise SitingError(msg)
+        network = osm_fetch.roads_for_run(
+            args.region,
+            boundary=args.boundary,
+            facilities=args.facilities,
+            crs=args.crs,
+            progress=not args.quiet,
+        )
     result = pipeline.run(
         args.region,
         out=args.out,
         facilities=args.facilities,
-        network=args.network,
+        network=network,
         crs=args.crs,
         network_crs=args.network_crs,
         boundary=args.boundary,
@@ -1133,8 +1405,10 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         ("data", "build"): _cmd_build,
         ("data", "regions"): _cmd_regions,
         ("registry", "validate"): _cmd_validate,
+        ("registry", "geocode"): _cmd_geocode,
         ("network", "build"): _cmd_network_build,
         ("network", "import"): _cmd_network_import,
+        ("network", "fetch"): _cmd_network_fetch,
         ("costs", "nearest"): _cmd_costs_nearest,
         ("run", "None"): _cmd_run,
         ("update", "None"): _cmd_update,

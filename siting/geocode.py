@@ -469,51 +469,16 @@ PROVIDERS: Final[dict[str, Provider]] = {
 
 # --- levels ------------------------------------------------------------------------------------
 
+#: Amap 兴趣点/住宅区/公交地铁站点, Tianditu 地名地址, and Baidu's POI classes: a named place.
+_POI_LEVELS: Final = (
+    "兴趣点 poi 地名地址 住宅区 公交地铁站点 公交站台 地铁站 地产小区 商务大厦 政府机构 "
+    "行政单位 公司企业 生活服务 休闲娱乐 餐饮 美食 宾馆 酒店 购物 金融 教育 医疗 医疗卫生 "
+    "工业园区 旅游景点 汽车服务 火车站 长途汽车站 停车场/停车区 港口/码头 收费区/收费站 "
+    "收费处/收费站 飞机场 机场 加油站 绿地 文化传媒 运动健身 房地产 自然地物 交通设施"
+)
 _LEVEL_GROUPS: Final[dict[str, tuple[str, ...]]] = {
     "门牌号": ("门牌号", "门址", "单元号", "楼层", "房间", "门牌"),
-    "兴趣点": (
-        "兴趣点",
-        "poi",
-        "地名地址",
-        "住宅区",
-        "公交地铁站点",
-        "公交站台",
-        "地铁站",
-        "地产小区",
-        "商务大厦",
-        "政府机构",
-        "行政单位",
-        "公司企业",
-        "生活服务",
-        "休闲娱乐",
-        "餐饮",
-        "美食",
-        "宾馆",
-        "酒店",
-        "购物",
-        "金融",
-        "教育",
-        "医疗",
-        "医疗卫生",
-        "工业园区",
-        "旅游景点",
-        "汽车服务",
-        "火车站",
-        "长途汽车站",
-        "停车场/停车区",
-        "港口/码头",
-        "收费区/收费站",
-        "收费处/收费站",
-        "飞机场",
-        "机场",
-        "加油站",
-        "绿地",
-        "文化传媒",
-        "运动健身",
-        "房地产",
-        "自然地物",
-        "交通设施",
-    ),
+    "兴趣点": tuple(_POI_LEVELS.split()),
     "道路": ("道路", "道路交叉路口", "交叉路口", "小巷", "桥"),
     "乡镇": ("乡镇", "村庄", "开发区", "热点商圈", "商圈", "街道"),
     "区县": ("区县", "县", "区", "县级市"),
@@ -592,8 +557,7 @@ class _Cache:
             return None  # a damaged entry is asked again
 
     def put(self, key: str, answer: _Answer) -> None:
-        if self.path is None:
-            return
+        """Keep an answer (in memory only when the cache is off: one run asks once)."""
         self.entries[key] = answer.to_cache()
         self.dirty += 1
         if self.dirty >= _CACHE_SAVE_EVERY:
@@ -1050,8 +1014,10 @@ def _find_columns(frame: pd.DataFrame, file: str) -> _Columns:
         location=by_canon.get("location"),
     )
     if cols.location is not None and _looks_like_pairs(frame[cols.location]):
+        # The registry reads such a column as coordinates; a second location-quality column
+        # would clash with it, so none is written.
         by_canon.setdefault("lnglat", cols.location)
-        cols.location_blocked = _norm_header(cols.location) == "location"
+        cols.location_blocked = True
         cols.location = None
     if "lon" in by_canon or "lat" in by_canon:
         cols.lon, cols.lat = by_canon.get("lon"), by_canon.get("lat")
@@ -1189,9 +1155,12 @@ class GeocodeResult:
     def summary(self) -> str:
         """A bilingual summary for a planner, listing approximate, not-found and failed rows."""
         p = self.provider
-        lines = [
+        head = (
             f"地理编码 geocoded with {p.label} ({p.crs_label} -> WGS84): "
-            f"{self.to_locate} of {len(self.rows)} rows needed coordinates",
+            f"{self.to_locate} of {len(self.rows)} rows needed coordinates"
+        )
+        lines = [
+            head,
             f"  精确定位 located exactly: {len(self.located)}",
             f"  大致位置 approximate (location=approximate, not exact): {len(self.approximate)}",
         ]
@@ -1537,11 +1506,11 @@ def _output_frame(
             Issue(
                 file,
                 None,
-                "location",
-                "the 'location' column holds 'lng,lat' pairs, so location=approximate could not "
-                "be written; see geocode_status",
+                cols.pair,
+                f"the {cols.pair!r} column holds 'lng,lat' pairs, so location=approximate "
+                "could not be written beside it; see geocode_status",
                 "warning",
-                "“location”列是坐标，无法写入定位质量，请看 geocode_status 列",
+                f"“{cols.pair}”列是坐标，无法另写定位质量，请看 geocode_status 列",
             )
         )
     for c in GEOCODE_COLUMNS:

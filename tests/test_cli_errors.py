@@ -74,6 +74,16 @@ ARGPARSE_ERRORS: list[tuple[list[str], str]] = [
     (["data", "build", "--region", "xuanhan", "--reference-dir", "MISSING"], "MISSING"),
     (["data", "regions", "--reference-dir", "MISSING"], "MISSING"),
     (["data", "regions", "--reference-dir", "FILE"], "FILE"),
+    # registry geocode, network fetch
+    (["registry", "geocode", "MISSING", "--provider", "amap", "--out", "OUT/x.csv"], "MISSING"),
+    (["registry", "geocode", "FILE", "--provider", "amap", "--out", "x.csv", "--rate", "0"], "0"),
+    (
+        ["registry", "geocode", "FILE", "--provider", "amap", "--out", "x.csv", "--rate", "nan"],
+        "nan",
+    ),
+    (["network", "fetch", "--region", "xuanhan", "--buffer-km", "-1"], "-1"),
+    (["network", "fetch", "--region", "xuanhan", "--timeout", "0"], "0"),
+    (["network", "fetch", "--boundary", "MISSING"], "MISSING"),
     # registry validate
     (["registry", "validate", "FILE", "--margin-km", "nan"], "nan"),
     (["registry", "validate", "FILE", "--margin-km", "-1"], "-1"),
@@ -337,7 +347,9 @@ def test_every_command_and_action_is_walked() -> None:
         ("data", "build"),
         ("data", "regions"),
         ("registry", "validate"),
+        ("registry", "geocode"),
         ("network", "build"),
+        ("network", "fetch"),
         ("network", "import"),
         ("costs", "nearest"),
         ("run",),

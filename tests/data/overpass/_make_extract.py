@@ -46,7 +46,7 @@ def main() -> None:
     used = sorted({r for _, refs, _ in ways for r in refs})
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="siting">']
     lines.append(
-        ' <note>Data © OpenStreetMap contributors, ODbL 1.0; from pyrosm test.osm.pbf</note>'
+        " <note>Data © OpenStreetMap contributors, ODbL 1.0; from pyrosm test.osm.pbf</note>"
     )
     lon, lat = np.asarray(nodes["lon"]), np.asarray(nodes["lat"])
     for node_id in used:
