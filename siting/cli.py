@@ -768,21 +768,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_issues(issues: list[Issue], file: Path) -> int:
-    errors = [i for i in issues if i.severity == "error"]
-    warnings = [i for i in issues if i.severity != "error"]
-    if not issues:
-        print(f"{file}: 检查通过，未发现问题 / no problems found")
-        return 0
-    print(f"{file}: {len(errors)} 个错误 / error(s), {len(warnings)} 个提示 / warning(s)")
-    for issue in errors + warnings:
-        tag = "错误 ERROR" if issue.severity == "error" else "提示 WARNING"
-        row = f"第{issue.row}行 row {issue.row}" if issue.row is not None else "整个文件 whole file"
-        col = f"列 column {issue.column!r}" if issue.column else ""
-        print(f"  [{tag}] {row} {col}".rstrip())
-        if issue.reason_zh:
-            print(f"      {issue.reason_zh}")
-        print(f"      {issue.reason}")
-    return 1 if errors else 0
+    """Every problem, bilingual, at most about 200 lines (the rest summarised by reason)."""
+    from siting import registry
+
+    for line in registry.format_issues(issues, file=file):
+        print(line)
+    return 1 if any(i.severity == "error" for i in issues) else 0
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -893,18 +884,25 @@ def _print_graph(graph: Any, path: Path) -> None:
         c = network.connectivity(graph)
         others = c["sizes"][1:]
         sizes = ", ".join(f"{n:,}" for n in others[:8]) + (", ..." if c["components"] > 9 else "")
-        print(
-            f"  双向连通 strongly connected: largest part {c['largest_nodes']:,} nodes "
-            f"({c['largest_share']:.1%}); {c['components'] - 1:,} other part(s)"
-            + (f" of {sizes} nodes" if others else "")
-            + f"; {c['outside_largest_km']:,.1f} km ({c['outside_largest_share']:.1%}) of the "
-            "directed edges lie outside the largest part"
-        )
+        if c["components"] == 1:
+            print("  双向连通 strongly connected: one part, every node reaches every other")
+        else:
+            print(
+                f"  双向连通 strongly connected: largest part {c['largest_nodes']:,} nodes "
+                f"({c['largest_share']:.1%}); {c['components'] - 1:,} other part(s) of {sizes} "
+                f"nodes; {c['outside_largest_km']:,.1f} km ({c['outside_largest_share']:.1%}) of "
+                "the directed edges lie outside the largest part"
+            )
         if c["island_nodes"]:
             print(
                 f"  {c['islands']:,} island(s) (孤岛: one-way dead ends, fragments) hold "
                 f"{c['island_nodes']:,} nodes; points are tied to the larger parts instead"
             )
+    _print_source_warnings(graph)
+
+
+def _print_source_warnings(graph: Any) -> None:
+    """The warnings a loader kept in the graph's ``source`` (e.g. its CRS evidence), on stderr."""
     source = graph.graph.get("source")
     notes = source.get("warnings") if isinstance(source, dict) else None
     for note in notes or ():

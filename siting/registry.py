@@ -17,6 +17,8 @@ column             dtype       meaning
 ``beds``           Int64       beds (床位数), <NA> when unknown
 ``capacity``       Int64       places or clients served (容量), <NA> when unknown
 ``ownership``      string      public | private | <NA>
+``operation``      string      运营方式, a key of ``siting/data/operation_modes.yaml``
+                               (公建公营 | 公建民营 | 公办民营 | 民办公助 | 民建民营 ...) or <NA>
 ``level``          string      hospital level 三级 | 二级 | 一级 | 未定级 | <NA>
 ``source``         string      surveyed | modelled | user | any label ("user" when empty)
 ``location``       string      how good the point is: surveyed | approximate | modelled |
@@ -25,13 +27,17 @@ column             dtype       meaning
 ``note``           string      note or <NA>
 =================  ==========  ===============================================================
 
-:func:`read` takes CSV (UTF-8 or GBK/GB18030 from Chinese Excel), ``.xlsx``, GeoJSON, GeoPackage
-and web-map POI exports (Amap/Tencent in GCJ-02, Baidu in BD-09), understands Chinese headers
-(:data:`COLUMN_ALIASES`) and kind names (``敬老院`` is ``nursing_home``), converts the coordinates
-to WGS84 once, and refuses a file with problems by raising :class:`siting.ValidationError` that
-lists **every** problem at once, each with its row, column and reason (:func:`validate` returns
-them instead). Nothing is silently dropped, moved or changed: every facility row of a clean file
-comes back, in order, with its extra columns.
+:func:`read` takes CSV (UTF-8, UTF-16 with a BOM as Excel's "Unicode 文本", or GBK/GB18030 from
+Chinese Excel; Big5 and Shift-JIS are recognised, never turned into mojibake), ``.xlsx``,
+GeoJSON, GeoPackage and web-map POI exports (Amap/Tencent in GCJ-02, Baidu in BD-09), understands
+Chinese headers (:data:`COLUMN_ALIASES`) and kind names (``敬老院`` is ``nursing_home``), infers
+kinds from names when a list has no kind column, reads hospital levels written in names or types
+(``三级甲等医院``), converts the coordinates to WGS84 once, and refuses a file with problems by
+raising :class:`siting.ValidationError` that lists **every** problem at once, each with its row,
+column and reason (:func:`validate` returns them instead; :func:`format_issues` prints them
+bounded). Nothing is silently dropped, moved or changed: every facility row of a clean file comes
+back, in order, with its extra columns. An unknown value in an optional column (ownership,
+operation, level, point quality) is a warning and stays empty; it never refuses the file.
 
 Rows are numbered as a planner sees them: for CSV and Excel the spreadsheet row (the header is
 row 1, the first facility row 2; a title row above the header shifts both, as it does in Excel);
@@ -47,6 +53,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import math
 import os
@@ -81,17 +88,22 @@ __all__ = [
     "HOSPITAL_LEVELS",
     "KINDS",
     "LOCATION_QUALITIES",
+    "MAX_BEDS",
+    "MAX_CAPACITY",
     "MEDICAL_KINDS",
+    "OPERATIONS",
     "OWNERSHIPS",
     "DuplicateError",
     "KindInfo",
     "append",
     "duplicates",
     "empty",
+    "format_issues",
     "from_frame",
     "infer_kind",
     "kind_label",
     "make_ids",
+    "parse_level",
     "read",
     "validate",
     "write",
@@ -146,7 +158,9 @@ def _load_table() -> dict[str, Any]:
     return load_table("kinds.yaml", required="kinds", what="kind table")
 
 
-def _lookup_table(name: str, groups: Mapping[str, Iterable[Any]]) -> dict[str, str]:
+def _lookup_table(
+    name: str, groups: Mapping[str, Iterable[Any]], where: str = "kinds.yaml"
+) -> dict[str, str]:
     """Alias lookup (normalised alias -> canonical value) of one table, refusing clashes."""
     out: dict[str, str] = {}
     for canonical, aliases in groups.items():
@@ -154,7 +168,7 @@ def _lookup_table(name: str, groups: Mapping[str, Iterable[Any]]) -> dict[str, s
             key = _norm_value(str(alias))
             if out.get(key, canonical) != canonical:
                 msg = (
-                    f"siting/data/kinds.yaml: {name} alias {alias!r} is given to both "
+                    f"siting/data/{where}: {name} alias {alias!r} is given to both "
                     f"{out[key]!r} and {canonical!r}"
                 )
                 raise DataError(msg)
@@ -219,6 +233,97 @@ _OWNERSHIP_LOOKUP: Final = _lookup_table("ownership", _TABLE.get("ownership", {}
 _LOCATION_LOOKUP: Final = _lookup_table("location_quality", _TABLE.get("location_quality", {}))
 
 
+def _load_operations() -> dict[str, dict[str, Any]]:
+    table = load_table("operation_modes.yaml", required="operation_modes", what="operation table")
+    modes: dict[str, dict[str, Any]] = {}
+    for key, spec in table["operation_modes"].items():
+        spec = spec or {}
+        owner = spec.get("ownership")
+        if owner is not None and str(owner) not in OWNERSHIPS:
+            msg = (
+                f"siting/data/operation_modes.yaml: mode {key!r} has ownership {owner!r}; "
+                f"use one of {', '.join(OWNERSHIPS)} or null"
+            )
+            raise DataError(msg)
+        modes[str(key)] = {
+            "en": str(spec.get("en", key)),
+            "ownership": None if owner is None else str(owner),
+            "aliases": tuple(str(a) for a in spec.get("aliases", ()) or ()),
+        }
+    return modes
+
+
+_OPERATION_TABLE: Final = _load_operations()
+#: Accepted values of ``operation`` (运营方式), from ``siting/data/operation_modes.yaml``.
+OPERATIONS: Final[tuple[str, ...]] = tuple(_OPERATION_TABLE)
+_OPERATION_LOOKUP: Final = _lookup_table(
+    "operation_modes",
+    {k: v["aliases"] for k, v in _OPERATION_TABLE.items()},
+    "operation_modes.yaml",
+)
+#: The ownership each operation mode implies (None: mixed).
+_OPERATION_OWNERSHIP: Final[dict[str, str | None]] = {
+    k: v["ownership"] for k, v in _OPERATION_TABLE.items()
+}
+
+#: Largest plausible ``beds`` of one facility (the largest hospitals in China have about 10,000);
+#: a larger number is a row error, not a facility.
+MAX_BEDS: Final = 50_000
+#: Largest plausible ``capacity`` (places or clients served) of one facility.
+MAX_CAPACITY: Final = 1_000_000
+#: Longest cell accepted (Excel's own limit of a cell): a longer one is not facility data.
+_MAX_CELL_CHARS: Final = 32_767
+
+_LEVEL_TEXT: Final = re.compile(
+    r"(?P<num>III|II|I|[一二三123])\s*级\s*(?:(?P<grade>[特甲乙丙])\s*等)?"
+    r"|(?P<short>[一二三])(?P<sgrade>[甲乙丙])"
+    r"(?=$|[\s)\]】）>》、,，;；:：/|]|医院|综合|中医|专科|级|等)"
+)
+_LEVEL_UNRATED: Final = re.compile(r"未定级|未评级|未定等|未评等级|未分级")
+_LEVEL_NUMBER: Final = {
+    "三": "三级",
+    "3": "三级",
+    "III": "三级",
+    "二": "二级",
+    "2": "二级",
+    "II": "二级",
+    "一": "一级",
+    "1": "一级",
+    "I": "一级",
+}
+
+
+def parse_level(text: str | None) -> str | None:
+    """The hospital level (医院等级) written in a text, as a value of :data:`HOSPITAL_LEVELS`.
+
+    Reads a level column's cell (``三级``, ``三甲``, ``二级乙等``, ``3``), or a level written in
+    a name or a POI type (``南充市中心医院（三级甲等）``, ``医疗保健服务;综合医院;三级甲等医院``,
+    ``三甲医院``). The grade (甲等, 乙等 ...) is not kept: the level is what the pairing rules
+    use. ``None`` when the text names no level.
+
+    Examples
+    --------
+    >>> parse_level("南充市中心医院（三级甲等）"), parse_level("二乙"), parse_level("一级医院")
+    ('三级', '二级', '一级')
+    >>> parse_level("三甲镇卫生院") is None
+    True
+    """
+    if text is None:
+        return None
+    raw = str(text)
+    exact = _LEVEL_LOOKUP.get(_norm_value(raw))
+    if exact is not None:
+        return exact
+    norm = unicodedata.normalize("NFKC", raw)
+    if _LEVEL_UNRATED.search(norm):
+        return "未定级" if "未定级" in HOSPITAL_LEVELS else None
+    m = _LEVEL_TEXT.search(norm)
+    if m is None:
+        return None
+    value = _LEVEL_NUMBER[m["num"] or m["short"]]
+    return value if value in HOSPITAL_LEVELS else None
+
+
 def kind_label(kind: str, lang: str = "zh") -> str:
     """Return the label of a facility kind for maps and reports.
 
@@ -276,6 +381,7 @@ COLUMNS: Final[tuple[str, ...]] = (
     "beds",
     "capacity",
     "ownership",
+    "operation",
     "level",
     "source",
     "location",
@@ -334,6 +440,25 @@ COLUMN_ALIASES: Final[dict[str, str]] = {
         ],
         "ownership",
     ),
+    **dict.fromkeys(
+        [
+            "operation",
+            "operation_mode",
+            "operating_mode",
+            "运营方式",
+            "运营模式",
+            "经营方式",
+            "经营模式",
+            "运营类型",
+            "运营性质",
+            "办营方式",
+            "管理方式",
+            "管理模式",
+            "建设运营方式",
+            "建设运营模式",
+        ],
+        "operation",
+    ),
     **dict.fromkeys(["level", "等级", "医院等级", "机构等级", "grade"], "level"),
     **dict.fromkeys(["address", "地址", "详细地址", "机构地址", "addr"], "address"),
     **dict.fromkeys(
@@ -347,6 +472,26 @@ COLUMN_ALIASES: Final[dict[str, str]] = {
     **dict.fromkeys(["source", "来源", "数据来源"], "source"),
     **dict.fromkeys(["location", "定位方式", "定位质量", "位置质量", "坐标质量"], "location"),
     **dict.fromkeys(["note", "备注", "说明", "notes", "remark", "remarks"], "note"),
+    # the usual headers in traditional characters (Big5 lists, 繁體 Excel)
+    "名稱": "name",
+    "機構名稱": "name",
+    "單位名稱": "name",
+    "類型": "kind",
+    "機構類型": "kind",
+    "類別": "kind",
+    "經度": "lon",
+    "緯度": "lat",
+    "經緯度": "lnglat",
+    "坐標系": "crs",
+    "座標系": "crs",
+    "床位數": "beds",
+    "性質": "ownership",
+    "運營方式": "operation",
+    "經營方式": "operation",
+    "等級": "level",
+    "醫院等級": "level",
+    "詳細地址": "address",
+    "備註": "note",
 }
 
 _BRACKETED: Final = re.compile(r"[(\[【<《]([^)\]】>》]*)[)\]】>》]")
@@ -554,7 +699,81 @@ class _Raw:
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
+#: Share of a decoded text's non-ASCII characters that must be common characters of the
+#: encoding it was decoded with (GB2312's, Big5's level 1, JIS level 1) for the decoding to be
+#: believed: mojibake (Big5 read as GBK) is mostly rare characters, kana and symbols.
+_PLAUSIBLE: Final = 0.85
+#: A GB18030 text with fewer common characters is still believed (with a warning) when no other
+#: encoding fits and it holds none of the kana, Greek, Cyrillic, box-drawing, pinyin or
+#: private-use characters that Big5 or Shift-JIS bytes turn into when read as GBK.
+_PLAUSIBLE_RARE: Final = 0.5
+_MOJIBAKE: Final = re.compile("[\u0100-\u024f\u0370-\u04ff\u2500-\u257f\u3040-\u30ff\ue000-\uf8ff]")
+#: The legacy encodings tried after UTF-8, the codec used and the name reported.
+_LEGACY: Final = (
+    ("gb18030", "gb18030", "GB18030 (GBK)"),
+    ("cp950", "big5", "Big5 (traditional Chinese)"),
+    ("cp932", "shift_jis", "Shift-JIS (Japanese)"),
+)
+
+
+@functools.cache
+def _common_chars(codec: str) -> frozenset[str]:
+    """The commonly used characters of a legacy encoding: its punctuation and full-width forms,
+    and the hanzi of GB2312 (gb18030), Big5 level 1 (cp950) or JIS level 1 and kana (cp932)."""
+    any_trail = [*range(0x40, 0x7F), *range(0x80, 0xFF)]
+    blocks: dict[str, list[tuple[Iterable[int], Iterable[int]]]] = {
+        "gb18030": [(range(0xA1, 0xA4), range(0xA1, 0xFF)), (range(0xB0, 0xF8), range(0xA1, 0xFF))],
+        "cp950": [(range(0xA1, 0xA4), any_trail), (range(0xA4, 0xC7), any_trail)],
+        "cp932": [(range(0x81, 0x84), any_trail), (range(0x88, 0x99), any_trail)],
+    }
+    decode_as = "gb2312" if codec == "gb18030" else codec
+    out: set[str] = set()
+    for leads, trails in blocks[codec]:
+        for a in leads:
+            for b in trails:
+                try:
+                    char = bytes((a, b)).decode(decode_as)
+                except UnicodeDecodeError:
+                    continue
+                if len(char) == 1:
+                    out.add(char)
+    return frozenset(out)
+
+
+def _plausibility(text: str, codec: str) -> float:
+    """Share of the non-ASCII characters of ``text`` that are common in ``codec``."""
+    wide = [c for c in text[:200_000] if c > "\x7f"]
+    if not wide:
+        return 1.0
+    common = _common_chars(codec)
+    return sum(c in common for c in wide) / len(wide)
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when every other byte is mostly zero (ASCII in UTF-16), else None."""
+    half = len(data) // 2
+    if half < 4 or len(data) % 2:
+        return None
+    even = data[0::2].count(0) / half
+    odd = data[1::2].count(0) / half
+    if odd > 0.2 and even < 0.02:
+        return "utf-16-le"
+    if even > 0.2 and odd < 0.02:
+        return "utf-16-be"
+    return None
+
+
+def _sample(text: str) -> str:
+    """The first line of ``text`` holding non-ASCII characters, shortened, for messages."""
+    for line in text.splitlines():
+        if any(c > "\x7f" for c in line):
+            return line.strip()[:40]
+    return text[:40]
+
+
 def _decode(data: bytes, encoding: str | None, issues: _Issues) -> tuple[str, str] | None:
+    """Decode a CSV's bytes: a byte-order mark first (UTF-8, UTF-16 LE/BE), then strict UTF-8,
+    then GB18030, Big5 and Shift-JIS, believed only when they give common characters."""
     if encoding is not None:
         try:
             return data.decode(encoding), encoding
@@ -566,32 +785,176 @@ def _decode(data: bytes, encoding: str | None, issues: _Issues) -> tuple[str, st
                 f"无法按 {encoding} 编码读取文件",
             )
             return None
+    boms = (
+        (b"\xef\xbb\xbf", "utf-8-sig", "utf-8-sig"),
+        (b"\xff\xfe", "utf-16", "utf-16-le"),
+        (b"\xfe\xff", "utf-16", "utf-16-be"),
+    )
+    for bom, codec, name in boms:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec), name
+            except UnicodeDecodeError as exc:
+                issues.error(
+                    None,
+                    None,
+                    f"the file starts with a {name} byte-order mark but is not {name} text "
+                    f"({exc}); save it again as CSV UTF-8",
+                    f"文件开头标明为 {name} 编码，但内容不是，请另存为 CSV UTF-8",
+                )
+                return None
+    utf16 = _utf16_without_bom(data)
+    if utf16 is not None:
+        try:
+            text = data.decode(utf16)
+        except UnicodeDecodeError:
+            pass
+        else:
+            issues.warn(
+                None,
+                None,
+                f"the file was read as {utf16.upper()} text (UTF-16 without a byte-order mark); "
+                "check the names",
+                f"文件按 {utf16.upper()} 编码读取（无 BOM），请核对名称",
+            )
+            return text, utf16
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    else:
-        return text, "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError as exc:
-        issues.error(
+    decoded: dict[str, tuple[str, float]] = {}
+    for codec, _name, _label in _LEGACY:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        decoded[codec] = (text, _plausibility(text, codec))
+    gb = decoded.get("gb18030")
+    if gb is not None and gb[1] >= _PLAUSIBLE:
+        return gb[0], "gb18030"
+    best = max(
+        ((score, codec) for codec, (_t, score) in decoded.items() if codec != "gb18030"),
+        default=None,
+    )
+    if best is not None and best[0] >= _PLAUSIBLE and best[0] > (gb[1] if gb else 0.0):
+        codec = best[1]
+        name, label = next((n, lab) for c, n, lab in _LEGACY if c == codec)
+        issues.warn(
             None,
             None,
-            f"the file is neither UTF-8 nor GBK/GB18030 text ({exc}); save it as CSV UTF-8 "
-            "or pass encoding=",
-            "文件既不是 UTF-8 也不是 GBK/GB18030 编码，请另存为 CSV UTF-8",
+            f"the file is not UTF-8 or GBK: it was read as {label}, the encoding in which its "
+            "characters are common ones; check the names, and save it as CSV UTF-8 to be sure",
+            f"文件不是 UTF-8 或 GBK 编码，已按 {label} 读取，请核对名称，建议另存为 CSV UTF-8",
         )
-        return None
+        return decoded[codec][0], name
+    if gb is not None and gb[1] >= _PLAUSIBLE_RARE and not _MOJIBAKE.search(gb[0][:200_000]):
+        issues.warn(
+            None,
+            None,
+            f"the file was read as GB18030 (GBK), but only {gb[1]:.0%} of its Chinese "
+            "characters are common ones (traditional or rare characters?) — check the names, "
+            "and save the file as CSV UTF-8 to be sure",
+            "文件按 GB18030（GBK）读取，但其中不常用字较多，请核对名称，建议另存为 CSV UTF-8",
+        )
+        return gb[0], "gb18030"
+    tried = "UTF-8, " + ", ".join(label for _c, _n, label in _LEGACY)
+    seen = f"; read as GB18030 it would begin {_sample(gb[0])!r}" if gb is not None else ""
+    issues.error(
+        None,
+        None,
+        f"cannot tell the file's text encoding: tried {tried}, and none gives plausible "
+        f"Chinese text{seen} — save it as CSV UTF-8 (Excel: 另存为 → CSV UTF-8) or pass "
+        "encoding=",
+        "无法识别文件编码（已尝试 UTF-8、GB18030、Big5、Shift-JIS），请另存为 CSV UTF-8",
+    )
+    return None
 
 
-def _csv_rows(text: str) -> list[list[Any]]:
+class _Lines:
+    """The lines of a text (``\\n``, ``\\r\\n`` or ``\\r``), counted as they are read."""
+
+    def __init__(self, text: str) -> None:
+        self._lines = iter(io.StringIO(text, newline=""))
+        self.count = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.count += 1
+        return line
+
+
+_LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
+
+
+def _csv_rows(text: str, issues: _Issues) -> list[list[Any]] | None:
+    """The records of a CSV text; ``None`` (with the row named) when quoting is broken.
+
+    A quote that is never closed makes the rest of the file one cell: a cell whose lines look
+    like rows of the file (as many separators as the header) stops the reading there. A cell
+    too long for the csv parser is an error of its row, and the reading goes on.
+    """
     first = text.split("\n", 1)[0]
     delimiter = max([",", "\t", ";"], key=first.count) if first else ","
     if first.count(delimiter) == 0:
         delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return [list(r) for r in reader]
+    lines = _Lines(text)
+    reader = csv.reader(lines, delimiter=delimiter)
+    rows: list[list[Any]] = []
+    spans: list[tuple[int, int]] = []
+    while True:
+        start = lines.count + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            too_long = "field limit" in str(exc)
+            issues.error(
+                len(rows) + 1,
+                None,
+                f"line {start}: a cell is longer than {csv.field_size_limit():,} characters, "
+                "which is no facility's data (a quote not closed?); the row was not read"
+                if too_long
+                else f"line {start}: the row cannot be read as CSV ({exc})",
+                "单元格过长（引号未闭合？），该行未读取" if too_long else "该行无法按 CSV 读取",
+            )
+            rows.append([])
+            spans.append((start, lines.count))
+            reader = csv.reader(lines, delimiter=delimiter)
+            continue
+        rows.append(row)
+        spans.append((start, lines.count))
+    filled = [r for r in rows[: _HEADER_SCAN_ROWS + 1] if any(c.strip() for c in r)]
+    header = max(filled, key=len, default=[])  # the header, not a title row above it
+    need = max(1, len(header) - 1)  # separators of a row of the file
+    for k, (row, (a, b)) in enumerate(zip(rows, spans, strict=True)):
+        if b == a:
+            continue
+        for j, cell in enumerate(row):
+            inner = _LINE_BREAK.split(cell)[1:]
+            if not inner:
+                continue
+            rowlike = sum(1 for line in inner if line.count(delimiter) >= need)
+            last = k == len(rows) - 1
+            if not (rowlike >= 2 or (rowlike and (len(header) >= 4 or last)) or len(inner) > 100):
+                continue
+            column = header[j] if j < len(header) else f"column {j + 1}"
+            end = " to the end of the file" if last else f" to line {b}"
+            issues.error(
+                k + 1,
+                column,
+                f"a quoted cell opening on line {a} is not closed where its row ends: it runs "
+                f"over {len(inner) + 1} lines{end} and takes in {rowlike} lines that look like "
+                'rows of the file, which would be lost; fix the quote (") in this row (a quote '
+                'inside a cell is written twice, "") — the rest of the file was not checked',
+                f"第 {a} 行起的引号未闭合，吞并了其后 {rowlike} 行数据；请修正该行的引号"
+                '（单元格内的引号须写成两个 ""），文件其余部分未检查',
+            )
+            return None
+    return rows
 
 
 def _xlsx_rows(path: Path, sheet: str | int | None, issues: _Issues) -> list[list[Any]] | None:
@@ -781,11 +1144,23 @@ def _load(
         if rows is None:
             return None
         return _table_from_rows(rows, fmt, issues)
-    decoded = _decode(path.read_bytes(), encoding, issues)
+    data = path.read_bytes()
+    if not data.strip():
+        issues.error(
+            None,
+            None,
+            "the file is empty: it holds no header and no facility rows",
+            "文件为空，没有表头和机构数据行",
+        )
+        return None
+    decoded = _decode(data, encoding, issues)
     if decoded is None:
         return None
     text, used = decoded
-    raw = _table_from_rows(_csv_rows(text), fmt, issues)
+    records = _csv_rows(text, issues)
+    if records is None:
+        return None
+    raw = _table_from_rows(records, fmt, issues)
     raw.attrs["encoding"] = used
     return raw
 
@@ -801,7 +1176,10 @@ def _extra_vector(series: pd.Series, declared: str | None) -> Any:
     """
     values = series.tolist()
     if declared is not None and declared.startswith(("int", "uint")):
-        return pd.array([None if _is_missing(v) else int(v) for v in values], dtype="Int64")
+        ints = [None if _is_missing(v) else int(v) for v in values]
+        if all(v is None or -(2**63) <= v < 2**63 for v in ints):
+            return pd.array(ints, dtype="Int64")
+        return _extra_from_cells(values, "vector")
     if declared is not None and declared.startswith("float"):
         return pd.array([None if _is_missing(v) else float(v) for v in values], dtype="Float64")
     if declared == "bool":
@@ -820,7 +1198,10 @@ def _extra_from_cells(values: list[Any], fmt: str) -> Any:
     if present and all(isinstance(v, bool | np.bool_) for v in present):
         return pd.array(nulls, dtype="boolean")
     if present and all(
-        isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in present
+        isinstance(v, int | np.integer)
+        and not isinstance(v, bool | np.bool_)
+        and -(2**63) <= int(v) < 2**63  # a larger whole number stays text, exactly as written
+        for v in present
     ):
         return pd.array(nulls, dtype="Int64")
     if present and all(
@@ -1238,13 +1619,117 @@ def _accepted(table: Mapping[str, Iterable[Any]]) -> str:
     return "; ".join(f"{k} ({', '.join(str(a) for a in v)})" for k, v in table.items())
 
 
+#: Facilities closer than this (metres) count as on one point (:meth:`_Reading.same_point`).
+_SAME_POINT_M: Final = 1.0
+#: How many differently named facilities on one point make a probable geocoder fallback.
+_SAME_POINT_MIN: Final = 3
+#: Headers of a district column (kept as an extra column), named in the same-point warning.
+_DISTRICT_HEADERS: Final = frozenset(
+    _norm_header(h)
+    for h in (
+        "district",
+        "区",
+        "区县",
+        "县区",
+        "区县名称",
+        "所属区县",
+        "所在区县",
+        "所属区",
+        "行政区",
+        "行政区划",
+        "adname",
+        "county",
+        "county_name",
+    )
+)
+
 _ZH_NAMES: Final = {
     "ownership": "性质",
+    "operation": "运营方式",
     "level": "等级",
     "location": "定位方式",
     "beds": "床位数",
     "capacity": "容量",
 }
+
+_LEVEL_PREFIX: Final = re.compile(
+    r"^\s*[(\[【（]?\s*(?:III|II|I|[一二三123])\s*级\s*(?:[特甲乙丙]\s*等)?\s*[)\]】）]?\s*"
+    r"|^\s*[(\[【（]?\s*[一二三][甲乙丙]\s*[)\]】）]?\s*"
+)
+_LEVEL_SUFFIX: Final = re.compile(
+    r"\s*[(\[【（]\s*(?:III|II|I|[一二三123])\s*级\s*(?:[特甲乙丙]\s*等)?\s*[)\]】）]\s*$"
+    r"|\s*[(\[【（]\s*[一二三][甲乙丙]\s*[)\]】）]\s*$"
+)
+
+
+def _kind_with_level(text: str) -> str | None:
+    """The kind of a kind cell that also names a level (``三级甲等医院``, ``医院（二级）``)."""
+    norm = unicodedata.normalize("NFKC", text)
+    rest = _LEVEL_SUFFIX.sub("", _LEVEL_PREFIX.sub("", norm, count=1), count=1)
+    if rest == norm or not rest.strip():
+        return None
+    return _KIND_LOOKUP.get(_norm_value(rest))
+
+
+#: The categorical columns, what their values are called, and the header to suggest.
+_VOCABULARY_LABELS: Final = {
+    "kind": ("facility kinds (机构类型)", "机构类型"),
+    "operation": ("operation modes (运营方式)", "运营方式"),
+    "ownership": ("ownership values (公办/民办)", "性质"),
+    "level": ("hospital levels (医院等级)", "医院等级"),
+    "location": ("point qualities (定位方式)", "定位方式"),
+}
+#: The vocabularies a categorical column accepts (ownership and operation take each other's).
+_ACCEPTS: Final = {
+    "kind": ("kind",),
+    "operation": ("operation", "ownership"),
+    "ownership": ("ownership", "operation"),
+    "level": ("level",),
+    "location": ("location",),
+}
+
+
+def _in_vocabulary(vocabulary: str, text: str) -> bool:
+    """Whether ``text`` is exactly a value (or alias) of a categorical column's table."""
+    norm = _norm_value(text)
+    table = {
+        "kind": _KIND_LOOKUP,
+        "operation": _OPERATION_LOOKUP,
+        "ownership": _OWNERSHIP_LOOKUP,
+        "level": _LEVEL_LOOKUP,
+        "location": _LOCATION_LOOKUP,
+    }[vocabulary]
+    return norm in table
+
+
+def _accepted_in(canon: str, text: str) -> bool:
+    """Whether a cell of column ``canon`` can be read (levels and kinds also from free text)."""
+    if canon == "level":
+        return parse_level(text) is not None
+    if canon == "kind" and _kind_with_level(text) is not None:
+        return True
+    return any(_in_vocabulary(v, text) for v in _ACCEPTS[canon])
+
+
+#: Values too plain to tell which column they belong to (a kind coded 1, 2, 3 is no level).
+_PLAIN_VALUES: Final = frozenset({"无", "none", "是", "否", "yes", "no", "其他", "其它", "other"})
+
+
+def _other_vocabulary(canon: str, text: str) -> str | None:
+    """The other categorical column whose table holds ``text`` (``公建民营`` in a kind column)."""
+    norm = _norm_value(text)
+    if norm.isdigit() or norm in _PLAIN_VALUES:
+        return None
+    for other in _VOCABULARY_LABELS:
+        if other not in _ACCEPTS[canon] and _in_vocabulary(other, text):
+            return other
+    return None
+
+
+def _rows_text(rows: Sequence[int], limit: int = 10) -> str:
+    """``"2, 3, 5"`` or ``"2, 3, 5 … (12 rows)"``."""
+    shown = ", ".join(str(r) for r in rows[:limit])
+    return shown if len(rows) <= limit else f"{shown} … ({len(rows)} rows)"
 
 
 class _Reading:
@@ -1278,14 +1763,20 @@ class _Reading:
             self.coords == "pairs" or bool({"typecode", "uid"} & self.normalized)
         )
         self.kind_is_type = False  # a POI export's 类型/type column holding POI type strings
+        #: Categorical columns whose values are another column's vocabulary: the canonical
+        #: column, the other column, the number of such cells, the filled cells, examples.
+        self.confused: dict[str, tuple[str, int, int, list[str]]] = {}
         raw.attrs["poi_export"] = self.poi
 
     # --- helpers ----------------------------------------------------------------------------
 
     def cells(self, canon: str) -> list[Any]:
-        """The cells of a canonical column (all ``None`` when the file lacks it)."""
+        """The cells of a canonical column (all ``None`` when the file lacks it or it holds
+        another column's values)."""
         h = self.by_canon.get(canon)
-        return self.frame[h].tolist() if h is not None else [None] * self.n
+        if h is None or canon in self.confused:
+            return [None] * self.n
+        return self.frame[h].tolist()
 
     def where(self, canon: str) -> str:
         """The file's header of a canonical column, for issues."""
@@ -1323,7 +1814,7 @@ class _Reading:
 
     def required_columns(self) -> None:
         found = ", ".join(repr(h) for h in self.headers) or "none"
-        required = ["name"] if self.poi else ["name", "kind"]
+        required = ["name"]  # without a kind column, the kinds are inferred from the names
         if not self.coords:
             required += ["lon", "lat"]
         for c in required:
@@ -1352,25 +1843,214 @@ class _Reading:
                     self.issues.error(self.rows[i], self.where("name"), "name is empty", "名称为空")
         return names
 
-    def lookup(self, canon: str, table: Mapping[str, str], accepted: str) -> list[str | None]:
-        """A categorical column through its alias table (ownership, level, location)."""
-        out: list[str | None] = []
+    def sizes(self) -> None:
+        """A cell longer than Excel allows is not facility data (a quote not closed?)."""
+        for h in self.headers:
+            for i, v in enumerate(self.frame[h].tolist()):
+                if isinstance(v, str) and len(v) > _MAX_CELL_CHARS:
+                    self.issues.error(
+                        self.rows[i],
+                        h,
+                        f"the cell holds {len(v):,} characters, more than the {_MAX_CELL_CHARS:,} "
+                        "of an Excel cell: no facility's data is that long (a quote not closed?)",
+                        f"单元格长达 {len(v):,} 个字符，超过 Excel 单元格上限，不是机构数据",
+                    )
+
+    def vocabularies(self) -> None:
+        """A categorical column holding another column's values is said once, with the count.
+
+        A ``type`` column of 公建民营/民建民营 read as the kind column gives one error (the kinds
+        are then inferred from the names, so that the rest of the file is still checked), not
+        one per row; an optional column (ownership, operation, level, point quality) holding
+        another column's values gives one warning and is kept as an extra column.
+        """
+        for canon in _VOCABULARY_LABELS:
+            header = self.by_canon.get(canon)
+            if header is None:
+                continue
+            counts: dict[str, int] = {}
+            for v in self.frame[header].tolist():
+                if (t := _text(v)) is not None:
+                    counts[t] = counts.get(t, 0) + 1
+            others: dict[str, dict[str, int]] = {}
+            for t, count in counts.items():  # each distinct value once
+                if _accepted_in(canon, t):
+                    continue
+                other = _other_vocabulary(canon, t)
+                if other is not None:
+                    others.setdefault(other, {})[t] = count
+            if not others:
+                continue
+            other, values = max(others.items(), key=lambda kv: sum(kv[1].values()))
+            hits, filled = sum(values.values()), sum(counts.values())
+            if hits * 2 < filled:
+                continue  # a few stray values: each is reported on its row
+            examples = list(values)[:4]
+            self.confused[canon] = (other, hits, filled, examples)
+            if canon != "kind":  # the kind column's error is given with the inferred kinds
+                self.issues.warn(None, header, *self._confusion_text(canon, " (ignored)"))
+
+    def _confusion_text(self, canon: str, tail: str = "") -> tuple[str, str]:
+        other, count, filled, examples = self.confused[canon]
+        header = self.by_canon[canon]
+        label = _VOCABULARY_LABELS[other][0]
+        suggest = _VOCABULARY_LABELS[other][1]
+        more = " …" if count > len(examples) else ""
+        reason = (
+            f"column {header!r} (read as {canon}) holds {label}: {', '.join(examples)}{more} "
+            f"in {count} of {filled} rows{tail}; it looks like the {other} column — rename it "
+            f"to {suggest} (or {other})"
+        )
+        if canon == "kind":
+            reason += ", and give the kinds in a 机构类型 column or leave them to the names"
+        reason_zh = (
+            f"列“{header}”被读作{_ZH_NAMES.get(canon, '类型')}，但 {count} 行填的是"
+            f"{_ZH_NAMES.get(other, '类型')}（{'、'.join(examples)}），请将列名改为“{suggest}”"
+        )
+        return reason, reason_zh
+
+    def unknown_values(self, canon: str, unknown: Mapping[str, list[int]], accepted: str) -> None:
+        """Unknown values of an optional categorical column: a warning per value, never an
+        error; the cells stay empty."""
         zh = _ZH_NAMES.get(canon, canon)
+        for text, positions in unknown.items():
+            rows = [self.rows[i] for i in positions]
+            other = _other_vocabulary(canon, text)
+            hint = f" (a value of the {other} column)" if other else ""
+            also = f" (also rows {_rows_text(rows[1:])})" if len(rows) > 1 else ""
+            self.issues.warn(
+                rows[0],
+                self.where(canon),
+                f"unknown {canon} {text!r}{hint}{also}, left empty; accepted: {accepted}",
+                f"无法识别的{zh}“{text}”，已留空" + (f"（共 {len(rows)} 行）" if also else ""),
+            )
+
+    def lookup(self, canon: str, table: Mapping[str, str], accepted: str) -> list[str | None]:
+        """An optional categorical column through its alias table (point quality)."""
+        out: list[str | None] = []
+        unknown: dict[str, list[int]] = {}
         for i, v in enumerate(self.cells(canon)):
             value, ok = _lookup(v, table)
             if not ok:
-                self.issues.error(
-                    self.rows[i],
-                    self.where(canon),
-                    f"unknown {canon} {_text(v)!r}; accepted: {accepted}",
-                    f"无法识别的{zh}“{_text(v)}”",
-                )
+                unknown.setdefault(str(_text(v)), []).append(i)
             out.append(value)
+        self.unknown_values(canon, unknown, accepted)
+        return out
+
+    def ownership_operation(self) -> tuple[list[str | None], list[str | None]]:
+        """``ownership`` (public/private) and ``operation`` (运营方式), from either column.
+
+        An operation mode written in the ownership column (性质: 公建民营) gives both; the
+        ownership of a row without one is the one its operation mode implies
+        (``siting/data/operation_modes.yaml``).
+        """
+        own_cells = [_text(v) for v in self.cells("ownership")]
+        op_cells = [_text(v) for v in self.cells("operation")]
+        ownership: list[str | None] = []
+        operation: list[str | None] = []
+        unknown: dict[str, dict[str, list[int]]] = {"ownership": {}, "operation": {}}
+        for i, (own_t, op_t) in enumerate(zip(own_cells, op_cells, strict=True)):
+            given = mode_in_own = mode = own_in_op = None
+            if own_t is not None:
+                given = _OWNERSHIP_LOOKUP.get(_norm_value(own_t))
+                if given is None:
+                    mode_in_own = _OPERATION_LOOKUP.get(_norm_value(own_t))
+                    if mode_in_own is None:
+                        unknown["ownership"].setdefault(own_t, []).append(i)
+            if op_t is not None:
+                mode = _OPERATION_LOOKUP.get(_norm_value(op_t))
+                if mode is None:
+                    own_in_op = _OWNERSHIP_LOOKUP.get(_norm_value(op_t))
+                    if own_in_op is None:
+                        unknown["operation"].setdefault(op_t, []).append(i)
+            if mode is not None and mode_in_own is not None and mode != mode_in_own:
+                self.issues.warn(
+                    self.rows[i],
+                    self.where("operation"),
+                    f"operation {mode} disagrees with the ownership column ({own_t!r}); the "
+                    "operation column was used",
+                    f"运营方式“{mode}”与性质列“{own_t}”不一致，以运营方式列为准",
+                )
+            mode = mode or mode_in_own
+            implied = _OPERATION_OWNERSHIP.get(mode) if mode is not None else None
+            value = given or own_in_op or implied
+            if value is not None and implied is not None and value != implied:
+                self.issues.warn(
+                    self.rows[i],
+                    self.where("ownership"),
+                    f"ownership {value} disagrees with the operation mode {mode} (which is "
+                    f"{implied}); kept as given",
+                    f"性质与运营方式“{mode}”不一致，按所填保留",
+                )
+            ownership.append(value)
+            operation.append(mode)
+        modes = ", ".join(OPERATIONS)
+        self.unknown_values(
+            "ownership",
+            unknown["ownership"],
+            f"{_accepted(_TABLE['ownership'])}; or an operation mode ({modes})",
+        )
+        self.unknown_values(
+            "operation",
+            unknown["operation"],
+            f"{modes} (siting/data/operation_modes.yaml for every alias); or public/private",
+        )
+        return ownership, operation
+
+    def levels(
+        self, kinds: list[str | None], names: list[str | None], types: list[str | None]
+    ) -> list[str | None]:
+        """Hospital levels: the level column (三级, 三甲, 二级乙等 ...), else a level written in
+        the name or the POI type of a medical facility (``南充市中心医院（三级甲等）``)."""
+        out: list[str | None] = []
+        unknown: dict[str, list[int]] = {}
+        for i, v in enumerate(self.cells("level")):
+            t = _text(v)
+            value = parse_level(t)
+            if t is not None and value is None:
+                unknown.setdefault(t, []).append(i)
+            out.append(value)
+        self.unknown_values("level", unknown, _accepted(_TABLE["hospital_levels"]))
+        taken: list[int] = []
+        for i in range(self.n):
+            if kinds[i] not in MEDICAL_KINDS:
+                continue
+            found = next(
+                (
+                    (lv, text)
+                    for text in (names[i], types[i])
+                    if text and (lv := parse_level(text)) is not None
+                ),
+                None,
+            )
+            if found is None:
+                continue
+            level, text = found
+            if out[i] is None:
+                out[i] = level
+                taken.append(i)
+            elif out[i] != level:
+                self.issues.warn(
+                    self.rows[i],
+                    self.where("level"),
+                    f"level {out[i]} disagrees with {text!r} ({level}); the level column was used",
+                    f"等级“{out[i]}”与名称或类型中的“{level}”不一致，以等级列为准",
+                )
+        if taken:
+            rows = [self.rows[i] for i in taken]
+            self.issues.warn(
+                None,
+                self.where("level"),
+                f"hospital levels read from the names or POI types of {len(taken)} rows with no "
+                f"level given (rows {_rows_text(rows)}); check them",
+                f"{len(taken)} 行的医院等级取自名称或类型，请核对",
+            )
         return out
 
     def counts(self, canon: str) -> list[int | None]:
-        """Beds or capacity: whole numbers >= 0, or empty."""
+        """Beds or capacity: whole numbers >= 0 and not beyond any facility's, or empty."""
         zh = _ZH_NAMES[canon]
+        top = MAX_BEDS if canon == "beds" else MAX_CAPACITY
         out: list[int | None] = []
         for i, v in enumerate(self.cells(canon)):
             f, ok = _float(v)
@@ -1382,6 +2062,12 @@ class _Reading:
                 problem = f"{canon} {_text(v)!r} is not a whole number", f"{zh}须为整数"
             elif f is not None and f < 0:
                 problem = f"{canon} {_text(v)!r} is negative", f"{zh}不能为负数"
+            elif f is not None and f > top:
+                too_many = f"{canon} {_text(v)!r} is more than {top:,}, beyond any facility"
+                problem = (
+                    f"{too_many} (a phone number or a code in the wrong column?)",
+                    f"{zh}超过 {top:,}，不可能是一家机构的数值",
+                )
             elif f is not None:
                 value = int(f)
             if problem is not None:
@@ -1422,13 +2108,26 @@ class _Reading:
                 )
         return codes
 
-    def kinds(self, names: list[str | None]) -> list[str | None]:
+    def kinds(self, names: list[str | None]) -> tuple[list[str | None], list[str | None]]:
+        """Each row's kind, and its type text (the kind cell or a POI tag, for levels).
+
+        The kind column decides; without one (or when it is empty, or holds another column's
+        values) the kinds are inferred from the names, as for a web-map POI export.
+        """
         texts = [_text(v) for v in self.cells("kind")]
-        if self.poi:
-            return self._poi_kinds(names, texts)
-        kinds: list[str | None] = [None] * self.n
-        if "kind" not in self.by_canon:
-            return kinds
+        tag = next((h for h in self.headers if _norm_header(h) in ("tag", "poitype")), None)
+        tags: list[str | None] = (
+            [_text(v) for v in self.frame[tag]] if tag is not None else [None] * self.n
+        )
+        types = [t if t is not None else g for t, g in zip(texts, tags, strict=True)]
+        if self.poi or not any(t is not None for t in texts):
+            kinds = self._poi_kinds(names, texts, tags)
+            if not self.poi:
+                self.kind_is_type = False
+            if (not self.poi or "kind" in self.confused) and self.n:
+                self._inferred(kinds)
+            return kinds, types
+        kinds = [None] * self.n
         for i, t in enumerate(texts):
             if t is None:
                 guess = infer_kind(names[i] or "", keywords=self.opts.keywords)
@@ -1437,24 +2136,52 @@ class _Reading:
                     self.rows[i], self.where("kind"), f"kind is empty{hint}", "类型为空"
                 )
                 continue
-            kinds[i] = _KIND_LOOKUP.get(_norm_value(t))
+            kinds[i] = _KIND_LOOKUP.get(_norm_value(t)) or _kind_with_level(t)
             if kinds[i] is None:
+                other = _other_vocabulary("kind", t)
+                hint = f" (a value of the {other} column)" if other else ""
                 self.issues.error(
                     self.rows[i],
                     self.where("kind"),
-                    f"unknown kind {t!r}; accepted kinds: {_accepted_kinds()}",
+                    f"unknown kind {t!r}{hint}; accepted kinds: {_accepted_kinds()}",
                     f"无法识别的类型“{t}”",
                 )
-        return kinds
+        return kinds, types
 
-    def _poi_kinds(self, names: list[str | None], texts: list[str | None]) -> list[str | None]:
+    def _inferred(self, kinds: list[str | None]) -> None:
+        """Say that the kinds were inferred from the names, and how many."""
+        found = pd.Series([k for k in kinds if k is not None], dtype=object).value_counts()
+        counts = ", ".join(f"{k} {n}" for k, n in found.items()) or "none"
+        got = int(found.sum()) if len(found) else 0
+        if "kind" in self.confused:
+            reason, reason_zh = self._confusion_text("kind")
+            self.issues.error(
+                None,
+                self.by_canon["kind"],
+                f"{reason}; inferred from the names, the kinds of {got} of {self.n} rows are "
+                f"known ({counts})",
+                reason_zh,
+            )
+            return
+        why = "the kind column is empty" if "kind" in self.by_canon else "there is no kind column"
+        self.issues.warn(
+            None,
+            self.where("kind"),
+            f"{why}: the kinds were inferred from the names by the keywords of "
+            f"siting/data/kinds.yaml ({counts}); check them, or add a 机构类型 column",
+            f"未提供机构类型，已按名称关键词推断（{got} 行），请核对",
+        )
+
+    def _poi_kinds(
+        self, names: list[str | None], texts: list[str | None], tags: list[str | None]
+    ) -> list[str | None]:
         """A POI's kind: its 类型/type cell when that is a kind alias, else inferred."""
         filled = [t for t in texts if t is not None]
         self.kind_is_type = "kind" in self.by_canon and not (
             filled and all(_norm_value(t) in _KIND_LOOKUP for t in filled)
         )
-        tag = next((h for h in self.headers if _norm_header(h) in ("tag", "poitype")), None)
-        tags = [_text(v) for v in self.frame[tag]] if tag is not None else [None] * self.n
+        what = "POI" if self.poi else "name"
+        fix = "set 类型" if self.poi else "give it a 机构类型 column"
         kinds: list[str | None] = [None] * self.n
         for i in range(self.n):
             text = texts[i]
@@ -1468,17 +2195,20 @@ class _Reading:
             if len(cands) == 1:
                 kinds[i] = cands[0]
             elif not cands:
+                if names[i] is None:
+                    continue  # "name is empty" says it
                 self.issues.error(
                     self.rows[i],
                     self.where("kind"),
-                    f"POI {label} matches no kind; set 类型 to one of {', '.join(KINDS)}",
+                    f"{what} {label} matches no kind; {fix} (one of {', '.join(KINDS)}) or add "
+                    "a keyword to siting/data/kinds.yaml",
                     "无法判断机构类型，请填写“类型”",
                 )
             else:
                 self.issues.error(
                     self.rows[i],
                     self.where("kind"),
-                    f"POI {label} matches several kinds: {', '.join(cands)} — set 类型 to decide",
+                    f"{what} {label} matches several kinds: {', '.join(cands)} — {fix} to decide",
                     f"名称同时符合多种类型（{'、'.join(KINDS[c].zh for c in cands)}），"
                     "请填写“类型”",
                 )
@@ -1636,6 +2366,8 @@ class _Reading:
                     "Chinese web map (then declare gcj02)",
                     ev.text_zh() + "；但声明为 WGS84，请核对",
                 )
+            as_gcj = usable & declared & np.array([c == _crs.GCJ02 for c in systems], dtype=bool)
+            self._declared_gcj02(lon[as_gcj], lat[as_gcj], self.where("crs"))
         wgs_lon, wgs_lat = lon.copy(), lat.copy()
         for name in (_crs.GCJ02, _crs.BD09):
             sel = ok & np.array([c == name for c in systems], dtype=bool)
@@ -1692,6 +2424,21 @@ class _Reading:
             return _crs.BD09
         return None
 
+    def _declared_gcj02(self, lon: FloatArray, lat: FloatArray, column: str) -> None:
+        """Points declared GCJ-02 that sit on the seats' WGS84 positions: a warning."""
+        if self.opts.reference is None or not len(lon):
+            return
+        ev = _evidence(lon, lat, self.opts.reference)
+        if ev is not None and ev.verdict == "wgs84":
+            self.issues.warn(
+                None,
+                column,
+                f"{ev.text()}; they are declared GCJ-02 — if they come from a GPS, OpenStreetMap "
+                "or 天地图 (WGS84/CGCS2000), declare wgs84: converting them from GCJ-02 moves "
+                "each point about 500 m off",
+                ev.text_zh() + "；但声明为 GCJ-02，若坐标来自 GPS、OSM 或天地图，请声明为 wgs84",
+            )
+
     def _undeclared(
         self, lon: FloatArray, lat: FloatArray, rows: npt.NDArray[np.bool_], *, whole_file: bool
     ) -> None:
@@ -1739,6 +2486,8 @@ class _Reading:
                         "crs 参数与文件中的坐标系列矛盾",
                     )
             systems = [declared] * self.n
+            if declared == _crs.GCJ02:
+                self._declared_gcj02(lon[usable], lat[usable], _GEOMETRY)
             if ok.any() and declared != _crs.WGS84:
                 wgs_lon[ok], wgs_lat[ok] = _crs.convert(
                     lon[ok], lat[ok], src=declared, dst=_crs.WGS84
@@ -1785,6 +2534,73 @@ class _Reading:
                     f"位置在区域边界外 {d / 1000:.1f} 公里",
                 )
 
+    def same_point(
+        self,
+        lon: FloatArray,
+        lat: FloatArray,
+        usable: npt.NDArray[np.bool_],
+        names: list[str | None],
+        written: tuple[FloatArray, FloatArray],
+    ) -> None:
+        """Many differently named facilities on one point: a geocoder's fallback, probably.
+
+        A geocoder that cannot place an address returns the centre of the city or district,
+        the same point for every such address. Groups of at least :data:`_SAME_POINT_MIN`
+        facilities with as many different names within :data:`_SAME_POINT_M` metres are told
+        (a warning on each of their rows): their places are not known.
+        """
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+        from scipy.spatial import cKDTree
+
+        idx = np.flatnonzero(usable)
+        if len(idx) < _SAME_POINT_MIN:
+            return
+        x, y = np.radians(lon[idx]), np.radians(lat[idx])
+        xyz = _EARTH_RADIUS_M * np.column_stack(
+            (np.cos(y) * np.cos(x), np.cos(y) * np.sin(x), np.sin(y))
+        )
+        pairs = cKDTree(xyz).query_pairs(r=_SAME_POINT_M, output_type="ndarray")
+        if not len(pairs):
+            return
+        graph = coo_matrix(
+            (np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(idx), len(idx))
+        )
+        _n, labels = connected_components(graph, directed=False)
+        mapped = set(self.by_canon.values())
+        district = next(
+            (h for h in self.headers if _norm_header(h) in _DISTRICT_HEADERS and h not in mapped),
+            None,
+        )
+        sizes = np.bincount(labels)
+        for label in np.flatnonzero(sizes >= _SAME_POINT_MIN).tolist():
+            members = [int(i) for i in idx[labels == label]]
+            distinct = {_norm_value(n) for i in members if (n := names[i])}
+            if len(members) < _SAME_POINT_MIN or len(distinct) < _SAME_POINT_MIN:
+                continue
+            rows = [self.rows[i] for i in members]
+            first = members[0]
+            spread = ""
+            if district is not None:
+                places = {t for i in members if (t := _text(self.frame[district].iat[i]))}
+                if len(places) > 1:
+                    listed = "、".join(sorted(places)[:4]) + (" …" if len(places) > 4 else "")
+                    spread = f", from {len(places)} districts (column {district!r}: {listed})"
+            point = f"({written[0][first]:.6f}, {written[1][first]:.6f})"
+            reason = (
+                f"{len(members)} facilities with different names lie on one point {point} "
+                f"within {_SAME_POINT_M:g} m{spread} (rows {_rows_text(rows)}): probably a "
+                "geocoder's fallback to a city or district centre, not their real places — "
+                "geocode them again from their addresses or survey them (their travel times and "
+                "coverage would be wrong)"
+            )
+            reason_zh = (
+                f"{len(members)} 家名称不同的机构位于同一点 {point}，疑似地理编码失败时退回的"
+                f"城市或区县中心点（第 {_rows_text(rows)} 行），请重新定位"
+            )
+            for i in members:  # each row is told, so that a planner can mark them
+                self.issues.warn(self.rows[i], self.point_column, reason, reason_zh)
+
     def ids(self) -> list[str | None]:
         ids = [_text(v) for v in self.cells("id")]
         seen: dict[str, int] = {}
@@ -1813,6 +2629,8 @@ class _Reading:
         consumed = {h for c, h in self.by_canon.items() if c in COLUMNS or c == "id"}
         if self.kind_is_type:
             consumed.discard(self.by_canon["kind"])
+        for canon in self.confused:  # another column's values, not read: kept as they are
+            consumed.discard(self.by_canon[canon])
         reserved = {*COLUMNS, "id", _GEOMETRY}
         extras: dict[str, Any] = {}
         for h in self.headers:
@@ -1870,16 +2688,25 @@ class _Reading:
 
     def run(self) -> gpd.GeoDataFrame | None:
         """Every check, every issue; the registry when there is no error."""
+        if self.n == 0:
+            self.issues.error(
+                None,
+                None,
+                "the file holds no facility rows (a header only): there is nothing to read",
+                "文件中没有机构数据行（只有表头）",
+            )
         self.required_columns()
+        self.sizes()
+        self.vocabularies()
         names = self.names()
         ids = self.ids()
-        kinds = self.kinds(names)
+        kinds, types = self.kinds(names)
         codes = self.codes()
+        ownership, operation = self.ownership_operation()
         values: dict[str, Any] = {
-            "ownership": self.lookup(
-                "ownership", _OWNERSHIP_LOOKUP, _accepted(_TABLE["ownership"])
-            ),
-            "level": self.lookup("level", _LEVEL_LOOKUP, _accepted(_TABLE["hospital_levels"])),
+            "ownership": ownership,
+            "operation": operation,
+            "level": self.levels(kinds, names, types),
             "location": self.lookup(
                 "location", _LOCATION_LOOKUP, _accepted(_TABLE["location_quality"])
             ),
@@ -1890,6 +2717,7 @@ class _Reading:
         usable, inside = self.placement(lon, lat, ok)
         systems, wgs_lon, wgs_lat = self.to_wgs84(lon, lat, ok, usable, inside)
         self.region(wgs_lon, wgs_lat, usable)
+        self.same_point(wgs_lon, wgs_lat, usable, names, (lon, lat))
         if self.issues.has_errors:
             return None
         self.attach_codes(codes, wgs_lon, wgs_lat)
@@ -1939,9 +2767,7 @@ def _run(
     raw = _load(Path(path), sheet=sheet, layer=layer, encoding=encoding, issues=issues)
     if raw is None:
         return None, issues.sorted(), {}
-    gdf = _Reading(raw, opts, issues).run()
-    if gdf is not None and len(gdf) == 0 and not issues.has_errors:
-        issues.warn(None, None, "the file holds no facility rows", "文件中没有机构数据行")
+    gdf = _Reading(raw, opts, issues).run()  # a file without facility rows is an error there
     attrs = {"file": file, "format": raw.fmt, **raw.attrs, "rows": list(raw.rows)}
     return gdf, issues.sorted(), attrs
 
@@ -1961,13 +2787,36 @@ def read(
 ) -> gpd.GeoDataFrame:
     """Read a facility list into a registry, or refuse it listing every problem.
 
-    Formats, by extension: ``.csv``/``.txt``/``.tsv`` (UTF-8, with or without BOM, or
-    GBK/GB18030 as saved by Chinese Excel; comma, tab or semicolon separated), ``.xlsx``,
-    ``.geojson``/``.json``, ``.gpkg`` (and ``.shp``, ``.fgb``). Headers may be Chinese or English
-    (:data:`COLUMN_ALIASES`); a title row above the header is skipped (within the first 10 rows,
-    the header is the first row naming two known columns). Kinds may be written as aliases
-    (``敬老院``, ``卫生院``, ``村卫生室``); ownership, level and point quality likewise
-    (tables in ``kinds.yaml``). Blank lines are not facilities and are skipped.
+    Formats, by extension: ``.csv``/``.txt``/``.tsv`` (UTF-8, with or without BOM, UTF-16 with
+    a BOM as Excel's "Unicode 文本", or GBK/GB18030 as saved by Chinese Excel; Big5 and
+    Shift-JIS are recognised by their common characters and read with a warning, and a text
+    no encoding makes plausible is an error, never mojibake; comma, tab or semicolon
+    separated), ``.xlsx``, ``.geojson``/``.json``, ``.gpkg`` (and ``.shp``, ``.fgb``). Headers
+    may be Chinese (simplified or traditional) or English (:data:`COLUMN_ALIASES`); a title row
+    above the header is skipped (within the first 10 rows, the header is the first row naming
+    two known columns). Blank lines are not facilities and are skipped; a file without facility
+    rows is an error.
+
+    **Kinds** may be written as aliases (``敬老院``, ``卫生院``, ``村卫生室``), also with a
+    hospital level (``三级甲等医院``). Without a kind column, or when it is empty, the kinds are
+    inferred from the names by the keywords of ``kinds.yaml`` (:func:`infer_kind`; a warning
+    says so); a name matching no kind, or several, is an error of its row. A kind column
+    holding another column's values (a ``type`` column of 公建民营/民建民营) is one error with
+    the count, and the kinds are inferred from the names meanwhile.
+
+    **Ownership, operation, level, point quality** are optional: values are read through the
+    tables of ``kinds.yaml`` and ``operation_modes.yaml``, and an unknown value is a warning
+    (the cell stays empty), never a reason to refuse the file. An operation mode (运营方式:
+    公建公营, 公建民营, 公办民营, 民办公助, 民建民营 ...) in the operation or in the ownership
+    column fills ``operation`` and, where ownership is not given, ``ownership``. Levels are
+    read from the level column (三级, 三甲, 二级乙等 ...) or, for medical facilities without
+    one, from the name or POI type (:func:`parse_level`).
+
+    **Checks** beyond the cells: a quoted CSV cell that swallows the rows after it (an unclosed
+    quote) stops the reading with its row; cells longer than Excel allows, beds above
+    :data:`MAX_BEDS` and capacities above :data:`MAX_CAPACITY` are row errors; three or more
+    differently named facilities within 1 m of one point are warned as a probable geocoder
+    fallback (each row).
 
     **Coordinates** of tables are converted from their declared system to WGS84, and the
     system they were read in is kept in ``crs``. The system of a row is its ``crs``/坐标系 cell
@@ -2003,7 +2852,8 @@ def read(
     layer
         GeoPackage layer; default the only layer, or ``facilities``.
     encoding
-        Text encoding of a CSV; default: UTF-8 (BOM or not), else GB18030 (a superset of GBK).
+        Text encoding of a CSV; default: detected (a BOM: UTF-8 or UTF-16; else UTF-8; else
+        GB18030, a superset of GBK, or Big5 or Shift-JIS, whichever gives common characters).
     boundary
         Region outline (shapely geometry, GeoSeries or GeoDataFrame in EPSG:4326): a point
         farther than ``margin_m`` outside it is an error (distance measured in metres in the
@@ -2028,7 +2878,8 @@ def read(
     -------
     geopandas.GeoDataFrame
         The registry (schema in the module docstring), rows in file order. ``attrs`` holds
-        ``file``, ``format``, ``encoding`` (CSV: ``"utf-8"``, ``"utf-8-sig"`` or ``"gb18030"``),
+        ``file``, ``format``, ``encoding`` (CSV: ``"utf-8"``, ``"utf-8-sig"``, ``"utf-16-le"``,
+        ``"utf-16-be"``, ``"gb18030"``, ``"big5"`` or ``"shift_jis"``),
         ``header_row``, ``poi_export``, ``crs_inferred`` (when taken from a POI export's
         signature), ``generated_ids`` (ids made by :func:`make_ids` for rows without one) and
         ``issues`` (the warnings).
@@ -2065,6 +2916,95 @@ def read(
 def _header(file: str, issues: list[Issue]) -> str:
     errors = sum(i.severity == "error" for i in issues)
     return f"{file}: {errors} problem(s) found (发现 {errors} 个问题)"
+
+
+_VARYING: Final = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”|[+-]?\d+(?:[.,]\d+)*")
+
+
+def _issue_lines(issue: Issue) -> list[str]:
+    tag = "错误 ERROR" if issue.severity == "error" else "提示 WARNING"
+    row = f"第{issue.row}行 row {issue.row}" if issue.row is not None else "整个文件 whole file"
+    col = f"列 column {issue.column!r}" if issue.column else ""
+    lines = [f"  [{tag}] {row} {col}".rstrip()]
+    if issue.reason_zh:
+        lines.append(f"      {issue.reason_zh}")
+    lines.append(f"      {issue.reason}")
+    return lines
+
+
+def format_issues(
+    issues: Sequence[Issue], *, file: PathLike | None = None, max_lines: int = 200
+) -> list[str]:
+    """The lines to print for the issues of one file, never many more than ``max_lines``.
+
+    The first line counts errors and warnings (or says the file is clean); then every issue,
+    errors first, in the bilingual layout of ``siting registry validate``, for as long as
+    they fit; the rest is summarised by reason (the reason with its quoted values and numbers
+    blanked), one line per reason with its count, column and first rows. A file with 600 rows
+    of the same mistake gives a page, not half a megabyte.
+
+    Parameters
+    ----------
+    issues
+        As :func:`validate` returns them (or ``ValidationError.issues``, or a registry's
+        ``attrs["issues"]``).
+    file
+        The file named in the first line; default the file of the first issue.
+    max_lines
+        The budget of lines (at least 20).
+
+    Returns
+    -------
+    list of str
+        The lines, without line ends.
+
+    Examples
+    --------
+    >>> format_issues([], file="养老机构.csv")
+    ['养老机构.csv: 检查通过，未发现问题 / no problems found']
+    """
+    name = os.fspath(file) if file is not None else (issues[0].file if issues else "")
+    if not issues:
+        return [f"{name}: 检查通过，未发现问题 / no problems found"]
+    budget = max(int(max_lines), 20)
+    errors = [i for i in issues if i.severity == "error"]
+    warns = [i for i in issues if i.severity != "error"]
+    lines = [f"{name}: {len(errors)} 个错误 / error(s), {len(warns)} 个提示 / warning(s)"]
+    ordered = errors + warns
+    shown = 0
+    reserve = min(40, budget // 4)  # room for the summary of the rest
+    first_of: dict[tuple[str, str, str], Issue] = {}
+    for issue in ordered:
+        block = _issue_lines(issue)
+        same = first_of.setdefault((issue.severity, issue.column or "", issue.reason), issue)
+        if same is not issue:  # the reason said for several rows: said once
+            where = f"row {same.row}" if same.row is not None else "the whole file"
+            block = [f"{block[0]}: as {where} 同上"]
+        if len(lines) + len(block) > budget - reserve and shown < len(ordered) - 1:
+            break
+        lines.extend(block)
+        shown += 1
+    rest = ordered[shown:]
+    if not rest:
+        return lines
+    groups: dict[tuple[str, str, str], list[Issue]] = {}
+    for issue in rest:
+        key = (issue.severity, issue.column or "", _VARYING.sub("…", issue.reason))
+        groups.setdefault(key, []).append(issue)
+    lines.append(f"  … {len(rest)} more, by reason 其余 {len(rest)} 条按原因汇总:")
+    room = budget - len(lines) - 1
+    ranked = sorted(groups.items(), key=lambda kv: -len(kv[1]))
+    for (severity, column, reason), members in ranked[: max(room, 1)]:
+        tag = "错误 ERROR" if severity == "error" else "提示 WARNING"
+        rows = [i.row for i in members if i.row is not None]
+        where = f" column {column!r}" if column else ""
+        at = f" rows {_rows_text(rows, 5)}" if rows else ""
+        text = reason if len(reason) <= 120 else reason[:119] + "…"
+        lines.append(f"    {len(members)} × [{tag}]{where}{at}: {text}")
+    if len(ranked) > max(room, 1):
+        left = sum(len(m) for _k, m in ranked[max(room, 1) :])
+        lines.append(f"    … and {left} more of {len(ranked) - max(room, 1)} other reasons")
+    return lines
 
 
 def validate(
@@ -2237,16 +3177,28 @@ def _conform(
         core[c] = out_i
     for c, table in (
         ("ownership", _OWNERSHIP_LOOKUP),
+        ("operation", _OPERATION_LOOKUP),
         ("level", _LEVEL_LOOKUP),
         ("location", _LOCATION_LOOKUP),
     ):
         out_l: list[str | None] = []
         for i, v in enumerate(col(c)):
             value, ok = _lookup(v, table)
-            if not ok:
-                issues.error(rows[i], c, f"unknown {c} {_text(v)!r}", "取值无效")
+            if c == "level" and not ok:
+                value = parse_level(_text(v))
+                ok = value is not None
+            if c == "ownership" and not ok:  # an operation mode (公建民营) in the ownership column
+                ok = _lookup(v, _OPERATION_LOOKUP)[0] is not None
+            if not ok:  # an optional column: a warning, the cell left empty
+                issues.warn(rows[i], c, f"unknown {c} {_text(v)!r}, left empty", "取值无效，已留空")
             out_l.append(value)
         core[c] = out_l
+    for i, v in enumerate(col("ownership")):
+        in_own = _lookup(v, _OPERATION_LOOKUP)[0] if core["ownership"][i] is None else None
+        mode = core["operation"][i] or in_own
+        core["operation"][i] = mode
+        if core["ownership"][i] is None and mode is not None:
+            core["ownership"][i] = _OPERATION_OWNERSHIP.get(mode)
     core["source"] = [_text(v) or "user" for v in col("source")]
     core["address"] = [_text(v) for v in col("address")]
     core["note"] = [_text(v) for v in col("note")]

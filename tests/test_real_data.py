@@ -7,10 +7,10 @@ operation model, no kind column in the health-centre list, geocoder fall-back po
 runs ``registry validate`` -> ``run`` -> ``update`` -> ``locate`` on them, and a sample of the
 travel times is recomputed with networkx on the same road graph.
 
-Reader gaps the real lists expose are tests of the intended behaviour marked ``xfail`` with the
-gap as reason; the end-to-end tests use the fix-up a planner makes today (a kind column from the
-names, the operation-model column renamed), written to a temporary copy: the shipped files are
-never changed.
+The reader gaps these real lists exposed (an operation-mode column read as the kind, no kind
+column, nine institutions on a geocoder's fall-back point) are tested as the readers now handle
+them; the end-to-end tests use the one fix-up the reader asks for (the operation-mode column
+renamed 运营方式), written to a temporary copy: the shipped files are never changed.
 """
 
 from __future__ import annotations
@@ -131,28 +131,20 @@ def test_lists_are_kept_as_they_come() -> None:
 # --- registry validate ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason=(
-        "reader gap R1: the elderly list's `type` column holds the operation model "
-        "(公建公营/公建民营/民建民营), which the reader takes for the kind: 10 errors "
-        "'unknown kind 公建公营' instead of inferring nursing_home from the names"
-    ),
-    strict=False,
-)
-def test_validate_elderly_list_as_it_comes() -> None:
-    assert main(["registry", "validate", str(ELDERLY), "--crs", "gcj02"]) == 0
+def test_validate_elderly_list_as_it_comes(capsys: pytest.CaptureFixture[str]) -> None:
+    """The `type` column holds operation modes (公建公营 ...): one error with the count and the
+    fix, not one per row, and the kinds inferred from the names."""
+    assert main(["registry", "validate", str(ELDERLY), "--crs", "gcj02"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("operation modes") == 1 and "运营方式" in out
+    assert "inferred from the names" in out and len(out.splitlines()) < 60
 
 
-@pytest.mark.xfail(
-    reason=(
-        "reader gap R2: a list with no kind column is refused ('required column kind (类型) is "
-        "missing') although every name says 社区卫生服务中心; kinds are inferred from names only "
-        "for web-map POI exports"
-    ),
-    strict=False,
-)
 def test_validate_health_list_as_it_comes() -> None:
+    """No kind column: every name says 社区卫生服务中心, so the kind comes from the names."""
     assert main(["registry", "validate", str(HEALTH), "--crs", "gcj02"]) == 0
+    reg = registry.read(HEALTH, crs="gcj02")
+    assert set(reg["kind"]) == {"community_health_center"}
 
 
 def test_validate_fixed_list(fixed_list: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,14 +162,6 @@ def test_geocoder_fallback_points_are_duplicates(fixed_list: Path) -> None:
     assert len(found) >= 8
 
 
-@pytest.mark.xfail(
-    reason=(
-        "reader gap R3: validate is silent about 9 differently named institutions (of 6 "
-        "districts) at one identical point, the geocoder's fall-back for '上海市'; "
-        "registry.duplicates finds them but read/validate do not warn"
-    ),
-    strict=False,
-)
 def test_validate_warns_about_shared_point(fixed_list: Path) -> None:
     issues = registry.validate(fixed_list, crs="gcj02")
     warned = [i for i in issues if i.severity == "warning" and i.row is not None]

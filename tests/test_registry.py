@@ -151,13 +151,13 @@ def test_read_utf8_csv_with_chinese_headers() -> None:
         "DC-511302-00001",
         "SQ-004",
         "CHC-511302-00001",
-        "VC-000000-00001",
+        "VC-511302-00001",  # the county code attached from the reference boundaries
     ]
     assert reg.attrs["generated_ids"] == [
         "CC-511302-00001",
         "DC-511302-00001",
         "CHC-511302-00001",
-        "VC-000000-00001",
+        "VC-511302-00001",
     ]
     assert reg["kind"].tolist() == [
         "nursing_home",
@@ -170,6 +170,7 @@ def test_read_utf8_csv_with_chinese_headers() -> None:
     assert reg["beds"].dtype == "Int64"
     assert reg["beds"].tolist() == [60, pd.NA, pd.NA, 500, 20, pd.NA]
     assert reg["ownership"].tolist() == ["public", "public", "private", "public", pd.NA, pd.NA]
+    assert reg["operation"].isna().all()
     assert reg["level"].tolist()[3:5] == ["三级", "一级"]
     assert reg["township_code"].tolist()[0] == "511302001"
     assert (reg["crs"] == "gcj02").all()
@@ -178,7 +179,7 @@ def test_read_utf8_csv_with_chinese_headers() -> None:
     np.testing.assert_array_equal(reg["lon"].to_numpy(), lon)
     np.testing.assert_array_equal(reg["lat"].to_numpy(), lat)
     np.testing.assert_array_equal(reg.geometry.x.to_numpy(), lon)
-    assert reg.attrs["issues"] == []
+    assert [i.column for i in reg.attrs["issues"]] == ["county_code"]  # codes attached
 
 
 def test_read_gbk_csv() -> None:
@@ -287,10 +288,14 @@ def test_point_quality_source_and_codes(tmp_path: Path) -> None:
         "名称,类型,经度,纬度,坐标系,定位方式,乡镇代码\n甲敬老院,敬老院,106.07,30.80,wgs84,瞎猜,5113\n",
         encoding="utf-8",
     )
-    problems = [i for i in registry.validate(bad) if i.severity == "error"]
-    assert [(p.row, p.column) for p in problems] == [(2, "定位方式"), (2, "乡镇代码")]
-    assert "surveyed" in problems[0].reason
-    assert "9-digit" in problems[1].reason
+    issues = registry.validate(bad)
+    problems = [i for i in issues if i.severity == "error"]
+    assert [(p.row, p.column) for p in problems] == [(2, "乡镇代码")]
+    assert "9-digit" in problems[0].reason
+    # an unknown point quality is a warning (an optional column never refuses the file)
+    (quality,) = [i for i in issues if i.column == "定位方式"]
+    assert quality.severity == "warning"
+    assert "surveyed" in quality.reason
 
 
 def test_vector_crs_column_is_provenance(tmp_path: Path) -> None:
@@ -298,7 +303,7 @@ def test_vector_crs_column_is_provenance(tmp_path: Path) -> None:
     path = registry.write(reg, tmp_path / "r.gpkg")
     back = registry.read(path)  # not converted a second time
     np.testing.assert_array_equal(back["lon"].to_numpy(), reg["lon"].to_numpy())
-    clash = registry.validate(path, crs="gcj02")
+    clash = [i for i in registry.validate(path, crs="gcj02") if i.severity == "error"]
     assert [(i.row, i.severity) for i in clash] == [(1, "error"), (3, "error"), (4, "error")]
     assert all("provenance" in i.reason for i in clash)
 
@@ -319,11 +324,14 @@ def test_amap_poi_export() -> None:
     assert reg.index.tolist()[0] == "B0FFG00001"  # Amap's own id
     assert (reg["crs"] == "gcj02").all()
     assert reg.attrs["crs_inferred"].startswith("gcj02")
-    warnings = reg.attrs["issues"]
+    warnings = [i for i in reg.attrs["issues"] if i.column == "crs"]
     assert len(warnings) == 1
     assert warnings[0].severity == "warning"
     assert "typecode" in warnings[0].reason
     assert "GCJ-02" in warnings[0].reason
+    # the level written in the POI type (医疗保健服务;综合医院;三级甲等医院)
+    assert reg["level"].tolist() == ["三级", *[pd.NA] * 5]
+    assert all(i.severity == "warning" for i in reg.attrs["issues"])
     raw = raw_csv("poi_amap.csv")
     assert reg["poi_location"].tolist() == raw["location"].tolist()
     assert reg["poi_type"].tolist() == raw["type"].tolist()
@@ -357,7 +365,7 @@ def test_poi_ambiguous_and_unmatched_rows_are_reported() -> None:
 def test_poi_crs_argument_and_source() -> None:
     reg = registry.read(DATA / "poi_amap.csv", crs="wgs84")
     assert (reg["crs"] == "wgs84").all()
-    assert reg.attrs["issues"] == []
+    assert not [i for i in reg.attrs["issues"] if i.column == "crs"]
     assert "crs_inferred" not in reg.attrs
     problems = errors("bad_poi_undeclared.csv")
     assert len(problems) == 1
@@ -405,7 +413,8 @@ def test_kind_keywords_argument() -> None:
 
 def test_missing_columns() -> None:
     problems = errors("bad_missing_columns.csv")
-    assert [p.column for p in problems] == ["kind", "lon", "lat"]
+    # no kind column: the kinds come from the names (中城街道敬老院), not an error
+    assert [p.column for p in problems] == ["lon", "lat"]
     for p in problems:
         assert p.row is None
         assert p.file.endswith("bad_missing_columns.csv")
@@ -504,17 +513,20 @@ def test_undeclared_crs_with_gcj_evidence(seats: pd.DataFrame) -> None:
     assert any("fit GCJ-02" in i.reason for i in reg.attrs["issues"])
     # converted from GCJ-02 they fit WGS84: no warning
     reg = registry.read(DATA / "gcj_undeclared.csv", crs="gcj02", reference_points=seats)
-    assert reg.attrs["issues"] == []
+    assert not [i for i in reg.attrs["issues"] if "fit" in i.reason]
 
 
 def test_gcj_evidence_in_geojson_is_a_warning(seats: pd.DataFrame) -> None:
+    def crs_warnings(reg: gpd.GeoDataFrame) -> list[Issue]:
+        return [i for i in reg.attrs["issues"] if i.column != "county_code"]
+
     reg = registry.read(DATA / "gcj_points.geojson", reference_points=seats)
-    (warning,) = reg.attrs["issues"]
+    (warning,) = crs_warnings(reg)
     assert warning.severity == "warning"
     assert "the coordinates fit GCJ-02 offsets" in warning.reason
-    assert registry.read(DATA / "gcj_points.geojson").attrs["issues"] == []
+    assert crs_warnings(registry.read(DATA / "gcj_points.geojson")) == []
     converted = registry.read(DATA / "gcj_points.geojson", crs="gcj02", reference_points=seats)
-    assert converted.attrs["issues"] == []
+    assert crs_warnings(converted) == []
     assert (converted["crs"] == "gcj02").all()
     lon, lat = scrs.gcj02_to_wgs84(reg["lon"].to_numpy(), reg["lat"].to_numpy())
     np.testing.assert_array_equal(converted["lon"].to_numpy(), lon)
@@ -530,8 +542,14 @@ def test_bad_crs_value() -> None:
 
 
 def test_unknown_ownership_and_level() -> None:
-    problems = errors("bad_ownership_level.csv")
+    # optional columns: an unknown value is a warning and the cell stays empty
+    assert errors("bad_ownership_level.csv") == []
+    problems = [i for i in registry.validate(DATA / "bad_ownership_level.csv") if i.row]
     assert [(p.row, p.column) for p in problems] == [(2, "ownership"), (3, "level")]
+    assert {p.severity for p in problems} == {"warning"}
+    reg = registry.read(DATA / "bad_ownership_level.csv")
+    assert reg["ownership"].tolist() == [pd.NA, "public"]
+    assert reg["level"].isna().all()
     assert "'半公办'" in problems[0].reason
     assert "public" in problems[0].reason
     assert "private" in problems[0].reason
@@ -566,8 +584,8 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_validate_does_not_raise_and_returns_warnings() -> None:
     issues = registry.validate(DATA / "poi_amap.csv")
-    assert [i.severity for i in issues] == ["warning"]
-    assert registry.validate(DATA / "good_utf8.csv") == []
+    assert issues and {i.severity for i in issues} == {"warning"}
+    assert [i.column for i in registry.validate(DATA / "good_utf8.csv")] == ["county_code"]
     assert len(registry.validate(DATA / "bad_many.csv")) == 5
 
 
@@ -689,14 +707,14 @@ def test_from_frame() -> None:
 def test_append_keeps_existing_rows_and_numbers_new_ones() -> None:
     reg = registry.read(DATA / "good_utf8.csv")
     new = registry.read(DATA / "good_gbk.csv", crs="gcj02")
-    assert new.index.tolist()[2] == "VC-000000-00001"  # provisional, made by read
+    assert new.index.tolist()[2] == "VC-511302-00001"  # provisional, made by read
     out = registry.append(reg, new)
     assert out.index.tolist()[: len(reg)] == reg.index.tolist()
     assert_geodataframe_equal(out.iloc[: len(reg)][reg.columns], reg)
     assert out.index.tolist()[len(reg) :] == [
-        "NH-000000-00001",
-        "HC-000000-00001",
-        "VC-000000-00002",  # the registry already has VC-000000-00001
+        "NH-511302-00001",
+        "HC-511302-00001",
+        "VC-511302-00002",  # the registry already has VC-511302-00001
     ]
     assert out.index.is_unique
     assert out["name"].tolist()[len(reg) :] == new["name"].tolist()
