@@ -1029,6 +1029,7 @@ def _cmd_costs_nearest(args: argparse.Namespace) -> int:
     roads: Any = None
     if args.network is not None:
         roads = network.load(args.network, crs=args.network_crs)
+        network.check_against(roads, facilities, where=f"road network {args.network}")
     elif region is not None:
         print("使用模拟路网 using the modelled road network (not surveyed)", flush=True)
         roads = network.modelled(region)
@@ -1224,6 +1225,7 @@ def _cmd_locate(args: argparse.Namespace) -> int:
         roads: Any = None
         if args.network is not None:
             roads = network.load(args.network, crs=args.network_crs)
+            network.check_against(roads, facilities, where=f"road network {args.network}")
         elif region is not None:
             print("使用模拟路网 using the modelled road network (not surveyed)", flush=True)
             roads = network.modelled(region)

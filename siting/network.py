@@ -38,21 +38,35 @@ Loaders
     with the Geofabrik/OSM schema of ``gis_osm_roads_free_1.shp`` or a Chinese schema
     (道路等级 国道/省道/县道/乡道/村道 ...). Its topology rules (junctions at shared vertices, none
     where a bridge or tunnel crosses a road) are described there.
+
+Checks
+------
+:func:`check_speeds`
+    refuses implausible travel times (zero or negative over a positive length, faster than
+    :data:`MAX_SPEED_KPH`), naming the edge; :func:`from_graphml` runs it on every file.
+:func:`connectivity`
+    the strongly connected components: sizes, islands, length outside the largest one.
+:func:`check_against`
+    a network against the facilities, before any pairing: refuses a network of another place
+    (more than a share of the facilities beyond the snap distance), reports facilities on
+    islands. Points are tied to nodes off the islands (:func:`siting._graph.snap`).
 """
 
 from __future__ import annotations
 
 import ast
+import codecs
 import json
 import math
 import os
 import re
 import unicodedata
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NoReturn
 
 import geopandas as gpd
 import networkx as nx
@@ -65,7 +79,7 @@ import shapely
 
 from siting import crs as scrs
 from siting._errors import DataError, Issue, SitingError, ValidationError
-from siting._graph import GraphError
+from siting._graph import GraphArrays, GraphError, components, edge_text, graph_arrays, snap
 from siting._io import atomic_path
 from siting._tables import load_table, normalize_label
 
@@ -73,9 +87,15 @@ __all__ = [
     "COORD_DECIMALS_DEG",
     "COORD_DECIMALS_M",
     "INVERSE_TOL_M",
+    "LINE_SUFFIXES",
+    "MAX_SPEED_KPH",
     "NETWORK_TYPES",
     "NetworkError",
+    "NetworkWarning",
     "add_travel_times",
+    "check_against",
+    "check_speeds",
+    "connectivity",
     "county_towns",
     "from_graphml",
     "from_lines",
@@ -122,8 +142,23 @@ _MPH: Final = 1.609344
 _KNOT: Final = 1.852
 
 
+#: The fastest plausible speed on a road edge (km/h): China's highest speed limit is 120 km/h.
+#: A graph whose edges are faster (or take no time over a positive length) is refused
+#: (:func:`check_speeds`): its travel times are not seconds, or are broken. A ``maxspeed`` tag
+#: above it is a tagging error and is ignored (the class speed is used), and a class speed above
+#: it is refused.
+MAX_SPEED_KPH: float = 150.0
+
+
 class NetworkError(SitingError, ValueError):
     """An argument of a road-network function is invalid (unknown road class, bad speed, CRS)."""
+
+
+class NetworkWarning(UserWarning):
+    """A road network was read, but something deserves a look (e.g. its coordinate system).
+
+    The same text is kept in the graph's ``source["warnings"]`` (a list of str), for the CLI.
+    """
 
 
 # --- the speed table -----------------------------------------------------------------------------
@@ -161,9 +196,10 @@ def _table() -> _Table:
 
     for cls, spec in raw["classes"].items():
         speed = float(spec["speed_kph"])
-        if not (math.isfinite(speed) and speed > 0):
+        if not (math.isfinite(speed) and 0 < speed <= MAX_SPEED_KPH):
             msg = (
-                f"{where}: class {cls!r} has speed_kph {spec['speed_kph']!r}, not a positive number"
+                f"{where}: class {cls!r} has speed_kph {spec['speed_kph']!r}, not a positive "
+                f"number of at most {MAX_SPEED_KPH:g} km/h"
             )
             raise DataError(msg)
         speeds[str(cls)] = speed
@@ -253,7 +289,7 @@ def road_class(value: str, *, class_map: Mapping[str, str] | None = None) -> str
     lookup = _class_lookup(class_map)
     cls = lookup.get(_norm_label(str(value))) if _present(value) else None
     if cls is None:
-        hint = " or add it with class_map={label: class}"
+        hint = " or add it with --class-map LABEL=CLASS (class_map={label: class} in Python)"
         msg = f"unknown road class {value!r}. Accepted: {_accepted_classes()};{hint}"
         raise NetworkError(msg)
     return cls
@@ -274,6 +310,12 @@ def _merge_speeds(
             speed = math.nan
         if not (math.isfinite(speed) and speed > 0):
             msg = f"speed of {key!r} must be a positive number of km/h, got {value!r}"
+            raise NetworkError(msg)
+        if speed > MAX_SPEED_KPH:
+            msg = (
+                f"speed of {key!r} is {speed:g} km/h, faster than any road ({MAX_SPEED_KPH:g} "
+                "km/h at most; 车速不合理)"
+            )
             raise NetworkError(msg)
         if cls in given and given[cls][1] != speed:
             msg = (
@@ -306,8 +348,8 @@ def speed_table(overrides: Mapping[str, float] | None = None) -> dict[str, float
     Raises
     ------
     NetworkError
-        If a key is not a road class, a speed is not a positive number, or two keys of the same
-        class give it different speeds.
+        If a key is not a road class, a speed is not a positive number of at most
+        :data:`MAX_SPEED_KPH`, or two keys of the same class give it different speeds.
 
     Examples
     --------
@@ -436,6 +478,8 @@ def _set_travel_times(
             msg = f"graph edge ({u!r}, {v!r}, {k!r}) has length {length!r}, not metres >= 0"
             raise GraphError(msg)
         speed = _parse_maxspeed(data.get("maxspeed")) if use_maxspeed else None
+        if speed is not None and speed > MAX_SPEED_KPH:
+            speed = None  # a tagging error (maxspeed=1200 for 120): the class speed is used
         if speed is None:
             speed = _class_speed(data.get("highway"), table, cache)
         data["speed_kph"] = speed
@@ -454,7 +498,8 @@ def add_travel_times(
 
     The speed of an edge is its ``maxspeed`` where present and parseable (``"50"``,
     ``"50 km/h"``, ``"30 mph"``; several values or a list, as on a simplified edge, give their
-    mean, as osmnx does; ``"none"``, ``"signals"``, ``"walk"`` and zero are ignored), else the
+    mean, as osmnx does; ``"none"``, ``"signals"``, ``"walk"``, zero and values above
+    :data:`MAX_SPEED_KPH`, tagging errors, are ignored), else the
     speed of its ``highway`` class in :func:`speed_table` (the first class of a list, as osmnx
     does; a class missing from the table travels at the ``road`` speed). ``travel_time`` is
     ``length / speed``.
@@ -611,6 +656,9 @@ def from_pbf(
     ------
     DataError
         If the file is missing, pyrosm is not installed or the file holds no such roads.
+    NetworkError
+        If the file is not a complete ``.osm.pbf`` (empty, cut off, or not one at all, e.g. a
+        web page saved under that name): one line saying where it breaks.
 
     Examples
     --------
@@ -623,6 +671,7 @@ def from_pbf(
     """
     file = _existing_file(path, "OSM pbf")
     table = speed_table(speeds)
+    _check_pbf(file)
     try:
         import pyrosm  # type: ignore[import-untyped]
     except ImportError as exc:  # pragma: no cover - pyrosm is a dependency
@@ -668,6 +717,101 @@ def from_pbf(
         "reader": f"pyrosm {getattr(pyrosm, '__version__', '')}".strip(),
     }
     return _finish(graph, source=source, table=table, use_maxspeed=use_maxspeed)
+
+
+_PBF_MAX_HEADER: Final = 64 * 1024  # the OSM PBF format's limit on a BlobHeader
+_PBF_MAX_BLOB: Final = 32 * 1024 * 1024  # and on a Blob
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    """A protobuf varint of ``data`` at ``at``: its value and the position after it."""
+    value = shift = 0
+    while True:
+        if at >= len(data) or shift > 63:
+            raise ValueError("a varint runs past its message")
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, at
+        shift += 7
+
+
+def _blob_header(data: bytes) -> tuple[str, int]:
+    """``type`` and ``datasize`` of an OSM PBF BlobHeader message."""
+    kind: str | None = None
+    size: int | None = None
+    at = 0
+    while at < len(data):
+        tag, at = _varint(data, at)
+        field, wire = tag >> 3, tag & 7
+        if wire == 0:
+            value, at = _varint(data, at)
+            if field == 3:
+                size = value
+        elif wire == 2:
+            n, at = _varint(data, at)
+            if at + n > len(data):
+                raise ValueError("a field runs past its message")
+            if field == 1:
+                kind = data[at : at + n].decode("ascii")
+            at += n
+        else:
+            raise ValueError(f"unexpected wire type {wire}")
+    if kind is None or size is None:
+        raise ValueError("no type or datasize")
+    return kind, size
+
+
+def _check_pbf(file: Path) -> None:
+    """Walk the blocks of an ``.osm.pbf`` (headers only): refuse an empty, cut-off or foreign
+    file in one line, before the reader meets it."""
+    size = file.stat().st_size
+    fix = (
+        "download the extract again (e.g. from download.geofabrik.de); "
+        "路网文件不完整或不是 .osm.pbf，请重新下载"
+    )
+
+    def refuse(reason: str) -> NoReturn:
+        msg = f"road network file {file} is not a complete OpenStreetMap .osm.pbf: {reason}; {fix}"
+        raise NetworkError(msg)
+
+    if size == 0:
+        refuse("the file is empty")
+    offset = blocks = 0
+    with file.open("rb") as handle:
+        while offset < size:
+            head = handle.read(4)
+            if len(head) < 4:
+                refuse(f"it ends inside block {blocks + 1}, at byte {size:,} (cut off)")
+            length = int.from_bytes(head, "big")
+            if length == 0 or length > _PBF_MAX_HEADER:
+                if blocks == 0:
+                    start = head + handle.read(28)
+                    text = " ".join(start.decode("utf-8", "replace").split())
+                    refuse(f"it starts with {text!r}, not with an OSM PBF header")
+                refuse(f"block {blocks + 1} at byte {offset:,} is damaged")
+            data = handle.read(length)
+            if len(data) < length:
+                refuse(f"it ends inside block {blocks + 1}, at byte {size:,} (cut off)")
+            try:
+                kind, datasize = _blob_header(data)
+            except (ValueError, UnicodeDecodeError):
+                where = "it does not start with an OSM PBF header" if blocks == 0 else ""
+                refuse(where or f"block {blocks + 1} at byte {offset:,} is damaged")
+            if blocks == 0 and kind != "OSMHeader":
+                refuse(f"its first block is {kind!r}, not 'OSMHeader'")
+            if datasize > _PBF_MAX_BLOB:
+                refuse(f"block {blocks + 1} at byte {offset:,} is damaged")
+            end = offset + 4 + length + datasize
+            if end > size:
+                refuse(
+                    f"block {blocks + 1} ({kind}) needs {end - size:,} bytes more than the "
+                    f"file's {size:,}: the file was cut off (an interrupted download?)"
+                )
+            handle.seek(datasize, os.SEEK_CUR)
+            offset = end
+            blocks += 1
 
 
 def _osm_directions(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -910,6 +1054,9 @@ def from_graphml(
         If the file is missing.
     GraphError
         If the graph is projected (not in WGS84 degrees).
+    NetworkError
+        If a travel time is implausible (:func:`check_speeds`): zero or negative over a
+        positive length, or faster than :data:`MAX_SPEED_KPH`.
     """
     import osmnx as ox
 
@@ -942,6 +1089,7 @@ def from_graphml(
         graph.graph["speeds"] = None  # the file's travel times, speeds not recorded
     modelled = graph.graph.get("modelled")
     graph.graph["modelled"] = modelled if isinstance(modelled, bool) else False
+    check_speeds(graph, where=f"road network {file}")
     return graph
 
 
@@ -1013,18 +1161,31 @@ class _Declared:
     label: str
     name: str | None  # wgs84 | gcj02 | bd09, or None for an EPSG/PROJ CRS
     crs: pyproj.CRS  # the CRS of the coordinates (EPSG:4326 for the three names)
+    by_file: str | None = None  # the file's own label, when the system was taken from it
 
     @property
     def degrees(self) -> bool:
         return self.name is not None or bool(self.crs.is_geographic)
 
 
-def _declare(crs: str | None, where: str) -> _Declared:
+_CRS_FLAG: Final = "--network-crs"
+
+
+def _crs_hint(value: str) -> str:
+    """How to declare a system, for a CLI user and a Python one."""
+    return f"{_CRS_FLAG} {value} (crs={value!r} in Python)"
+
+
+def _declare(crs: str | None, where: str, own: pyproj.CRS | None = None) -> _Declared:
+    """The system of a layer: ``crs`` if given, else the file's own label (its ``.prj``)."""
     if crs is None:
+        if own is not None:
+            return _declared_by_file(own)
         msg = (
-            f"declare the coordinate system of {where} with crs=: 'wgs84' (GPS, OSM, 天地图), "
-            f"'gcj02' (高德/腾讯), 'bd09' (百度) or an EPSG code such as 'EPSG:32648'. Road "
-            f"layers from Chinese web maps are offset by hundreds of metres, so it is never guessed"
+            f"{where} does not say its coordinate system (no .prj, no CRS label): declare it with "
+            f"{_CRS_FLAG}: wgs84 (GPS, OSM, 天地图), gcj02 (高德/腾讯), bd09 (百度) or an EPSG "
+            f"code such as EPSG:32648 (crs= in Python). Road layers from Chinese web maps are "
+            f"offset by hundreds of metres, so it is never guessed. 请用 {_CRS_FLAG} 声明路网坐标系"
         )
         raise NetworkError(msg)
     try:
@@ -1040,13 +1201,44 @@ def _declare(crs: str | None, where: str) -> _Declared:
         parsed = pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError as exc:
         msg = (
-            f"unknown crs {crs!r}: give 'wgs84', 'gcj02', 'bd09' or an EPSG code such as "
-            f"'EPSG:32648'"
+            f"unknown crs {crs!r} of {where}: give {_CRS_FLAG} wgs84, gcj02, bd09 or an EPSG "
+            f"code such as EPSG:32648 (crs= in Python). 无法识别的坐标系"
         )
         raise NetworkError(msg) from exc
-    code = parsed.to_authority()
-    label = f"{code[0]}:{code[1]}" if code else parsed.to_string()
-    return _Declared(label=label, name=None, crs=parsed)
+    return _Declared(label=_crs_label(parsed), name=None, crs=parsed)
+
+
+def _crs_label(crs: pyproj.CRS) -> str:
+    code = crs.to_authority()
+    return f"{code[0]}:{code[1]}" if code else str(crs.name)
+
+
+#: Geographic systems read as WGS84: WGS84 itself and CGCS2000 (within a metre of it).
+_WGS84_LIKE: Final = frozenset({"EPSG:4326", "EPSG:4490", "OGC:CRS84"})
+
+
+def _declared_by_file(own: pyproj.CRS) -> _Declared:
+    label = _crs_label(own)
+    if label in _WGS84_LIKE:
+        return _Declared(label=scrs.WGS84, name=scrs.WGS84, crs=_WGS84, by_file=label)
+    return _Declared(label=label, name=None, crs=own, by_file=label)
+
+
+_GEOJSON_CRS: Final = re.compile(rb'"crs"\s*:')
+
+
+def _own_crs(gdf: gpd.GeoDataFrame, file: Path | None) -> pyproj.CRS | None:
+    """The CRS a layer declares itself: a Shapefile's ``.prj``, a GeoPackage's SRS, a GeoJSON's
+    ``crs`` member. GDAL labels every GeoJSON WGS84 (RFC 7946), also one copied from a Chinese
+    web map in GCJ-02, so a GeoJSON without a ``crs`` member declares nothing."""
+    if gdf.crs is None:
+        return None
+    if file is not None and file.suffix.lower() in (".geojson", ".json"):
+        with file.open("rb") as handle:
+            head = handle.read(1 << 16)
+        if not _GEOJSON_CRS.search(head):
+            return None
+    return pyproj.CRS(gdf.crs)
 
 
 def _read_lines(
@@ -1056,6 +1248,15 @@ def _read_lines(
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     file = _existing_file(path, "road line")
     where = str(file)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            msg = (
+                f"--encoding {encoding!r} (encoding= in Python) is not a text encoding; "
+                "Chinese layers are usually gbk (or gb18030, utf-8)"
+            )
+            raise NetworkError(msg) from exc
     try:
         layers = pyogrio.list_layers(file)
     except Exception as exc:  # pyogrio raises DataSourceError and friends
@@ -1069,10 +1270,13 @@ def _read_lines(
         elif len(lines) == 1:
             layer = lines[0]
         else:
-            msg = f"{where} has several layers {names}; choose the road layer with layer="
+            msg = (
+                f"{where} has several layers {names}; choose the road layer with --layer NAME "
+                "(layer= in Python). 文件含多个图层，请用 --layer 指定道路图层"
+            )
             raise NetworkError(msg)
     elif isinstance(layer, str) and layer not in names:
-        msg = f"layer {layer!r} not found in {where}; its layers are {names}"
+        msg = f"layer {layer!r} (--layer) not found in {where}; its layers are {names}"
         raise NetworkError(msg)
     kwargs: dict[str, Any] = {"layer": layer}
     if encoding is not None:
@@ -1080,6 +1284,13 @@ def _read_lines(
     try:
         gdf = pyogrio.read_dataframe(file, **kwargs)
         info = pyogrio.read_info(file, layer=layer)
+    except UnicodeDecodeError as exc:
+        used = encoding or "the encoding its .cpg names, else UTF-8"
+        msg = (
+            f"cannot read the text of {where} as {used}: {exc}; give its encoding with "
+            f"--encoding (encoding= in Python), e.g. --encoding gbk. 文字编码不符，请用 --encoding"
+        )
+        raise NetworkError(msg) from exc
     except Exception as exc:
         msg = f"cannot read layer {layer!r} of {where}: {exc}"
         raise DataError(msg) from exc
@@ -1087,22 +1298,144 @@ def _read_lines(
     return gdf, source
 
 
-def _check_crs(gdf: gpd.GeoDataFrame, declared: _Declared, where: str) -> None:
-    if gdf.crs is None:
+def _check_crs(own: pyproj.CRS | None, declared: _Declared, where: str) -> None:
+    """A declared system must agree with the file's own label (any lon/lat label fits the three
+    Chinese names: GCJ-02 layers are routinely labelled WGS84)."""
+    if own is None or declared.by_file is not None:
         return
-    own = pyproj.CRS(gdf.crs)
     if declared.name is not None:
         ok = bool(own.is_geographic)
     else:
         ok = own.equals(declared.crs, ignore_axis_order=True)
     if not ok:
-        code = own.to_authority()
-        own_label = f"{code[0]}:{code[1]}" if code else own.name
         msg = (
-            f"{where} is labelled {own_label} ({own.name}) but crs={declared.label!r} was "
-            f"declared; declare the system its coordinates are in"
+            f"{where} is labelled {_crs_label(own)} ({own.name}) but {_CRS_FLAG} "
+            f"{declared.label} (crs={declared.label!r} in Python) was declared; declare the "
+            f"system its coordinates are in, or leave {_CRS_FLAG} out to use the file's label. "
+            f"声明的坐标系与文件不符"
         )
         raise NetworkError(msg)
+
+
+_SEAT_RADIUS_M: Final = 1_500.0
+_SEAT_MIN: Final = 3
+#: Evidence needs the roads to pass the seats in one of the systems: a median distance of at
+#: most this (a town's government seat is on or beside a street), and this much more in the
+#: other. A network that does not reach the towns (a sketch, a few trunk roads) says nothing.
+_SEAT_ON_ROAD_M: Final = 150.0
+_SEAT_COLUMNS: Final = ("lon_wgs84", "lat_wgs84", "lon_gcj02", "lat_gcj02")
+
+
+def _reference_seats() -> FloatArray | None:
+    """Township seats of the reference data: rows of WGS84 lon, lat and GCJ-02 lon, lat."""
+    try:
+        from siting._reference import reference
+
+        towns = reference().townships
+    except (SitingError, OSError):
+        return None
+    if not set(_SEAT_COLUMNS) <= set(towns.columns):
+        return None
+    ref = towns.loc[:, list(_SEAT_COLUMNS)].apply(pd.to_numeric, errors="coerce").dropna()
+    return ref.to_numpy(dtype=np.float64) if len(ref) else None
+
+
+@dataclass(frozen=True)
+class _RoadEvidence:
+    verdict: str | None  # wgs84 | gcj02 | None (undecided)
+    n: int
+    median_wgs: float  # metres from a seat's WGS84 position to the nearest road
+    median_gcj: float
+
+
+def _road_evidence(parts: npt.NDArray[Any], seats: FloatArray) -> _RoadEvidence | None:
+    """Do the roads (lines in degrees, as in the file) pass closer to the WGS84 or the GCJ-02
+    positions of the township seats near them? A town's government seat is on or beside a
+    street, and the two positions of a seat in Sichuan are some 300-600 m apart: a verdict needs
+    the roads within :data:`_SEAT_ON_ROAD_M` (median) of the seats in one system, that much
+    farther in the other, and :data:`siting.settings.gcj_detect_min_gain` between them."""
+    from siting import settings
+
+    if not len(parts):
+        return None
+    xmin, ymin, xmax, ymax = shapely.total_bounds(parts)
+    pad = 0.02  # degrees, more than the seat radius
+    near_box = (
+        (seats[:, 0] >= xmin - pad)
+        & (seats[:, 0] <= xmax + pad)
+        & (seats[:, 1] >= ymin - pad)
+        & (seats[:, 1] <= ymax + pad)
+    )
+    seats = seats[near_box]
+    if len(seats) < _SEAT_MIN:
+        return None
+    # a local equirectangular frame: exact enough for distances of a few km
+    lat0 = math.radians(float(np.median(seats[:, 1])))
+    kx, ky = 111_320.0 * math.cos(lat0), 110_574.0
+
+    def metric(xy: FloatArray) -> FloatArray:
+        return np.column_stack([xy[:, 0] * kx, xy[:, 1] * ky])
+
+    lines = shapely.transform(parts, metric)
+    tree = shapely.STRtree(lines)
+    out = []
+    for cols in ((0, 1), (2, 3)):
+        pts = shapely.points(metric(seats[:, list(cols)]))
+        index, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+        d = np.full(len(seats), np.inf)
+        d[index[0]] = dist
+        out.append(d)
+    d_wgs, d_gcj = out
+    near = np.minimum(d_wgs, d_gcj) <= _SEAT_RADIUS_M
+    n = int(near.sum())
+    if n < _SEAT_MIN:
+        return None
+    med_w, med_g = float(np.median(d_wgs[near])), float(np.median(d_gcj[near]))
+    gain = settings.gcj_detect_min_gain
+    verdict = None
+    near_g = med_g <= _SEAT_ON_ROAD_M and med_w >= med_g + _SEAT_ON_ROAD_M
+    near_w = med_w <= _SEAT_ON_ROAD_M and med_g >= med_w + _SEAT_ON_ROAD_M
+    if near_g and med_g <= med_w * (1.0 - gain):
+        verdict = scrs.GCJ02
+    elif near_w and med_w <= med_g * (1.0 - gain):
+        verdict = scrs.WGS84
+    return _RoadEvidence(verdict, n, med_w, med_g)
+
+
+_SYSTEM_TEXT: Final = {scrs.WGS84: "WGS84", scrs.GCJ02: "GCJ-02"}
+
+
+def _crs_warnings(parts: npt.NDArray[Any], declared: _Declared, where: str) -> list[str]:
+    """The evidence check of a layer read as WGS84 or GCJ-02, against the reference seats."""
+    if declared.name not in _SYSTEM_TEXT:
+        return []
+    seats = _reference_seats()
+    if seats is None:
+        return []
+    ev = _road_evidence(parts, seats)
+    if ev is None or ev.verdict is None or ev.verdict == declared.name:
+        return []
+    fit, other = _SYSTEM_TEXT[ev.verdict], _SYSTEM_TEXT[declared.name]
+    m_fit, m_other = (
+        (ev.median_gcj, ev.median_wgs)
+        if ev.verdict == scrs.GCJ02
+        else (ev.median_wgs, ev.median_gcj)
+    )
+    read_as = (
+        f"as its label {declared.by_file} says"
+        if declared.by_file is not None
+        else f"as {_CRS_FLAG} {declared.name} declares"
+    )
+    source = "a Chinese web map (高德/腾讯)" if ev.verdict == scrs.GCJ02 else "GPS, OSM or 天地图"
+    text = (
+        f"{where}: its roads fit {fit}, not {other}: {ev.n} reference township seats lie within "
+        f"1.5 km of a road, a median {m_fit:.0f} m from the nearest road at their {fit} "
+        f"positions against {m_other:.0f} m at their {other} ones, but the layer is read as "
+        f"{other}, {read_as}. If the roads come from {source}, give "
+        f"{_crs_hint(ev.verdict)}. 道路与乡镇驻地的 {fit} 位置吻合，但按 {other} 读取；"
+        f"请核对，必要时用 {_CRS_FLAG} {ev.verdict}"
+    )
+    return [text]
 
 
 def _to_wgs84(x: FloatArray, y: FloatArray, declared: _Declared) -> tuple[FloatArray, FloatArray]:
@@ -1142,6 +1475,34 @@ class _Lines:
     osmid: list[int | None]
 
 
+_LATIN1_HIGH: Final = re.compile("[\u0080-\u00ff]")
+
+
+def _as_gbk(text: str) -> str | None:
+    """``text`` re-read as GBK when it is GBK bytes shown as Latin-1 (a Shapefile without
+    ``.cpg``), else ``None``."""
+    if not _LATIN1_HIGH.search(text):
+        return None
+    try:
+        fixed = text.encode("latin-1").decode("gbk")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
+    return fixed if re.search("[\u4e00-\u9fff]", fixed) else None
+
+
+def _encoding_hint(texts: Iterable[str]) -> str:
+    """A hint naming --encoding when some ``texts`` look like GBK read as Latin-1."""
+    for text in texts:
+        fixed = _as_gbk(text)
+        if fixed is not None:
+            return (
+                f". The text looks garbled: {text!r} reads {fixed!r} as GBK, so the file (a "
+                "Shapefile without .cpg?) is in GBK: give --encoding gbk (encoding='gbk' in "
+                "Python). 文字乱码，请用 --encoding gbk"
+            )
+    return ""
+
+
 def _attributes(
     gdf: gpd.GeoDataFrame,
     *,
@@ -1149,21 +1510,27 @@ def _attributes(
     class_column: str | None,
     oneway_column: str | Literal[False] | None,
     class_map: Mapping[str, str] | None,
+    encoding_given: bool = False,
 ) -> _Lines:
     columns = [str(c) for c in gdf.columns if c != gdf.geometry.name]
     present = ", ".join(repr(c) for c in columns) or "none"
+    garbled = "" if encoding_given else _encoding_hint(columns)
     issues: list[Issue] = []
     if class_column is not None:
         cls_col = _find_column(columns, [class_column])
         if cls_col is None:
-            reason = f"the class column {class_column!r} is missing; columns present: {present}"
+            reason = (
+                f"the class column {class_column!r} is missing (--class-column); columns "
+                f"present: {present}{garbled}"
+            )
             issues.append(Issue(where, None, class_column, reason, reason_zh="缺少道路等级列"))
     else:
         cls_col = _find_column(columns, _CLASS_COLUMNS)
         if cls_col is None:
             reason = (
                 f"no road class column: none of {', '.join(map(repr, _CLASS_COLUMNS))} found; "
-                f"columns present: {present}. Name it with class_column="
+                f"columns present: {present}. Name it with --class-column NAME (class_column= "
+                f"in Python){garbled}"
             )
             issues.append(Issue(where, None, _CLASS_COLUMNS[0], reason, reason_zh="缺少道路等级列"))
     dir_col: str | None = None
@@ -1173,14 +1540,16 @@ def _attributes(
             reason = (
                 f"no direction column: none of {', '.join(map(repr, _ONEWAY_COLUMNS))} found "
                 f"(Geofabrik's 'oneway' holds F/T/B); columns present: {present}. Name it with "
-                f"oneway_column=, or pass oneway_column=False if every road is two-way"
+                f"--oneway-column NAME, or give --oneway-column none if every road is two-way "
+                f"(oneway_column=NAME or oneway_column=False in Python){garbled}"
             )
             issues.append(Issue(where, None, "oneway", reason, reason_zh="缺少单行/方向列"))
     elif oneway_column is not False:
         dir_col = _find_column(columns, [oneway_column])
         if dir_col is None:
             reason = (
-                f"the direction column {oneway_column!r} is missing; columns present: {present}"
+                f"the direction column {oneway_column!r} is missing (--oneway-column); columns "
+                f"present: {present}{garbled}"
             )
             issues.append(Issue(where, None, oneway_column, reason, reason_zh="缺少单行/方向列"))
     if issues:
@@ -1208,10 +1577,12 @@ def _attributes(
             f"fill them (e.g. 'road' for an unknown class)"
         )
         issues.append(Issue(where, missing[0], cls_col, reason, reason_zh="道路等级为空"))
+    garbled_values = "" if encoding_given else _encoding_hint(unknown)
     for text, rows in unknown.items():
         reason = (
             f"unknown road class {text!r} in {_rows_text(rows, len(rows))}. Accepted: "
-            f"{_accepted_classes()}; or map it with class_map={{{text!r}: <class>}}"
+            f"{_accepted_classes()}; or map it with --class-map '{text}=CLASS' "
+            f"(class_map={{{text!r}: <class>}} in Python){garbled_values}"
         )
         issues.append(Issue(where, rows[0], cls_col, reason, reason_zh="无法识别的道路等级"))
     direction = np.zeros(n, dtype=np.int64)
@@ -1225,11 +1596,14 @@ def _attributes(
                 direction[i] = _AGAINST
             elif text not in _BOTH:
                 bad.setdefault(str(value), []).append(i + 1)
+        garbled_dirs = "" if encoding_given else _encoding_hint(bad)
         for text, rows in bad.items():
             reason = (
                 f"unknown direction {text!r} in {_rows_text(rows, len(rows))}. Accepted: "
                 f"F/yes/1/正向 (only in the digitised direction), T/-1/反向 (only against it), "
-                f"B/no/0/双向 or empty (both ways)"
+                f"B/no/0/双向 or empty (both ways); if {dir_col!r} is not a direction, name "
+                f"the right column with --oneway-column NAME, or give --oneway-column none "
+                f"(every road two-way){garbled_dirs}"
             )
             issues.append(Issue(where, rows[0], dir_col, reason, reason_zh="无法识别的方向"))
     if issues:
@@ -1310,7 +1684,7 @@ def from_lines(
 
     A missing class column is an error, and so is a missing direction column, since guessing
     two-way would let routes run the wrong way up one-way roads; pass ``oneway_column=False``
-    to declare every road two-way.
+    (``--oneway-column none`` in the CLI) to declare every road two-way.
 
     **One-way** (Geofabrik): ``F`` = only in the digitised direction, ``T`` = only against it,
     ``B`` = both. Also accepted: ``yes``/``true``/``1``/``FT``/``正向``/``是`` (as F),
@@ -1340,14 +1714,22 @@ def from_lines(
     path
         The file (or a GeoDataFrame already read).
     crs
-        The coordinate system of the coordinates, required: ``"wgs84"``, ``"gcj02"``,
-        ``"bd09"`` (any name :func:`siting.crs.normalize_crs_name` accepts) or a pyproj CRS
-        string such as ``"EPSG:32648"`` (reprojected to WGS84). GCJ-02 and BD-09 are converted
-        with the exact inverse of :mod:`siting.crs` (to :data:`INVERSE_TOL_M`).
+        The coordinate system of the coordinates (``--network-crs`` of the CLI): ``"wgs84"``,
+        ``"gcj02"``, ``"bd09"`` (any name :func:`siting.crs.normalize_crs_name` accepts) or a
+        pyproj CRS string such as ``"EPSG:32648"`` (reprojected to WGS84). GCJ-02 and BD-09 are
+        converted with the exact inverse of :mod:`siting.crs` (to :data:`INVERSE_TOL_M`).
+        By default the file's own label: a Shapefile's ``.prj``, a GeoPackage's SRS, a
+        GeoJSON's ``crs`` member (a GeoJSON without one declares nothing), a GeoDataFrame's
+        ``crs``; WGS84 and CGCS2000 (EPSG:4490) labels are read as WGS84. Without either it
+        is an error. A layer read as WGS84 or GCJ-02 near the reference township seats is
+        checked against them: when its roads sit closer to the seats' positions in the other
+        system, a :class:`NetworkWarning` says so (also kept in ``source["warnings"]``).
     layer
-        The layer of a multi-layer file (GeoPackage); by default its only (line) layer.
+        The layer of a multi-layer file (GeoPackage); by default its only (line) layer
+        (``--layer`` of ``siting network import``).
     class_column, oneway_column
-        Column names, when not among the known ones; ``oneway_column=False``: all two-way.
+        Column names, when not among the known ones; ``oneway_column=False``: all two-way
+        (``--class-column NAME``, ``--oneway-column NAME|none`` of ``siting network import``).
     speeds
         Overrides of the class speeds (:func:`speed_table`).
     network_type
@@ -1356,7 +1738,9 @@ def from_lines(
     class_map
         Extra class labels of this layer (:func:`road_class`), e.g. ``{"一级公路": "trunk"}``.
     encoding
-        Text encoding of a Shapefile without ``.cpg`` (Chinese ones are often ``"gbk"``).
+        Text encoding of a Shapefile without ``.cpg`` (Chinese ones are often ``"gbk"``;
+        ``--encoding`` of ``siting network import``). Without it, column names that read as
+        GBK text shown as Latin-1 make the error name ``--encoding gbk``.
     use_maxspeed
         Use ``maxspeed`` where > 0 (:func:`add_travel_times`).
 
@@ -1369,13 +1753,19 @@ def from_lines(
     Raises
     ------
     NetworkError
-        If ``crs`` is not given or unknown or contradicts the file's own CRS label, or the
-        layer cannot be chosen.
+        If ``crs`` is not given and the file has no label, or is unknown or contradicts the
+        file's own label, or the layer cannot be chosen. Messages name the CLI option to change
+        (``--network-crs``, ``--encoding``, ``--layer`` ...) and the Python keyword.
     siting.ValidationError
         Listing every problem of the layer: missing class or direction column (naming it and the
         columns present), empty or unknown classes, unknown directions, non-line geometries.
     DataError
         If the file is missing or unreadable.
+
+    Warns
+    -----
+    NetworkWarning
+        When the roads fit the other of WGS84 and GCJ-02 better (see ``crs``).
 
     Examples
     --------
@@ -1395,16 +1785,20 @@ def from_lines(
     table = speed_table(speeds)
     kind = _network_type(network_type)
     keep_classes = network_classes(kind)
+    file: Path | None = None
     if isinstance(path, gpd.GeoDataFrame):
         where = "<GeoDataFrame>"
-        declared = _declare(crs, where)
         gdf = path
         source: dict[str, Any] = {"path": None, "format": "GeoDataFrame"}
     else:
         where = str(path)
-        declared = _declare(crs, where)
+        if crs is not None:
+            _declare(crs, where)  # an unknown crs fails before the file is read
         gdf, source = _read_lines(path, layer, encoding)
-    _check_crs(gdf, declared, where)
+        file = Path(path)
+    own = _own_crs(gdf, file)
+    declared = _declare(crs, where, own)
+    _check_crs(own, declared, where)
     gdf = gdf.reset_index(drop=True)
     geoms = np.asarray(gdf.geometry.array, dtype=object)
     types = shapely.get_type_id(geoms)
@@ -1425,13 +1819,25 @@ def from_lines(
         class_column=class_column,
         oneway_column=oneway_column,
         class_map=class_map,
+        encoding_given=encoding is not None,
     )
     keep = ~empty & np.array([h in keep_classes for h in attrs.highway], dtype=bool)
     rows = np.flatnonzero(keep)
     parts, part_row = shapely.get_parts(geoms[rows], return_index=True)
     part_row = rows[part_row]
     graph = _build(parts, part_row.astype(np.int64), attrs, declared, where)
-    source.update({"crs": declared.label, "network_type": kind})
+    notes = _crs_warnings(parts, declared, where)
+    source.update(
+        {
+            "crs": declared.label,
+            "crs_from": "file" if declared.by_file is not None else "argument",
+            "network_type": kind,
+        }
+    )
+    if notes:
+        source["warnings"] = notes
+    for note in notes:
+        warnings.warn(note, NetworkWarning, stacklevel=2)
     return _finish(graph, source=source, table=table, use_maxspeed=use_maxspeed)
 
 
@@ -1451,8 +1857,8 @@ def _build(
     if len(x) and declared.degrees and (np.abs(x).max() > 180 or np.abs(y).max() > 90):
         msg = (
             f"{where}: coordinates reach ({np.abs(x).max():.0f}, {np.abs(y).max():.0f}), not "
-            f"degrees, but crs={declared.label!r} was declared; declare its projected CRS "
-            f"(e.g. 'EPSG:32648')"
+            f"degrees, but {_CRS_FLAG} {declared.label} (crs={declared.label!r} in Python) was "
+            f"declared; declare its projected CRS, e.g. {_crs_hint('EPSG:32648')}"
         )
         raise NetworkError(msg)
     scale = 10.0 ** (COORD_DECIMALS_DEG if declared.degrees else COORD_DECIMALS_M)
@@ -1571,7 +1977,427 @@ def _edges(
             yield v, u, back
 
 
-_LINE_SUFFIXES: Final = (".shp", ".geojson", ".json", ".gpkg", ".zip")
+# --- checks of a network: plausible speeds, components, coverage of the facilities ---------------
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool | np.bool_):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _where(network: Any, where: str | None) -> str:
+    if where is not None:
+        return where
+    graph = getattr(network, "graph", None)
+    source = graph.get("source") if isinstance(graph, dict) else None
+    path = source.get("path") if isinstance(source, dict) else None
+    return f"road network {path}" if path else "the road network"
+
+
+def _speed_reason(time_s: float, length_m: float, max_speed_kph: float) -> str | None:
+    """Why an edge's travel time is implausible, or ``None``."""
+    if not math.isfinite(time_s):
+        return "no usable travel_time"
+    if not (math.isfinite(length_m) and length_m >= 0):
+        return f"length {length_m!r}, not metres >= 0"
+    if time_s < 0:
+        return f"a negative travel_time ({time_s:g} s)"
+    if time_s == 0:
+        return f"travel_time 0 s over {length_m:,.1f} m" if length_m > 0 else None
+    kph = length_m / time_s * 3.6
+    if kph > max_speed_kph:
+        return f"{length_m:,.1f} m in {time_s:g} s = {kph:,.0f} km/h"
+    return None
+
+
+def check_speeds(
+    network: nx.MultiDiGraph | GraphArrays,
+    *,
+    max_speed_kph: float = MAX_SPEED_KPH,
+    where: str | None = None,
+) -> None:
+    """Refuse a road network whose travel times are implausible.
+
+    Every edge must take a finite ``travel_time`` >= 0 seconds, more than 0 where its length is
+    positive (two nodes at one place may take none), and be no faster than ``max_speed_kph``:
+    faster edges mean travel times in minutes or hours, a broken export, or a tagging error.
+    Every loader runs it (:func:`from_graphml` on the file's own travel times); run it on a graph
+    built in code before using it.
+
+    Parameters
+    ----------
+    network
+        A road graph, or a compiled :class:`siting._graph.GraphArrays` (its fastest edge of each
+        node pair is checked, named by its end nodes).
+    max_speed_kph
+        The fastest plausible speed (default :data:`MAX_SPEED_KPH`).
+    where
+        How to name the network in the message (default: its source file, if recorded).
+
+    Raises
+    ------
+    NetworkError
+        Naming the first implausible edge (``(u, v, key)`` and its attributes), how many edges
+        are implausible, and what to do.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> g = nx.MultiDiGraph(crs="EPSG:4326")
+    >>> _ = g.add_edge(1, 2, length=1000.0, travel_time=1.0, highway="primary")
+    >>> check_speeds(g)
+    Traceback (most recent call last):
+    ...
+    siting.network.NetworkError: the road network: 1 of 1 edges have implausible travel times ...
+    """
+    if isinstance(network, GraphArrays):
+        time = network.time.tocoo()
+        length = network.length.tocsr()[time.row, time.col]
+        t = np.asarray(time.data, dtype=np.float64)
+        dist = np.asarray(length, dtype=np.float64).ravel()
+        t = np.where(t <= 1e-9, 0.0, t)  # the compiled form of a zero time
+        dist = np.where(dist <= 1e-9, 0.0, dist)
+        rows, cols = time.row, time.col
+
+        def name(i: int) -> str:
+            u, v = np.asarray(network.nodes)[[rows[i], cols[i]]].tolist()
+            return f"({u!r}, {v!r}) [length={dist[i]:.6g}, travel_time={t[i]:.6g}]"
+
+    else:
+        edges = list(network.edges(keys=True, data=True))
+        t = np.array([_number(d.get("travel_time")) for *_, d in edges], dtype=np.float64)
+        dist = np.array([_number(d.get("length")) for *_, d in edges], dtype=np.float64)
+
+        def name(i: int) -> str:
+            return edge_text(*edges[i])
+
+    if not len(t):
+        return
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kph = np.where(t > 0, dist / t * 3.6, np.where(dist > 0, np.inf, 0.0))
+    bad = ~np.isfinite(t) | ~np.isfinite(dist) | (t < 0) | (dist < 0) | ~(kph <= max_speed_kph)
+    if not bad.any():
+        return
+    first = int(np.argmax(bad))
+    reason = _speed_reason(float(t[first]), float(dist[first]), max_speed_kph) or "implausible"
+    n_bad = int(bad.sum())
+    finite = kph[np.isfinite(kph)]
+    if np.all(t == 0):
+        hint = "every edge has travel_time 0: the file's travel times were never computed"
+    elif len(finite) and float(np.median(finite)) > max_speed_kph:
+        hint = "most edges are this fast: travel_time must be seconds, not minutes or hours"
+    else:
+        hint = f"no road is faster than {max_speed_kph:g} km/h, and none takes no time"
+    msg = (
+        f"{_where(network, where)}: {n_bad:,} of {len(t):,} edges have implausible travel times "
+        f"(路网通行时间不合理), e.g. edge {name(first)}: {reason}; {hint}. Give a corrected "
+        f"network with --network, e.g. re-imported from its roads with `siting network import`, "
+        f"or recompute travel times with siting.network.add_travel_times in Python"
+    )
+    raise NetworkError(msg)
+
+
+def _bounds(lon: FloatArray, lat: FloatArray) -> list[float]:
+    if not len(lon):
+        return []
+    return [
+        round(float(np.min(lon)), 5),
+        round(float(np.min(lat)), 5),
+        round(float(np.max(lon)), 5),
+        round(float(np.max(lat)), 5),
+    ]
+
+
+def _bounds_text(bounds: Sequence[float]) -> str:
+    if not bounds:
+        return "nothing"
+    return f"lon {bounds[0]:.4f}..{bounds[2]:.4f}, lat {bounds[1]:.4f}..{bounds[3]:.4f}"
+
+
+def _distance_text(metres: float) -> str:
+    return f"{metres:,.0f} m" if metres < 10_000 else f"{metres / 1000.0:,.0f} km"
+
+
+def _compiled(network: nx.MultiDiGraph | GraphArrays) -> GraphArrays:
+    if isinstance(network, GraphArrays):
+        return network
+    if isinstance(network, nx.Graph):
+        return graph_arrays(network if network.is_directed() else network.to_directed())
+    msg = (
+        "network must be a networkx graph (osmnx convention) or a compiled GraphArrays, got "
+        f"{type(network).__name__}"
+    )
+    raise TypeError(msg)
+
+
+def connectivity(network: nx.MultiDiGraph | GraphArrays) -> dict[str, Any]:
+    """How the road network hangs together: its strongly connected components.
+
+    Two nodes are in one strongly connected component when each can be reached from the other.
+    The largest is the network proper; much smaller ones are islands (one-way dead ends, car
+    parks, fragments at an extract's edge, roads not joined to the rest), where trips may be
+    impossible; points are not tied to them (:data:`siting._graph.ISLAND_SHARE`).
+
+    Parameters
+    ----------
+    network
+        A road graph, or a compiled :class:`siting._graph.GraphArrays` (lengths then count the
+        fastest edge of each node pair).
+
+    Returns
+    -------
+    dict
+        ``nodes``, ``edges`` (directed), ``length_km`` (of the directed edges);
+        ``components`` (number of strongly connected components), ``sizes`` (nodes of the ten
+        largest), ``largest_nodes``, ``largest_share`` (of the nodes); ``islands`` and
+        ``island_nodes``; ``outside_largest_km`` and ``outside_largest_share``: length of the
+        edges not inside the largest component, and its share of ``length_km``.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> g = nx.MultiDiGraph(crs="EPSG:4326")
+    >>> for n, lon in enumerate([104.0, 104.01, 104.02, 104.03]):
+    ...     g.add_node(n, x=lon, y=30.6)
+    >>> for u, v in [(0, 1), (1, 0), (1, 2), (2, 1), (2, 3)]:  # 2 -> 3: a one-way dead end
+    ...     _ = g.add_edge(u, v, length=1000.0, travel_time=60.0)
+    >>> c = connectivity(g)
+    >>> c["components"], c["sizes"], c["outside_largest_km"], c["outside_largest_share"]
+    (2, [3, 1], 1.0, 0.2)
+    """
+    return _connectivity(network, _compiled(network))
+
+
+def _connectivity(network: nx.MultiDiGraph | GraphArrays, arrays: GraphArrays) -> dict[str, Any]:
+    parts = components(arrays)
+    label = parts.label
+    if isinstance(network, GraphArrays):
+        coo = network.length.tocoo()
+        lengths = np.asarray(coo.data, dtype=np.float64)
+        lengths = np.where(lengths <= 1e-9, 0.0, lengths)
+        inside = (label[coo.row] == 0) & (label[coo.col] == 0) if len(lengths) else np.empty(0)
+    else:
+        index = arrays.index
+        rows = [
+            (index[u], index[v], _number(d.get("length"))) for u, v, d in network.edges(data=True)
+        ]
+        lengths = np.array([r[2] for r in rows], dtype=np.float64)
+        lengths = np.where(np.isfinite(lengths), lengths, 0.0)
+        u_pos = np.array([r[0] for r in rows], dtype=np.int64)
+        v_pos = np.array([r[1] for r in rows], dtype=np.int64)
+        inside = (label[u_pos] == 0) & (label[v_pos] == 0) if len(rows) else np.empty(0)
+    total = float(lengths.sum())
+    outside = float(lengths[~inside.astype(bool)].sum()) if len(lengths) else 0.0
+    island_labels = np.unique(label[parts.island]) if parts.island.any() else np.empty(0)
+    return {
+        "nodes": arrays.n,
+        "edges": len(lengths),
+        "length_km": round(total / 1000.0, 3),
+        "components": parts.count,
+        "sizes": parts.sizes[:10].tolist(),
+        "largest_nodes": int(parts.sizes[0]) if parts.count else 0,
+        "largest_share": round(float(parts.sizes[0]) / arrays.n, 4) if arrays.n else 0.0,
+        "islands": len(island_labels),
+        "island_nodes": int(parts.island.sum()),
+        "outside_largest_km": round(outside / 1000.0, 3),
+        "outside_largest_share": round(outside / total, 4) if total > 0 else 0.0,
+    }
+
+
+def _facility_points(facilities: gpd.GeoDataFrame) -> tuple[pd.Index, FloatArray, FloatArray, int]:
+    """Ids, WGS84 lon/lat of the facilities with a location, and how many have none."""
+    if not isinstance(facilities, gpd.GeoDataFrame):
+        msg = f"facilities must be a GeoDataFrame of points, got {type(facilities).__name__}"
+        raise TypeError(msg)
+    geoms = facilities.geometry
+    if facilities.crs is not None and not pyproj.CRS(facilities.crs).equals(
+        _WGS84, ignore_axis_order=True
+    ):
+        geoms = geoms.to_crs(_WGS84)
+    arr = np.asarray(geoms.array, dtype=object)
+    missing = shapely.is_missing(arr) | shapely.is_empty(arr)
+    points = shapely.point_on_surface(arr[~missing])
+    lon = np.asarray(shapely.get_x(points), dtype=np.float64)
+    lat = np.asarray(shapely.get_y(points), dtype=np.float64)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    ids = pd.Index(facilities.index[~missing][ok])
+    return ids, lon[ok], lat[ok], int(missing.sum() + (~ok).sum())
+
+
+def _id_list(ids: pd.Index, limit: int = 10) -> str:
+    shown = ", ".join(str(i) for i in ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def check_against(
+    network: nx.MultiDiGraph | GraphArrays,
+    facilities: gpd.GeoDataFrame,
+    *,
+    max_snap_m: float | None = None,
+    max_share: float = 0.1,
+    where: str | None = None,
+) -> dict[str, Any]:
+    """Check a road network against the facilities before any travel time is computed.
+
+    A network of another place (another city, a test extract) would give every pair a time of
+    thousands of minutes through long access legs; broken travel times would give nonsense.
+    This stops both, and reports the facilities that sit on islands of the network.
+
+    Parameters
+    ----------
+    network
+        A road graph or a compiled :class:`siting._graph.GraphArrays` (pass the compiled form
+        when you have it: a graph is compiled here).
+    facilities
+        The facilities (a GeoDataFrame of points, indexed by id; any CRS, WGS84 when unset).
+    max_snap_m
+        A facility farther than this from every road node is *beyond the network* (default
+        :data:`siting.settings.max_snap_m`).
+    max_share
+        The run stops when more than this share of the facilities is beyond the network
+        (default 0.1: 10 %).
+    where
+        How to name the network in messages (default: its source file, if recorded).
+
+    Returns
+    -------
+    dict
+        ``facilities`` (checked), ``without_location``, ``max_snap_m``, ``beyond_snap`` (count),
+        ``beyond_snap_share``, ``beyond_snap_ids``, ``snap_m_median``, ``snap_m_max``;
+        ``on_islands`` (ids tied to an island because no other road node is within
+        ``max_snap_m``: their trips may be impossible), ``off_largest`` (ids tied to a part of
+        the network other than the largest, not an island: trips to the rest are impossible);
+        ``network_bounds`` and ``facility_bounds`` (``[min_lon, min_lat, max_lon, max_lat]``,
+        WGS84); ``connectivity`` (:func:`connectivity`); ``warnings`` (lines for a planner).
+
+    Raises
+    ------
+    NetworkError
+        When more than ``max_share`` of the facilities are beyond the network (with how many,
+        how far, and both extents), or an edge's travel time is implausible
+        (:func:`check_speeds`).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, networkx as nx
+    >>> from shapely import Point
+    >>> g = nx.MultiDiGraph(crs="EPSG:4326")
+    >>> g.add_node(1, x=24.94, y=60.17); g.add_node(2, x=24.95, y=60.17)  # Helsinki
+    >>> _ = g.add_edge(1, 2, length=555.0, travel_time=40.0)
+    >>> _ = g.add_edge(2, 1, length=555.0, travel_time=40.0)
+    >>> homes = gpd.GeoDataFrame(geometry=[Point(106.08, 30.8)], crs=4326)  # Nanchong
+    >>> check_against(g, homes)
+    Traceback (most recent call last):
+    ...
+    siting.network.NetworkError: 路网未覆盖机构 the road network does not cover the facilities: ...
+    """
+    from siting import settings
+
+    name = _where(network, where)
+    arrays = _compiled(network)
+    check_speeds(network, where=name)
+    limit = settings.max_snap_m if max_snap_m is None else float(max_snap_m)
+    share_limit = float(max_share)
+    if not (math.isfinite(limit) and limit >= 0) or not (0.0 <= share_limit <= 1.0):
+        msg = (
+            f"max_snap_m must be metres >= 0 and max_share a share 0..1, got {max_snap_m!r}, "
+            f"{max_share!r}"
+        )
+        raise NetworkError(msg)
+    ids, lon, lat, without = _facility_points(facilities)
+    net_bounds = _bounds(arrays.lon, arrays.lat)
+    fac_bounds = _bounds(lon, lat)
+    report: dict[str, Any] = {
+        "facilities": len(ids),
+        "without_location": without,
+        "max_snap_m": limit,
+        "beyond_snap": 0,
+        "beyond_snap_share": 0.0,
+        "beyond_snap_ids": [],
+        "snap_m_median": None,
+        "snap_m_max": None,
+        "on_islands": [],
+        "off_largest": [],
+        "network_bounds": net_bounds,
+        "facility_bounds": fac_bounds,
+        "connectivity": _connectivity(network, arrays),
+        "warnings": [],
+    }
+    if not len(ids):
+        return report
+    if arrays.n == 0:
+        msg = (
+            f"{name} has no nodes (路网为空): give a road network of the facilities' area with "
+            "--network"
+        )
+        raise NetworkError(msg)
+    snapped = snap(arrays, lon, lat, max_snap_m=limit, index=ids)
+    dist = snapped["snap_m"].to_numpy(dtype=np.float64)
+    far = dist > limit
+    n_far = int(far.sum())
+    share = n_far / len(ids)
+    if n_far > share_limit * len(ids):
+        node = snapped["node_pos"].to_numpy(dtype=np.int64)[far]
+        # geodesic: the metric CRS of a network far away distorts the distance
+        _, _, far_d = _GEOD.inv(lon[far], lat[far], arrays.lon[node], arrays.lat[node])
+        far_d = np.asarray(far_d, dtype=np.float64)
+        msg = (
+            f"路网未覆盖机构 the road network does not cover the facilities: {n_far:,} of "
+            f"{len(ids):,} facilities ({share:.0%}) are more than {limit:,.0f} m from any node "
+            f"of {name} (nearest of them {_distance_text(far_d.min())}, median "
+            f"{_distance_text(float(np.median(far_d)))}, farthest {_distance_text(far_d.max())})."
+            f" The network spans {_bounds_text(net_bounds)} "
+            f"and the facilities {_bounds_text(fac_bounds)} (WGS84). Give the road network of "
+            f"the facilities' area with --network, or check the facilities' coordinates and "
+            f"their --crs; at most {share_limit:.0%} may lie beyond {limit:,.0f} m (max_share=, "
+            f"max_snap_m= in Python). 请提供机构所在地区的路网"
+        )
+        raise NetworkError(msg)
+    parts = components(arrays)
+    pos = snapped["node_pos"].to_numpy(dtype=np.int64)
+    island = snapped["island"].to_numpy(dtype=bool)
+    off = (parts.label[pos] != 0) & ~island
+    report.update(
+        {
+            "beyond_snap": n_far,
+            "beyond_snap_share": round(share, 4),
+            "beyond_snap_ids": [str(i) for i in ids[far]],
+            "snap_m_median": round(float(np.median(dist)), 1),
+            "snap_m_max": round(float(dist.max()), 1),
+            "on_islands": [str(i) for i in ids[island]],
+            "off_largest": [str(i) for i in ids[off]],
+        }
+    )
+    notes: list[str] = report["warnings"]
+    if n_far:
+        notes.append(
+            f"{n_far} facilit{'y is' if n_far == 1 else 'ies are'} more than {limit:,.0f} m from "
+            f"the road network (their results are flagged snap_flag): {_id_list(ids[far])}. "
+            f"{n_far} 个机构距路网超过 {limit:,.0f} 米"
+        )
+    if island.any():
+        notes.append(
+            f"{int(island.sum())} facilit{'y sits' if island.sum() == 1 else 'ies sit'} on small "
+            f"islands of the road network (one-way dead ends or roads not joined to the rest; no "
+            f"other road node within {limit:,.0f} m), so trips from or to them may be "
+            f"impossible: {_id_list(ids[island])}. 机构位于路网孤岛上"
+        )
+    if off.any():
+        notes.append(
+            f"{int(off.sum())} facilit{'y is' if off.sum() == 1 else 'ies are'} on a part of the "
+            f"road network not joined to its largest part (trips to the rest are impossible): "
+            f"{_id_list(ids[off])}. 机构所在路段与主路网不连通"
+        )
+    return report
+
+
+#: Suffixes of the files :func:`load` reads as line layers (:func:`from_lines`).
+LINE_SUFFIXES: Final = (".shp", ".geojson", ".json", ".gpkg", ".zip")
+_LINE_SUFFIXES: Final = LINE_SUFFIXES
 
 
 def load(
@@ -1585,8 +2411,10 @@ def load(
 
     ``.osm.pbf``/``.pbf`` → :func:`from_pbf`; ``.osm``/``.xml`` → :func:`from_osm_xml`;
     ``.graphml`` → :func:`from_graphml` (a modelled network's attributes are restored);
-    ``.shp``/``.geojson``/``.json``/``.gpkg`` → :func:`from_lines`, which needs ``crs``
-    (wgs84, gcj02, bd09 or an EPSG code). Other keyword options go to that loader.
+    ``.shp``/``.geojson``/``.json``/``.gpkg`` → :func:`from_lines`, which takes ``crs``
+    (wgs84, gcj02, bd09 or an EPSG code) or else the file's own label (a ``.prj``). Other
+    keyword options go to that loader. A file that cannot be read is a :class:`NetworkError`
+    naming it, in one line; travel times are checked (:func:`check_speeds`).
 
     Examples
     --------
@@ -1602,7 +2430,7 @@ def load(
         raise DataError(msg)
     try:
         return _load(file, name, crs=crs, speeds=speeds, **options)
-    except SitingError:
+    except (SitingError, Warning):  # a warning turned into an error by a filter stays itself
         raise
     except MemoryError:
         raise

@@ -711,6 +711,23 @@ def _prepare(
             if roads is None
             else (roads if isinstance(roads, GraphArrays) else graph_arrays(roads))
         )
+        if net is not None and network_source != "modelled":
+            # a road file that does not cover the facilities, or implausible speeds: stop here
+            from siting import network as netmod
+
+            net_in = inputs.get("network") or {}
+            label = f"road network {net_in['path']}" if net_in.get("path") else None
+            check = netmod.check_against(net, fac, where=label)
+            inputs["network_check"] = {
+                k: check[k]
+                for k in ("facilities", "beyond_snap", "snap_m_median", "snap_m_max", "warnings")
+                if k in check
+            }
+            if not isinstance(roads, GraphArrays):
+                src = roads.graph.get("source")
+                if isinstance(src, dict) and net_in:
+                    net_in["crs_used"] = src.get("crs")
+                    net_in["warnings"] = list(src.get("warnings", []))
     details: dict[str, Any] = {}
     with clock.step("pairing", "就近配对 pairing"):
         raw: dict[str, pd.DataFrame] = {}

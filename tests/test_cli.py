@@ -143,9 +143,10 @@ def test_network_import_pbf_and_line_layer_without_crs(tmp_path: Path) -> None:
         geometry=[LineString([(106.0, 30.8), (106.01, 30.8)])],
         crs="EPSG:4326",
     )
-    lines.to_file(tmp_path / "roads.geojson")
+    lines.to_file(tmp_path / "roads.shp")
+    (tmp_path / "roads.prj").unlink()  # a shapefile without .prj declares no CRS
     bad = _run(
-        "network", "import", str(tmp_path / "roads.geojson"), "--out", str(tmp_path / "r.graphml")
+        "network", "import", str(tmp_path / "roads.shp"), "--out", str(tmp_path / "r.graphml")
     )
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr

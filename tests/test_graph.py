@@ -17,7 +17,7 @@ def _graph() -> nx.MultiDiGraph:
         g.add_node(n, x=lon, y=30.8)
     g.add_edge(1, 2, length=1000.0, travel_time=100.0)
     g.add_edge(1, 2, length=900.0, travel_time=60.0)  # parallel, faster: kept
-    g.add_edge(2, 3, length=1000.0, travel_time=0.0)  # zero cost must not vanish
+    g.add_edge(2, 3, length=0.0, travel_time=0.0)  # zero length, zero cost: must not vanish
     return g
 
 
@@ -46,6 +46,16 @@ def test_contract_errors_name_the_node_or_edge() -> None:
         g.nodes[n]["x"] = 500_000.0  # projected coordinates are refused
     with pytest.raises(GraphError, match="WGS84"):
         graph_arrays(g)
+    # a positive length in no time is an infinitely fast road: refused, naming the edge
+    g = _graph()
+    g.edges[2, 3, 0]["length"] = 1000.0
+    with pytest.raises(GraphError, match=r"edge \(2, 3, 0\) \[length=1000, travel_time=0\]"):
+        graph_arrays(g)
+    for bad in (-1.0, float("nan"), float("inf")):
+        g = _graph()
+        g.edges[1, 2, 1]["travel_time"] = bad
+        with pytest.raises(GraphError, match=r"edge \(1, 2, 1\).*not a number >= 0"):
+            graph_arrays(g)
 
 
 def test_snap_records_distance_flag_and_access_time() -> None:

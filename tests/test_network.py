@@ -11,6 +11,7 @@ Small graphs are made in code with travel times worked out by hand.
 from __future__ import annotations
 
 import doctest
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -684,17 +685,36 @@ def test_missing_oneway_column_is_an_error(tmp_path: Path) -> None:
 
 def test_crs_must_be_declared_and_consistent(tmp_path: Path) -> None:
     roads = lines([{"fclass": "primary", "oneway": "B", "coords": CROSS_A}])
-    path = tmp_path / "roads.gpkg"
+    # a layer that says nothing of its system (a Shapefile without .prj, a GeoJSON without a
+    # crs member, which GDAL labels WGS84 whatever it holds) must be declared
+    path = tmp_path / "roads.shp"
     roads.to_file(path)
-    with pytest.raises(NetworkError, match="declare the coordinate system") as info:
-        from_lines(path)
-    assert str(path) in str(info.value)
+    path.with_suffix(".prj").unlink()
+    bare = tmp_path / "roads.geojson"  # as web-map tools write them: no crs member
+    feature = {
+        "type": "Feature",
+        "properties": {"fclass": "primary", "oneway": "B"},
+        "geometry": {"type": "LineString", "coordinates": [list(p) for p in CROSS_A]},
+    }
+    bare.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    for unlabelled_file in (path, bare):
+        with pytest.raises(NetworkError, match="does not say its coordinate system") as info:
+            from_lines(unlabelled_file)
+        assert str(unlabelled_file) in str(info.value) and "--network-crs" in str(info.value)
     with pytest.raises(NetworkError, match="unknown crs"):
         from_lines(path, crs="mars-ish")
+    # a label (a .prj, a GeoPackage's SRS) is used when no crs is given (issue: roads part)
+    labelled = tmp_path / "roads.gpkg"
+    roads.to_file(labelled)
+    assert from_lines(labelled).graph["source"]["crs_from"] == "file"
     utm = tmp_path / "utm.gpkg"
     roads.to_crs(32648).to_file(utm)
-    with pytest.raises(NetworkError, match="labelled EPSG:32648"):
+    with pytest.raises(NetworkError, match="labelled EPSG:32648") as info:
         from_lines(utm, crs="gcj02")
+    assert "--network-crs gcj02 (crs='gcj02' in Python)" in str(info.value)
+    by_label = from_lines(utm)
+    assert by_label.graph["source"]["crs"] == "EPSG:32648"
+    assert by_label.number_of_edges() == 2
     unlabelled = roads.to_crs(32648).set_crs(None, allow_override=True)
     with pytest.raises(NetworkError, match="not degrees"):
         from_lines(unlabelled, crs="wgs84")
