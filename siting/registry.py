@@ -110,6 +110,21 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike[str]
+
+
+class Shared(tuple):  # type: ignore[type-arg]
+    """An immutable sequence in a frame's ``attrs`` (row numbers, issues, generated ids).
+
+    pandas deep-copies ``attrs`` on nearly every operation; a plain list of thousands of items
+    made each copy cost milliseconds and a whole run minutes. A ``Shared`` is its own deep copy.
+    """
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Shared:
+        return self
+
+
 FloatArray = npt.NDArray[np.float64]
 
 # --- the kind table (siting/data/kinds.yaml) ----------------------------------------------------
@@ -2722,9 +2737,9 @@ class _Reading:
             return None
         self.attach_codes(codes, wgs_lon, wgs_lat)
         full_ids = _fill_ids(ids, kinds, codes["county_code"])
-        self.raw.attrs["generated_ids"] = [
+        self.raw.attrs["generated_ids"] = Shared(
             new for old, new in zip(ids, full_ids, strict=True) if old is None
-        ]
+        )
         core: dict[str, Any] = {
             "name": names,
             "kind": kinds,
@@ -2768,7 +2783,14 @@ def _run(
     if raw is None:
         return None, issues.sorted(), {}
     gdf = _Reading(raw, opts, issues).run()  # a file without facility rows is an error there
-    attrs = {"file": file, "format": raw.fmt, **raw.attrs, "rows": list(raw.rows)}
+    # row numbers as an array: pandas deep-copies attrs on every operation, and a list of
+    # thousands of ints made each copy cost milliseconds
+    attrs = {
+        "file": file,
+        "format": raw.fmt,
+        **raw.attrs,
+        "rows": Shared(int(r) for r in raw.rows),
+    }
     return gdf, issues.sorted(), attrs
 
 
@@ -2909,7 +2931,7 @@ def read(
     if gdf is None or any(i.severity == "error" for i in issues):
         raise ValidationError(issues, header=_header(os.fspath(path), issues))
     gdf.attrs.update(attrs)
-    gdf.attrs["issues"] = [i for i in issues if i.severity != "error"]
+    gdf.attrs["issues"] = Shared(i for i in issues if i.severity != "error")
     return gdf
 
 
@@ -3257,9 +3279,11 @@ def from_frame(frame: pd.DataFrame, *, id_prefix: str | None = None) -> gpd.GeoD
         id_prefix=id_prefix,
     )
     gdf.index = pd.Index(full, dtype="string", name="id")
-    gdf.attrs["issues"] = issues
+    gdf.attrs["issues"] = Shared(issues)
     # ids made here for rows without one: append() renumbers them after a registry's own
-    gdf.attrs["generated_ids"] = [f for f, given in zip(full, ids, strict=True) if given is None]
+    gdf.attrs["generated_ids"] = Shared(
+        f for f, given in zip(full, ids, strict=True) if given is None
+    )
     return gdf
 
 
@@ -3430,7 +3454,12 @@ def duplicates(
     rows: list[dict[str, Any]] = []
     if len(new) == 0:
         return pd.DataFrame(rows, columns=list(DUPLICATE_COLUMNS))
-    file_rows = list(new.attrs.get("rows") or range(1, len(new) + 1))
+    given_rows = new.attrs.get("rows")
+    file_rows = (
+        [int(r) for r in given_rows]
+        if given_rows is not None and len(given_rows) == len(new)
+        else list(range(1, len(new) + 1))
+    )
     generated = set(new.attrs.get("generated_ids") or ())
     new_ids = [str(i) for i in new.index]
     reg_pos = {str(v): p for p, v in enumerate(registry.index)}

@@ -153,7 +153,7 @@ def test_read_utf8_csv_with_chinese_headers() -> None:
         "CHC-511302-00001",
         "VC-511302-00001",  # the county code attached from the reference boundaries
     ]
-    assert reg.attrs["generated_ids"] == [
+    assert list(reg.attrs["generated_ids"]) == [
         "CC-511302-00001",
         "DC-511302-00001",
         "CHC-511302-00001",
@@ -616,7 +616,7 @@ def test_write_read_round_trip(tmp_path: Path, name: str, kwargs: dict[str, str]
     path = registry.write(reg, tmp_path / "out" / "registry.gpkg")
     back = registry.read(path)
     assert_geodataframe_equal(back, reg)
-    assert back.attrs["issues"] == []
+    assert list(back.attrs["issues"]) == []
     assert pyogrio.list_layers(path)[0][0] == "facilities"
 
 

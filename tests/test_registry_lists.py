@@ -100,7 +100,7 @@ def test_operation_column_gives_ownership_and_operation() -> None:
     assert reg["ownership"].tolist() == [want[m] for m in raw["运营方式"]]
     assert "运营方式" not in reg.columns  # read into `operation`, not kept twice
     assert reg["district"].tolist() == raw["district"].tolist()  # extra columns kept
-    assert reg.attrs["issues"] == [i for i in reg.attrs["issues"] if i.severity == "warning"]
+    assert list(reg.attrs["issues"]) == [i for i in reg.attrs["issues"] if i.severity == "warning"]
 
 
 def test_ownership_column_takes_operation_modes_and_unknown_values_are_warnings() -> None:
