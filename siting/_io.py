@@ -196,7 +196,7 @@ def escape_html(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _share(path: Path) -> None:
+def share_mode(path: Path) -> None:
     """Give a temporary file the permissions of a normally created one (mkstemp makes it
     private to the user)."""
     umask = os.umask(0)
@@ -215,7 +215,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
-        _share(tmp)
+        share_mode(tmp)
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from siting._errors import SitingError
+from siting._io import share_mode
 
 __all__ = [
     "JOURNAL",
@@ -108,12 +109,6 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and "siting_version" in data else None
 
 
-def _share(path: Path) -> None:
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o666 & ~umask)
-
-
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -134,7 +129,7 @@ def _write_json_atomic(data: Mapping[str, Any], path: Path) -> None:
             json.dump(data, f, ensure_ascii=False, indent=1, sort_keys=True)
             f.flush()
             os.fsync(f.fileno())
-        _share(Path(name))
+        share_mode(Path(name))
         Path(name).replace(path)
     finally:
         Path(name).unlink(missing_ok=True)
@@ -202,7 +197,7 @@ def keep_numbered(src: Path, folder: Path, stem: str, suffix: str) -> Path:
     while True:
         target = folder / f"{stem}.v{n:04d}{suffix}"
         if _link_new(src, target):
-            _share(target)
+            share_mode(target)
             src.unlink(missing_ok=True)
             return target
         n += 1
@@ -474,7 +469,7 @@ class OutputFolder:
             manifest_path.write_text(manifest_text, encoding="utf-8")
             for p in stage.rglob("*"):
                 if p.is_file():
-                    _share(p)
+                    share_mode(p)
         except OSError as exc:
             shutil.rmtree(stage, ignore_errors=True)
             for move in extra:

@@ -111,31 +111,23 @@ def _nonnegative_int(text: str) -> int:
     return value
 
 
-def _positive_minutes(text: str) -> float:
-    """Minutes: a finite number > 0 (``--threshold``, ``--buffer-min``)."""
-    value = _number(text)
-    if value <= 0:
-        msg = f"分钟数须大于 0 minutes must be > 0, got {text!r}"
-        raise _Bad(msg)
-    return value
+def _positive(what_zh: str, what_en: str) -> Callable[[str], float]:
+    """An argument type: a finite number > 0, the message naming its unit."""
+
+    def check(text: str) -> float:
+        value = _number(text)
+        if value <= 0:
+            msg = f"{what_zh}须大于 0 {what_en} must be > 0, got {text!r}"
+            raise _Bad(msg)
+        return value
+
+    return check
 
 
-def _positive_seconds(text: str) -> float:
-    """Seconds: a finite number > 0 (``--time-limit``)."""
-    value = _number(text)
-    if value <= 0:
-        msg = f"秒数须大于 0 seconds must be > 0, got {text!r}"
-        raise _Bad(msg)
-    return value
-
-
-def _positive_rate(text: str) -> float:
-    """Requests per second: a finite number > 0 (``--rate``)."""
-    value = _number(text)
-    if value <= 0:
-        msg = f"每秒请求数须大于 0 requests per second must be > 0, got {text!r}"
-        raise _Bad(msg)
-    return value
+#: ``--threshold``, ``--buffer-min``; ``--time-limit``, ``--timeout``; ``--rate``.
+_positive_minutes = _positive("分钟数", "minutes")
+_positive_seconds = _positive("秒数", "seconds")
+_positive_rate = _positive("每秒请求数", "requests per second")
 
 
 def _margin_km(text: str) -> float:

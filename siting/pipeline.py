@@ -60,7 +60,14 @@ from siting import layout as layouts
 from siting._errors import DataError, SitingError
 from siting._graph import GraphArrays, graph_arrays
 from siting._io import escape_md, excel_restore_frame, write_csv
-from siting._outdir import JOURNAL, KeepNumbered, OutputFolder, Replace, fault_point
+from siting._outdir import (
+    JOURNAL,
+    KeepNumbered,
+    OutputFolder,
+    Replace,
+    fault_point,
+    sha256_file,
+)
 from siting.regions import Region
 
 __all__ = [
@@ -186,14 +193,6 @@ class _Clock:
         self.timings[name] = round(time.perf_counter() - t, 3)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _hash_frame(frame: pd.DataFrame) -> str:
     data = pd.util.hash_pandas_object(frame.drop(columns="geometry", errors="ignore"), index=True)
     h = hashlib.sha256(data.to_numpy().tobytes())
@@ -273,7 +272,7 @@ def _load_inputs(
                 msg = f"{path}: the boundary has no CRS; save it with one (e.g. EPSG:4326)"
                 raise DataError(msg)
             outline = shapes.to_crs(4326).union_all()
-            inputs["boundary"] = {"path": str(path), "sha256": _sha256(path)}
+            inputs["boundary"] = {"path": str(path), "sha256": sha256_file(path)}
         else:
             outline = boundary
     elif reg is not None:
@@ -296,7 +295,7 @@ def _load_inputs(
         inputs["facilities"] = {
             "path": str(path),
             "crs": crs,
-            "sha256": _sha256(path),
+            "sha256": sha256_file(path),
             "warnings": reader_warnings(fac),
         }
     if network is None and reg is not None:
@@ -311,7 +310,7 @@ def _load_inputs(
         path = Path(network)
         roads = netmod.load(path, crs=network_crs)
         network_source = "modelled" if roads.graph.get("modelled") else "user"
-        inputs["network"] = {"path": str(path), "crs": network_crs, "sha256": _sha256(path)}
+        inputs["network"] = {"path": str(path), "crs": network_crs, "sha256": sha256_file(path)}
     else:
         roads = network
         graph = getattr(roads, "graph", {})
@@ -683,7 +682,7 @@ def _prepare(
         )
         rs = pairing.load_rules(rules)
         inputs["rules"] = (
-            {"path": str(rs.path), "sha256": _sha256(rs.path)} if rs.path else {"mapping": True}
+            {"path": str(rs.path), "sha256": sha256_file(rs.path)} if rs.path else {"mapping": True}
         )
         unknown = [k for k in service_area_kinds or () if k not in registry.KINDS]
         if unknown:
@@ -703,7 +702,7 @@ def _prepare(
         inputs["layout"] = {
             "name": plan.name,
             "source": str(plan.source) if plan.source else "mapping",
-            "sha256": _sha256(plan.source) if plan.source else None,
+            "sha256": sha256_file(plan.source) if plan.source else None,
         }
     with clock.step("network", "编译路网 compiling the road network"):
         net = (
@@ -1374,7 +1373,7 @@ def _diff_md(diff: pd.DataFrame, added: gpd.GeoDataFrame, summary: Mapping[str, 
 def _hash_add(add: str | os.PathLike[str] | pd.DataFrame) -> str:
     if isinstance(add, pd.DataFrame):
         return _hash_frame(add)
-    return _sha256(Path(add))
+    return sha256_file(Path(add))
 
 
 def _other_layers(path: Path, layer: str) -> dict[str, pd.DataFrame]:
@@ -1521,7 +1520,7 @@ def _update(
         raise SitingError(msg)
     inputs = manifest.get("inputs", {})
     fac_in = inputs.get("facilities") or {}
-    reg_sha = _sha256(reg_path)
+    reg_sha = sha256_file(reg_path)
     if not isinstance(add, pd.DataFrame) and not Path(add).is_file():
         msg = f"file to add not found: {add}"
         raise DataError(msg)
@@ -1619,7 +1618,7 @@ def _update(
             recommend_kind=str(settings_in.get("recommend_kind", "health_center")),
             _previous=state,
         )
-        new_sha = _sha256(reg_stage)
+        new_sha = sha256_file(reg_stage)
         result = prepared.result
         result.manifest["inputs"]["facilities"]["path"] = str(reg_path)
         diff = _diff(old, result, added)
