@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["attach_codes", "covered_counties"]
+__all__ = ["attach_codes", "county_outline", "covered_counties"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -34,6 +34,21 @@ def _counties() -> gpd.GeoDataFrame:
 def covered_counties() -> list[str]:
     """Codes of the county-level units the reference tables have polygons of."""
     return sorted(_counties()["adcode"])
+
+
+def county_outline(code: str) -> tuple[str, Any] | None:
+    """``(name, WGS84 polygon)`` of a county-level unit the reference tables have, else None.
+
+    >>> county_outline("511302")[0]
+    '顺庆区'
+    >>> county_outline("310101") is None
+    True
+    """
+    table = _counties()
+    hit = table[table["adcode"] == str(code)]
+    if hit.empty:
+        return None
+    return str(hit["name"].iat[0]), hit.geometry.iat[0]
 
 
 @functools.lru_cache(maxsize=32)

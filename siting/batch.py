@@ -46,6 +46,14 @@ rows are ``border_exact=False`` (capacities are shared across the border in a wh
 The E2SFCA access scores of a partition count only the region's own villages as demand on the
 partners in its buffer, so they differ from a whole-city run near the border.
 
+**A planner's own list** (``run_batch(None, out, facilities=..., network=..., group_by=...)``,
+``siting batch --facilities``): the list is cut into groups by :func:`partition_list` — the
+county code attached from the reference data, else the list's district column, or a column
+given — each group's area being its reference county polygon or the hull of its facilities
+plus 1 km; partitions are cut from the whole list and roads with the same border buffer, so
+``border_exact`` keeps its meaning (equal to one run of the whole list). The driver reads the
+list and roads once and ships each partition to its worker.
+
 **Reruns.** Each region's input hash covers its code, seed, partition (parent and buffer), the
 run options, the siting version, the rules file and the reference and packaged data files. A
 region whose folder has a ``manifest.json`` made by the batch with the same hash is skipped
@@ -92,14 +100,18 @@ from siting.regions import Region
 
 __all__ = [
     "BORDER_REASONS",
+    "UNASSIGNED",
     "BatchError",
     "BatchResult",
+    "OwnPartition",
     "Partition",
     "RegionOutcome",
     "all_regions",
     "partition",
+    "partition_list",
     "read_regions_file",
     "run_batch",
+    "similar_groups",
 ]
 
 #: Options of :func:`siting.pipeline.run` a batch passes on to every region.
@@ -405,6 +417,396 @@ def _inside_limits(region: Region) -> tuple[dict[str, dict[str, float]], float]:
     return out, vmax
 
 
+# --- a planner's own list, in groups --------------------------------------------------------------
+
+#: Margin around the convex hull of a group's facilities that makes its area (no reference
+#: polygon). Small, so that the partition is the buffer around the group, not around a wide area.
+_GROUP_HULL_M: Final = 1000.0
+
+#: The group of the rows with no group value.
+UNASSIGNED: Final = "未分组"
+
+
+@dataclass(frozen=True)
+class OwnPartition:
+    """One group of a planner's own list, with the border buffer cut from the whole list.
+
+    Attributes
+    ----------
+    key
+        The group's value (a county code, a district name, or :data:`UNASSIGNED`).
+    name
+        The group's name for people (the county's name when the key is a known code).
+    group_by
+        The column the list was grouped by (``county_code``, a district column, or the one
+        given).
+    region
+        The built-in county of the key when it is loadable (its villages, population and
+        layout join the run; only with a road file), else None.
+    outline
+        The group's area (WGS84): the county polygon of the reference data when the key is a
+        county code it has, else the convex hull of the group's facilities plus 1 km.
+    outline_source
+        Where ``outline`` comes from.
+    facilities
+        The group's facilities and the list's facilities within ``buffer_m`` of the outline
+        (with roads: whose nearest road node is kept).
+    network
+        The road network restricted to the nodes within ``buffer_m`` of the outline (None:
+        straight-line times).
+    home
+        Ids of the group's own facilities.
+    buffer_min, buffer_m, vmax
+        The buffer in minutes and metres and the top crow-flies speed (m/s) behind it: of the
+        roads (with the access speed), or straight-line speed / detour factor.
+    network_sha256
+        Hash of the roads the partition is cut from (the file, or the graph's nodes and edges).
+    """
+
+    key: str
+    name: str
+    group_by: str
+    region: str | None
+    outline: Any
+    outline_source: str
+    facilities: gpd.GeoDataFrame
+    network: nx.MultiDiGraph | None
+    home: list[str]
+    buffer_min: float
+    buffer_m: float
+    vmax: float
+    network_sha256: str | None
+
+    def facts(self) -> dict[str, Any]:
+        """What the partition holds, for the records."""
+        net = self.network
+        return {
+            "partition": "buffer",
+            "parent": "list",
+            "group_by": self.group_by,
+            "group": self.key,
+            "area": self.outline_source,
+            "region": self.region,
+            "buffer_min": self.buffer_min,
+            "buffer_m": round(self.buffer_m, 1),
+            "vmax_m_s": round(self.vmax, 6),
+            "nodes": None if net is None else net.number_of_nodes(),
+            "edges": None if net is None else net.number_of_edges(),
+            "home_facilities": len(self.home),
+            "partner_facilities_outside": len(self.facilities) - len(self.home),
+        }
+
+
+def _graph_sha(graph: nx.MultiDiGraph) -> str:
+    """A hash of a road graph's nodes (id, x, y) and edges (ends, key, attributes)."""
+    h = hashlib.sha256()
+    for n, d in sorted(graph.nodes(data=True), key=lambda nd: str(nd[0])):
+        h.update(repr((str(n), d.get("x"), d.get("y"))).encode())
+    edges = sorted(
+        (str(u), str(v), str(k), sorted((str(a), repr(b)) for a, b in d.items()))
+        for u, v, k, d in graph.edges(keys=True, data=True)
+    )
+    for e in edges:
+        h.update(repr(e).encode())
+    return h.hexdigest()
+
+
+def _group_keys(fac: gpd.GeoDataFrame, group_by: str | None) -> tuple[pd.Series, str]:
+    """The group value of each row and the column(s) it comes from."""
+    from siting import registry
+
+    def text(col: str) -> pd.Series:
+        values: pd.Series = fac[col].astype("string").str.strip()
+        blank = values.isna() | (values == "")
+        return values.mask(blank.fillna(True).astype(bool))
+
+    if group_by is not None:
+        if group_by not in fac.columns or group_by == "geometry":
+            cols = ", ".join(str(c) for c in fac.columns if c != "geometry")
+            msg = (
+                f"--group-by {group_by!r}: the facility list has no such column "
+                f"(分组列不存在); its columns: {cols}"
+            )
+            raise BatchError(msg)
+        keys, source = text(group_by), group_by
+    else:
+        keys = (
+            text("county_code")
+            if "county_code" in fac.columns
+            else pd.Series(pd.NA, index=fac.index, dtype="string")
+        )
+        source = "county_code"
+        district = registry.district_column(fac)
+        if district is not None and bool(keys.isna().any()):
+            keys = keys.fillna(text(district))
+            source = f"county_code, else {district}"
+    return keys.fillna(UNASSIGNED).astype(str), source
+
+
+#: Suffixes of administrative names (黄浦 and 黄浦区 name one district).
+_ADMIN_SUFFIXES: Final = ("自治县", "自治旗", "新区", "区", "县", "市", "旗")
+
+
+def similar_groups(keys: Iterable[str]) -> list[list[str]]:
+    """Group values that probably name one place written two ways (``黄浦`` and ``黄浦区``).
+
+    >>> similar_groups(["黄浦", "黄浦区", "静安区", "511302"])
+    [['黄浦', '黄浦区']]
+    """
+    by_stem: dict[str, list[str]] = {}
+    for key in keys:
+        text = str(key).strip()
+        stem = next(
+            (text[: -len(s)] for s in _ADMIN_SUFFIXES if text.endswith(s) and len(text) > len(s)),
+            text,
+        )
+        by_stem.setdefault(stem, []).append(text)
+    return [sorted(v) for _, v in sorted(by_stem.items()) if len(set(v)) > 1]
+
+
+#: Headers of the name column of a boundary file, in order of preference.
+_NAME_HEADERS: Final = ("name", "名称", "区县", "district", "county", "NAME", "Name", "adname")
+
+
+def _read_areas(
+    boundaries: str | os.PathLike[str] | gpd.GeoDataFrame, column: str | None
+) -> tuple[gpd.GeoDataFrame, str]:
+    """The polygons of a boundary file (WGS84) with their group names, and the name column."""
+    from siting._errors import DataError
+
+    where = "boundaries" if isinstance(boundaries, gpd.GeoDataFrame) else str(boundaries)
+    if isinstance(boundaries, gpd.GeoDataFrame):
+        shapes = boundaries
+    else:
+        file = Path(boundaries)
+        if not file.is_file():
+            msg = f"boundary file not found: {file} (边界文件不存在)"
+            raise DataError(msg)
+        try:
+            shapes = gpd.read_file(file)
+        except Exception as exc:  # a damaged or foreign file: name it
+            msg = f"{file}: cannot read the boundaries ({type(exc).__name__}: {exc})"
+            raise DataError(msg) from exc
+    if shapes.crs is None:
+        msg = f"{where}: the boundaries have no CRS; save them with one (e.g. EPSG:4326)"
+        raise DataError(msg)
+    shapes = shapes[shapes.geometry.notna() & ~shapes.geometry.is_empty]
+    shapes = shapes[shapes.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if shapes.empty:
+        msg = f"{where}: the boundaries hold no polygon (边界文件中没有面)"
+        raise DataError(msg)
+    if column is not None and column not in shapes.columns:
+        cols = ", ".join(str(c) for c in shapes.columns if c != "geometry")
+        msg = (
+            f"--group-by {column!r}: {where} has no such column (分组列不存在); its columns: {cols}"
+        )
+        raise BatchError(msg)
+    name_col = column or next((c for c in _NAME_HEADERS if c in shapes.columns), None)
+    if name_col is None:
+        names = pd.Series([f"区域{i + 1}" for i in range(len(shapes))], index=shapes.index)
+        name_col = "(row number)"
+    else:
+        names = shapes[name_col].astype("string").str.strip()
+        blank = names.isna() | (names == "")
+        if bool(blank.any()):
+            rows = [int(i) + 1 for i in np.flatnonzero(blank.to_numpy())][:10]
+            msg = f"{where}, column {name_col!r}: rows {rows} have no name (边界缺少名称)"
+            raise BatchError(msg)
+    areas = gpd.GeoDataFrame(
+        {"key": names.astype(str).to_numpy()},
+        geometry=shapely.make_valid(shapes.to_crs("EPSG:4326").geometry.to_numpy()),
+        crs="EPSG:4326",
+    )
+    areas = areas.dissolve(by="key", sort=True).reset_index()
+    return areas, f"{Path(where).name}:{name_col}"
+
+
+def _folder_of(key: str, taken: set[str]) -> str:
+    """A folder name for a group: the key made safe for every file system, made unique."""
+    import re
+
+    table = _available()
+    if key in table.index:
+        alias = str(table.loc[key, "alias"] or "")
+        base = f"{key}_{alias}" if alias else key
+    elif key == UNASSIGNED:
+        base = "unassigned"
+    else:
+        base = re.sub(r"[^\w.-]+", "_", key, flags=re.UNICODE).strip("._") or "group"
+        base = base[:60]
+    name, n = base, 1
+    while name.lower() in taken:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name.lower())
+    return name
+
+
+def partition_list(
+    facilities: str | os.PathLike[str] | gpd.GeoDataFrame,
+    network: str | os.PathLike[str] | nx.MultiDiGraph | None = None,
+    *,
+    buffer_min: float,
+    group_by: str | None = None,
+    boundaries: str | os.PathLike[str] | gpd.GeoDataFrame | None = None,
+    crs: str | None = None,
+    network_crs: str | None = None,
+) -> list[OwnPartition]:
+    """Cut a planner's own facility list (and roads) into groups with border buffers.
+
+    The groups are the values of ``group_by``; by default the county code the reader attaches
+    where the reference data covers a point, else the list's district column (区县, 所属区县,
+    district ...); rows with no value form the group :data:`UNASSIGNED`. Each group's area is
+    the county polygon of the reference data when its key is a county code there, else the
+    convex hull of its facilities plus 1 km. As for a built-in city (:func:`partition`), the
+    partition holds the roads within ``buffer_m = buffer_min * 60 * vmax`` of the area and the
+    list's facilities there, so that a row within ``buffer_min`` equals the row of one run of
+    the whole list.
+
+    Parameters
+    ----------
+    facilities
+        The list (a file :func:`siting.registry.read` reads, or a registry frame).
+    network
+        A road file or graph; None: straight-line times (``vmax`` = straight-line speed /
+        detour factor).
+    buffer_min
+        The border buffer in minutes.
+    group_by
+        The column to group by (default: county code, else the district column); with
+        ``boundaries``, the column of the boundary file that names the areas (default
+        ``name``, ``名称``, ``区县`` ...).
+    boundaries
+        A file (or frame) of area polygons, any CRS: each polygon is a group and its area; a
+        facility belongs to the polygon it lies in, one in none to :data:`UNASSIGNED`.
+    crs, network_crs
+        Coordinate systems of the list and of a road line layer (as for ``siting run``).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> from siting import registry
+    >>> fac = registry.from_frame(gpd.GeoDataFrame(
+    ...     {"name": ["甲敬老院", "乙卫生院", "丙敬老院"], "kind": ["nursing_home", "health_center",
+    ...      "nursing_home"], "区县": ["甲区", "甲区", "乙区"]},
+    ...     geometry=shapely.points([[121.40, 31.20], [121.41, 31.20], [121.45, 31.22]]),
+    ...     crs="EPSG:4326"))
+    >>> parts = partition_list(fac, buffer_min=30)
+    >>> [(p.key, len(p.home), len(p.facilities)) for p in parts]
+    [('乙区', 1, 3), ('甲区', 2, 3)]
+    """
+    from siting import _admin, registry
+    from siting import network as netmod
+    from siting.crs import metric_crs
+    from siting.regions import study_area
+
+    if not (buffer_min > 0 and math.isfinite(buffer_min)):
+        msg = f"buffer_min must be a positive number of minutes, got {buffer_min}"
+        raise BatchError(msg)
+    fac = (
+        facilities
+        if isinstance(facilities, gpd.GeoDataFrame)
+        else registry.read(Path(facilities), crs=crs)
+    )
+    if fac.empty:
+        where = "" if isinstance(facilities, gpd.GeoDataFrame) else f" {facilities}"
+        msg = f"the facility list{where} has no rows (名录为空)"
+        raise BatchError(msg)
+    fac = (
+        fac.to_crs("EPSG:4326") if fac.crs is not None and not fac.crs.equals("EPSG:4326") else fac
+    )
+    areas = None
+    if boundaries is not None:
+        areas, source = _read_areas(boundaries, group_by)
+        inside = gpd.sjoin(fac[["geometry"]], areas, how="left", predicate="within")
+        first = inside[~inside.index.duplicated(keep="first")]
+        keys = first["key"].reindex(fac.index).fillna(UNASSIGNED).astype(str)
+    else:
+        keys, source = _group_keys(fac, group_by)
+    graph: nx.MultiDiGraph | None
+    net_sha: str | None
+    if network is None:
+        graph, net_sha, arrays = None, None, None
+        vmax = settings.straight_line_speed_kph / 3.6 / settings.detour_factor
+        crs_m: Any = metric_crs(fac.geometry.union_all().centroid)
+    else:
+        if isinstance(network, str | os.PathLike):
+            graph = netmod.load(Path(network), crs=network_crs)
+            from siting._outdir import sha256_file
+
+            net_sha = sha256_file(Path(network))
+        else:
+            graph = network
+            net_sha = _graph_sha(graph)
+        arrays = graph_arrays(graph)
+        vmax = _top_speed(arrays)
+        crs_m = arrays.crs
+    buffer_m = float(buffer_min) * 60.0 * vmax
+    lon, lat = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+    fx, fy = Transformer.from_crs("EPSG:4326", crs_m, always_xy=True).transform(lon, lat)
+    fpts = shapely.points(fx, fy)
+    if arrays is not None:
+        node_pos = snap(arrays, lon, lat)["node_pos"].to_numpy()
+        npts = shapely.points(arrays.x, arrays.y)
+    table = _available()
+    parts: list[OwnPartition] = []
+    for key in sorted(keys.unique()):
+        is_home = (keys == key).to_numpy()
+        known = _admin.county_outline(key) if key != UNASSIGNED and areas is None else None
+        if areas is not None and key != UNASSIGNED:
+            name = key
+            outline = areas.loc[areas["key"] == key].geometry.iat[0]
+            area = f"boundary {source} = {key}"
+        elif known is not None:
+            name, outline = known
+            area = f"reference county polygon {key} {name}"
+        else:
+            name = key
+            sa = study_area(facilities=fac[is_home], buffer_m=_GROUP_HULL_M)
+            outline, area = sa.outline, sa.source
+        loadable = (
+            key in table.index
+            and table.loc[key, "level"] == "county"
+            and bool(table.loc[key, "loadable"])
+        )
+        region = key if loadable and graph is not None else None
+        ring = _to_metric(outline, crs_m)
+        near = shapely.dwithin(fpts, ring, buffer_m)
+        sub = None
+        if arrays is not None and graph is not None:
+            keep = shapely.dwithin(npts, ring, buffer_m)
+            near &= keep[node_pos]
+            kept = set(arrays.nodes[keep].tolist())
+            sub = nx.MultiDiGraph()
+            sub.graph.update(graph.graph)
+            sub.graph["partition"] = {"of": "list", "group": key, "buffer_m": round(buffer_m, 1)}
+            sub.add_nodes_from((n, d) for n, d in graph.nodes(data=True) if n in kept)
+            sub.add_edges_from(
+                (u, v, k, d)
+                for u, v, k, d in graph.edges(keys=True, data=True)
+                if u in kept and v in kept
+            )
+        chosen = is_home | near
+        parts.append(
+            OwnPartition(
+                key=key,
+                name=name,
+                group_by=source,
+                region=region,
+                outline=outline,
+                outline_source=area,
+                facilities=fac[chosen],
+                network=sub,
+                home=[str(i) for i in fac.index[is_home]],
+                buffer_min=float(buffer_min),
+                buffer_m=buffer_m,
+                vmax=vmax,
+                network_sha256=net_sha,
+            )
+        )
+    return parts
+
+
 # --- hashing --------------------------------------------------------------------------------------
 
 
@@ -469,6 +871,7 @@ class _Task:
     input_hash: str
     fingerprint: dict[str, str]
     fail_first: int = 0
+    own: OwnPartition | None = None
 
 
 def _read_folder(folder: Path) -> dict[str, bytes]:
@@ -506,7 +909,22 @@ def _run_task(task: _Task, attempt: int) -> dict[str, Any]:
     border: dict[str, Any]
     with tempfile.TemporaryDirectory(prefix="siting-batch-") as tmp:
         out = Path(tmp) / "run"
-        if task.parent is not None:
+        if task.own is not None:
+            own = task.own
+            t1 = time.perf_counter()
+            pipeline.run(
+                own.region,
+                out=out,
+                facilities=own.facilities,
+                network=own.network,
+                boundary=None if own.region is not None else own.outline,
+                home=own.home,
+                seed=task.seed,
+                progress=False,
+                **task.options,
+            )
+            border = own.facts()
+        elif task.parent is not None:
             part = partition(
                 task.code, buffer_min=task.buffer_min, seed=task.seed, parent=task.parent
             )
@@ -833,9 +1251,15 @@ def _has_dashboard(client: Any) -> bool:
 
 
 def run_batch(
-    regions: Sequence[Any] | str | os.PathLike[str],
+    regions: Sequence[Any] | str | os.PathLike[str] | None,
     out: str | os.PathLike[str],
     *,
+    facilities: str | os.PathLike[str] | gpd.GeoDataFrame | None = None,
+    network: str | os.PathLike[str] | nx.MultiDiGraph | None = None,
+    group_by: str | None = None,
+    boundaries: str | os.PathLike[str] | gpd.GeoDataFrame | None = None,
+    crs: str | None = None,
+    network_crs: str | None = None,
     scheduler: Any = None,
     workers: int | None = None,
     buffer_min: float | None = None,
@@ -853,10 +1277,18 @@ def run_batch(
         Region codes or names (``"CODE@SEED"`` or ``(code, seed)`` for a seed of its own),
         ``"all"`` (every loadable county-level unit, :func:`all_regions`; cities are left out,
         being the union of their counties), or a file of them, one per line
-        (:func:`read_regions_file`).
+        (:func:`read_regions_file`). With ``facilities``: the groups of the list to run
+        (their keys or names; ``None`` or ``"all"``: every group).
     out
         Output folder: ``<code>_<slug>/`` per region, the merged tables and
         ``batch_manifest.json``.
+    facilities, network, group_by, boundaries, crs, network_crs
+        A planner's own list (and roads) instead of built-in regions: the list is cut into
+        groups (``group_by``; default the county code, else the district column; or the
+        polygons of ``boundaries``) with border buffers by :func:`partition_list`, and each
+        group is one folder. Without ``network``
+        the times are straight-line estimates (and, a batch of own data using no modelled
+        roads, the built-in villages are not joined).
     scheduler
         Address of a running Dask scheduler (``"tcp://host:8786"``; the cluster is used
         unchanged) or a :class:`distributed.Client`. ``None``: a
@@ -898,8 +1330,8 @@ def run_batch(
     unknown = sorted(set(run_options) - set(RUN_OPTIONS))
     if unknown:
         msg = (
-            f"run_batch does not take {', '.join(unknown)}: a batch runs built-in regions on "
-            f"their modelled data; options passed on to each run: {', '.join(RUN_OPTIONS)}"
+            f"run_batch does not take {', '.join(unknown)}: options passed on to each run: "
+            f"{', '.join(RUN_OPTIONS)} (a planner's own data: facilities=, network=, group_by=)"
         )
         raise BatchError(msg)
     if retries < 0:
@@ -949,7 +1381,35 @@ def run_batch(
         tasks: list[_Task] = []
         seen: set[tuple[str, int]] = set()
         table = _available()
-        for item in _items(regions):
+        notes: list[str] = []
+        if facilities is not None:
+            notes = _own_tasks(
+                regions,
+                facilities,
+                network,
+                group_by=group_by,
+                boundaries=boundaries,
+                crs=crs,
+                network_crs=network_crs,
+                buffer=buffer,
+                seed=default_seed,
+                options=options,
+                hashed=hashed_options,
+                rules_sha=rules_sha,
+                fingerprint=fingerprint,
+                out_dir=out_dir,
+                inject=_inject_failures or {},
+                outcomes=outcomes,
+                tasks=tasks,
+                progress=progress,
+            )
+        elif network is not None or group_by is not None or boundaries is not None:
+            msg = "network=, group_by= and boundaries= go with facilities= (a planner's own list)"
+            raise BatchError(msg)
+        elif regions is None:
+            msg = "no regions given (give regions, or facilities= for a planner's own list)"
+            raise BatchError(msg)
+        for item in _items(regions) if facilities is None and regions is not None else ():
             requested = str(item) if not isinstance(item, tuple | list) else f"{item[0]}@{item[1]}"
             try:
                 name_or_code, seed = _parse_item(item, default_seed)
@@ -1036,6 +1496,8 @@ def run_batch(
             "command": " ".join(sys.argv) if sys.argv else "",
             "scheduler": "local" if scheduler is None else _address(scheduler),
             "buffer_min": buffer,
+            "inputs": _own_inputs(facilities, network, group_by, boundaries, crs, network_crs),
+            "notes": notes,
             "buffer_note": (
                 "rows with travel time <= buffer_min are exact (border_exact); see siting.batch"
             ),
@@ -1054,6 +1516,180 @@ def run_batch(
         return BatchResult(
             out=out_dir, regions=outcomes, summary=summary, manifest=manifest, files=files
         )
+
+
+def _own_inputs(
+    facilities: Any,
+    network: Any,
+    group_by: str | None,
+    boundaries: Any,
+    crs: str | None,
+    network_crs: str | None,
+) -> dict[str, Any] | None:
+    """The planner's own inputs of a batch, for its manifest (None for built-in regions)."""
+    from siting._outdir import sha256_file
+
+    if facilities is None:
+        return None
+
+    def described(value: Any, what: str) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str | os.PathLike):
+            path = Path(value)
+            return {"path": str(path), "sha256": sha256_file(path)}
+        return {"object": type(value).__name__, what: True}
+
+    return {
+        "facilities": described(facilities, "frame"),
+        "network": described(network, "graph") or "none (straight line)",
+        "group_by": group_by
+        or (
+            "the boundaries' name column"
+            if boundaries is not None
+            else "county_code, else the district column"
+        ),
+        "boundaries": described(boundaries, "frame"),
+        "crs": crs,
+        "network_crs": network_crs,
+    }
+
+
+def _own_tasks(
+    regions: Any,
+    facilities: Any,
+    network: Any,
+    *,
+    group_by: str | None,
+    boundaries: Any,
+    crs: str | None,
+    network_crs: str | None,
+    buffer: float,
+    seed: int,
+    options: dict[str, Any],
+    hashed: dict[str, Any],
+    rules_sha: str,
+    fingerprint: dict[str, str],
+    out_dir: Path,
+    inject: Mapping[str, int],
+    outcomes: list[RegionOutcome],
+    tasks: list[_Task],
+    progress: bool,
+) -> list[str]:
+    """The tasks of a batch of a planner's own list: one per group (:func:`partition_list`).
+
+    Returns the notes for the batch manifest (groups that probably name one place)."""
+    from siting import pipeline
+
+    if progress:
+        print("[siting] 按分组切分名录 cutting the list into groups", file=sys.stderr, flush=True)
+    parts = partition_list(
+        facilities,
+        network,
+        buffer_min=buffer,
+        group_by=group_by,
+        boundaries=boundaries,
+        crs=crs,
+        network_crs=network_crs,
+    )
+    by_key = {p.key: p for p in parts}
+    by_name = {p.name: p for p in parts}
+    chosen: list[OwnPartition] = []
+    wanted = (
+        None
+        if regions is None or (isinstance(regions, str) and regions.strip().lower() == "all")
+        else ([regions] if isinstance(regions, str | os.PathLike) else list(regions))
+    )
+    if wanted is None:
+        chosen = list(parts)
+    else:
+        for item in wanted:
+            text = str(item).strip()
+            part = by_key.get(text) or by_name.get(text)
+            if part is None:
+                listed = ", ".join(p.key for p in parts[:30])
+                outcomes.append(
+                    RegionOutcome(
+                        code=text,
+                        name="",
+                        seed=None,
+                        folder=None,
+                        status="failed",
+                        error=(
+                            f"BatchError: no facility of group {text!r} in the list "
+                            f"(名录中没有该分组); groups: {listed}"
+                        ),
+                        requested=text,
+                    )
+                )
+            elif part not in chosen:
+                chosen.append(part)
+    if progress:
+        print(
+            f"[siting] {len(parts)} 个分组 groups by {parts[0].group_by}: "
+            + ", ".join(f"{p.name} ({len(p.home)})" for p in parts[:12])
+            + (" ..." if len(parts) > 12 else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+    notes = [
+        f"分组 {' 与 '.join(g)} 可能是同一地区，请统一写法 / groups {' and '.join(g)} probably "
+        f"name one place: write them one way in column {parts[0].group_by!r}"
+        for g in similar_groups(p.key for p in parts)
+    ]
+    for note in notes:
+        print(f"[siting] 提示 WARNING: {note}", file=sys.stderr, flush=True)
+    taken: set[str] = set()
+    for part in chosen:
+        folder = _folder_of(part.key, taken)
+        input_hash = _hash(
+            {
+                "group": part.key,
+                "group_by": part.group_by,
+                "seed": seed,
+                "buffer_min": buffer,
+                "region": part.region,
+                "area": part.outline_source,
+                "outline_sha256": hashlib.sha256(shapely.to_wkb(part.outline)).hexdigest(),
+                "facilities": pipeline._hash_frame(part.facilities),
+                "home": sorted(part.home),
+                "network_sha256": part.network_sha256,
+                "options": hashed,
+                "rules_sha256": rules_sha,
+                **fingerprint,
+            }
+        )
+        task = _Task(
+            code=part.key,
+            name=part.name,
+            slug=folder,
+            seed=seed,
+            folder=folder,
+            parent="list",
+            buffer_min=buffer,
+            options=options,
+            input_hash=input_hash,
+            fingerprint=fingerprint,
+            fail_first=int(inject.get(part.key, 0)),
+            own=part,
+        )
+        outcome = RegionOutcome(
+            code=part.key,
+            name=part.name,
+            seed=seed,
+            folder=folder,
+            status="pending",
+            input_hash=input_hash,
+            requested=part.key,
+        )
+        record = _finished_record(out_dir, folder)
+        if record is not None and record.get("input_hash") == input_hash:
+            outcome.status = "skipped"
+            outcome.border = dict(record.get("border", {}))
+        else:
+            tasks.append(task)
+        outcomes.append(outcome)
+    return notes
 
 
 def _compute(

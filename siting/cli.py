@@ -535,6 +535,10 @@ def _parser() -> argparse.ArgumentParser:
             "say so (border_exact=False). Failed regions are retried, then reported; a rerun\n"
             "recomputes only what failed or changed. Without --scheduler a local cluster sized\n"
             "to the machine is started. See docs/scale.md.\n"
+            "With --facilities (your own list, any place) the list is cut into groups\n"
+            "(--group-by; default the county code, else the list's district column) with the\n"
+            "same border buffers, one folder per group; --network gives the roads (else\n"
+            "straight-line times).\n"
             "多区域批量计算（Dask）。"
         ),
         epilog=(
@@ -542,14 +546,39 @@ def _parser() -> argparse.ArgumentParser:
             "  siting batch --regions 511302 511303 511722 --out out/batch\n"
             "  siting batch --regions all --out out/all --scheduler tcp://10.0.0.5:8786\n"
             "  siting batch --regions-file counties.txt --out out/batch --workers 2\n"
+            "  siting batch --facilities 名录.xlsx --crs gcj02 --network roads.graphml "
+            "--out out/by_district\n"
+            "  siting batch --facilities list.csv --group-by 所属区县 --regions 黄浦 静安区 "
+            "--out out/two\n"
         ),
     )
-    which = bat.add_mutually_exclusive_group(required=True)
+    which = bat.add_mutually_exclusive_group(required=False)
     which.add_argument(
-        "--regions", nargs="+", type=_region_spec, help="codes, names, CODE@SEED, or all"
+        "--regions",
+        nargs="+",
+        type=_region_spec,
+        help="codes, names, CODE@SEED, or all (with --facilities: the groups to run)",
     )
     which.add_argument("--regions-file", type=_regions_file, help="a file of regions, one per line")
     bat.add_argument("--out", type=_output_dir, required=True, help="output folder")
+    bat.add_argument(
+        "--facilities", type=_input_file, default=None, help="your facility file (any place)"
+    )
+    bat.add_argument("--crs", default=None, help="coordinate system of --facilities")
+    bat.add_argument("--network", type=_input_file, default=None, help="road file of the area")
+    bat.add_argument("--network-crs", default=None, help="coordinate system of a line layer")
+    bat.add_argument(
+        "--group-by",
+        default=None,
+        help="column of --facilities to group by (county code, else the district column); "
+        "with --boundary, the column naming its areas",
+    )
+    bat.add_argument(
+        "--boundary",
+        type=_input_file,
+        default=None,
+        help="area polygons (any CRS), one group each: a facility belongs to the one it lies in",
+    )
     bat.add_argument("--scheduler", default=None, help="address of a Dask scheduler")
     bat.add_argument(
         "--workers", type=_positive_int, default=None, help="local workers (cpu count)"
@@ -1306,6 +1335,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from siting import batch
 
     thresholds = _minutes_arg(args.thresholds)
+    own = args.facilities is not None
     regions: Any = (
         batch.read_regions_file(args.regions_file)
         if args.regions_file is not None
@@ -1320,6 +1350,15 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         options["layout"] = None if args.layout == "none" else args.layout
     if args.seed is not None:
         options["seed"] = args.seed
+    if own:
+        options.update(
+            facilities=args.facilities,
+            network=args.network,
+            group_by=args.group_by,
+            boundaries=args.boundary,
+            crs=args.crs,
+            network_crs=args.network_crs,
+        )
     result = batch.run_batch(
         regions,
         args.out,
@@ -1447,6 +1486,24 @@ def _check_args(args: argparse.Namespace) -> None:
         if args.origin.strip() != "villages":
             _check_kinds("--from", _kinds_arg(args.origin))
         _check_kinds("--to", _kinds_arg(args.target))
+    elif args.command == "batch":
+        if args.facilities is None and args.regions is None and args.regions_file is None:
+            msg = (
+                "give --regions or --regions-file (built-in regions) or --facilities (your own "
+                "list) (请指定 --regions、--regions-file 或 --facilities)"
+            )
+            raise SitingError(msg)
+        own_only = {
+            "--network": args.network,
+            "--group-by": args.group_by,
+            "--boundary": args.boundary,
+            "--crs": args.crs,
+            "--network-crs": args.network_crs,
+        }
+        given = [o for o, v in own_only.items() if v is not None]
+        if args.facilities is None and given:
+            msg = f"{', '.join(given)}: only with --facilities (仅用于 --facilities)"
+            raise SitingError(msg)
     elif args.command == "run":
         if args.service_areas.strip() != "none":
             _check_kinds("--service-areas", _kinds_arg(args.service_areas))

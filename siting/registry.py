@@ -96,6 +96,7 @@ __all__ = [
     "DuplicateError",
     "KindInfo",
     "append",
+    "district_column",
     "duplicates",
     "empty",
     "format_issues",
@@ -1657,6 +1658,25 @@ _DISTRICT_HEADERS: Final = frozenset(
         "county_name",
     )
 )
+
+
+def district_column(frame: pd.DataFrame) -> str | None:
+    """The first column of ``frame`` whose header names a district (区县, 所属区县, district ...).
+
+    >>> district_column(pd.DataFrame(columns=["name", "所属区县", "lng"]))
+    '所属区县'
+    >>> district_column(pd.DataFrame(columns=["name"])) is None
+    True
+    """
+    return next(
+        (
+            str(c)
+            for c in frame.columns
+            if isinstance(c, str) and _norm_header(c) in _DISTRICT_HEADERS
+        ),
+        None,
+    )
+
 
 _ZH_NAMES: Final = {
     "ownership": "性质",

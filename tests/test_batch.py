@@ -313,8 +313,10 @@ def test_regions_and_options_checked_up_front(tmp_path: Path) -> None:
             "511722",
         ]
     )
-    with pytest.raises(batch.BatchError, match="does not take facilities"):
-        run_batch(["511302"], tmp_path, facilities="x.csv")
+    with pytest.raises(batch.BatchError, match="does not take boundary"):
+        run_batch(["511302"], tmp_path, boundary="x.geojson")
+    with pytest.raises(batch.BatchError, match="go with facilities"):
+        run_batch(["511302"], tmp_path / "n", network="roads.graphml")
     with pytest.raises(batch.BatchError, match="not found"):
         read_regions_file(tmp_path / "none.txt")
     with pytest.raises(batch.BatchError, match="no loadable parent"):
