@@ -32,7 +32,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from siting import settings
-from siting._errors import SitingError
+from siting._errors import GraphError
 from siting.crs import metric_crs
 
 __all__ = [
@@ -46,10 +46,6 @@ __all__ = [
     "node_tree",
     "snap",
 ]
-
-
-class GraphError(SitingError, ValueError):
-    """A road graph does not follow the contract (missing node coordinates or edge weights)."""
 
 
 @dataclass(frozen=True, eq=False)

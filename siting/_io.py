@@ -11,6 +11,7 @@ way OWASP recommends, with a leading ``'`` (:func:`excel_safe_text`); numbers su
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 import os
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "excel_restore_text",
     "excel_safe_frame",
     "excel_safe_text",
+    "frame_sha256",
     "write_csv",
     "write_text",
 ]
@@ -247,3 +250,17 @@ def write_csv(
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, encoding="utf-8-sig", **options)  # type: ignore[call-overload]
     return Path(path)
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """SHA-256 of a frame's values and index (and geometry as WKB): equal frames, equal hash.
+
+    >>> a = pd.DataFrame({"x": [1, 2]}, index=["a", "b"])
+    >>> frame_sha256(a) == frame_sha256(a.copy()), frame_sha256(a) == frame_sha256(a.iloc[::-1])
+    (True, False)
+    """
+    data = pd.util.hash_pandas_object(frame.drop(columns="geometry", errors="ignore"), index=True)
+    h = hashlib.sha256(data.to_numpy().tobytes())
+    if "geometry" in frame.columns:
+        h.update(np.asarray(frame.geometry.to_wkb(), dtype=object).astype(bytes).tobytes())
+    return h.hexdigest()

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
-from siting._errors import SitingError
+from siting._errors import FolderError
 from siting._io import share_mode
 
 __all__ = [
@@ -63,10 +63,6 @@ MANIFESTS: Final = ("manifest.json", "batch_manifest.json")
 _MARGIN_BYTES: Final = 16 * 1024 * 1024
 #: Expected size of a run's outputs when no earlier run tells.
 DEFAULT_NEED_BYTES: Final = 64 * 1024 * 1024
-
-
-class FolderError(SitingError, OSError):
-    """An output folder cannot be used (not writable, not siting's, locked, no room)."""
 
 
 def fault_point(name: str) -> None:

@@ -92,14 +92,15 @@ import shapely
 from pyproj import Transformer
 
 from siting import __version__, pairing, settings
-from siting._errors import SitingError
+from siting._errors import BatchError, SitingError
 from siting._graph import GraphArrays, graph_arrays, snap
-from siting._io import excel_restore_frame, excel_safe_frame
+from siting._io import excel_restore_frame, excel_safe_frame, frame_sha256
 from siting._outdir import LOCK, OutputFolder, is_siting_manifest
 from siting.regions import Region
 
 __all__ = [
     "BORDER_REASONS",
+    "MAX_SEED",
     "UNASSIGNED",
     "BatchError",
     "BatchResult",
@@ -107,10 +108,12 @@ __all__ = [
     "Partition",
     "RegionOutcome",
     "all_regions",
+    "parse_item",
     "partition",
     "partition_list",
     "read_regions_file",
     "run_batch",
+    "seed_of",
     "similar_groups",
 ]
 
@@ -140,10 +143,6 @@ _ROUNDING_MIN: Final = 0.001
 
 BATCH_RECORD: Final = ".batch.json"
 MANIFEST: Final = "batch_manifest.json"
-
-
-class BatchError(SitingError):
-    """A batch cannot start (bad options, no regions, no cluster)."""
 
 
 # --- regions --------------------------------------------------------------------------------------
@@ -183,7 +182,7 @@ def read_regions_file(path: str | os.PathLike[str]) -> list[str]:
         item = line.split("#", 1)[0].strip()
         if item:
             try:
-                _parse_item(item, settings.default_seed)
+                parse_item(item, settings.default_seed)
             except BatchError as exc:
                 msg = f"{file}, line {number} (第{number}行): {exc}"
                 raise BatchError(msg) from None
@@ -1123,10 +1122,11 @@ def _read_merged(path: Path) -> pd.DataFrame:
 
 
 #: Largest seed of a region spec: the modelled data seed numpy with unsigned 32-bit words.
-_MAX_SEED: Final = 2**32 - 1
+MAX_SEED: Final = 2**32 - 1
+_MAX_SEED: Final = MAX_SEED  # the old name
 
 
-def _seed_of(value: Any, spec: str) -> int:
+def seed_of(value: Any, spec: str) -> int:
     """The seed ``value`` of the region spec ``spec``: an integer in 0..2**32-1, or BatchError."""
     number: int | None = None
     if isinstance(value, str):
@@ -1141,14 +1141,14 @@ def _seed_of(value: Any, spec: str) -> int:
             number = None
     if number is None or not 0 <= number <= _MAX_SEED:
         msg = (
-            f"region {spec!r}: the seed must be an integer from 0 to {_MAX_SEED}, got {value!r} "
-            f"(区域 {spec!r}：种子须为 0 到 {_MAX_SEED} 的整数)"
+            f"region {spec!r}: the seed must be an integer from 0 to {MAX_SEED}, got {value!r} "
+            f"(区域 {spec!r}：种子须为 0 到 {MAX_SEED} 的整数)"
         )
         raise BatchError(msg)
     return number
 
 
-def _parse_item(item: Any, default_seed: int) -> tuple[str, int]:
+def parse_item(item: Any, default_seed: int) -> tuple[str, int]:
     """``(code or name, seed)`` of a region spec: ``"CODE"``, ``"CODE@SEED"`` or a pair.
 
     Raises :class:`BatchError` naming the spec for a bad seed, an empty code or a stray ``@``.
@@ -1159,13 +1159,13 @@ def _parse_item(item: Any, default_seed: int) -> tuple[str, int]:
             raise BatchError(msg)
         spec = f"{item[0]}@{item[1]}"
         name = str(item[0]).strip()
-        seed = _seed_of(item[1], spec)
+        seed = seed_of(item[1], spec)
     else:
         spec = str(item).strip()
         if "@" in spec:
             head, tail = spec.rsplit("@", 1)
             name = head.strip()
-            seed = _seed_of(tail, spec)
+            seed = seed_of(tail, spec)
         else:
             name, seed = spec, default_seed
     if not name or "@" in name:
@@ -1412,7 +1412,7 @@ def run_batch(
         for item in _items(regions) if facilities is None and regions is not None else ():
             requested = str(item) if not isinstance(item, tuple | list) else f"{item[0]}@{item[1]}"
             try:
-                name_or_code, seed = _parse_item(item, default_seed)
+                name_or_code, seed = parse_item(item, default_seed)
                 code = regmod.resolve(name_or_code)
                 if not bool(table.loc[code, "loadable"]):
                     raise BatchError(str(table.loc[code, "reason"]))
@@ -1579,7 +1579,6 @@ def _own_tasks(
     """The tasks of a batch of a planner's own list: one per group (:func:`partition_list`).
 
     Returns the notes for the batch manifest (groups that probably name one place)."""
-    from siting import pipeline
 
     if progress:
         print("[siting] 按分组切分名录 cutting the list into groups", file=sys.stderr, flush=True)
@@ -1651,7 +1650,7 @@ def _own_tasks(
                 "region": part.region,
                 "area": part.outline_source,
                 "outline_sha256": hashlib.sha256(shapely.to_wkb(part.outline)).hexdigest(),
-                "facilities": pipeline._hash_frame(part.facilities),
+                "facilities": frame_sha256(part.facilities),
                 "home": sorted(part.home),
                 "network_sha256": part.network_sha256,
                 "options": hashed,
@@ -1940,3 +1939,8 @@ def _summary(
     for col in ints:
         frame[col] = pd.array(frame[col].tolist(), dtype="Int64")
     return frame
+
+
+# the old private names (kept for code written against them)
+_seed_of = seed_of
+_parse_item = parse_item

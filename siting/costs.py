@@ -104,7 +104,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from siting import settings
-from siting._errors import SitingError
+from siting._errors import CostError
 from siting._graph import GraphArrays, graph_arrays, snap, snap_in_background
 from siting.crs import metric_crs
 
@@ -167,10 +167,6 @@ _SLACK: Final = 1e-9
 #: From this many demand points, :meth:`NearestIndex.build` snaps them on a background thread
 #: while the search from the facilities runs (the KD-tree query releases the GIL).
 _BACKGROUND_SNAP_FROM: Final = 20_000
-
-
-class CostError(SitingError, ValueError):
-    """An argument of a travel-time function is invalid; the message names it."""
 
 
 # --- inputs --------------------------------------------------------------------------------------

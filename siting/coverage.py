@@ -35,7 +35,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from siting import costs
-from siting._errors import SitingError
+from siting._errors import CoverageError
 from siting._graph import GraphArrays, snap
 from siting.crs import metric_crs
 
@@ -117,10 +117,6 @@ E2SFCA_WEIGHTS: Final = (1.0, 0.68, 0.22)
 _LEVELS: Final = {"county_code": "county", "township_code": "township", "village_code": "village"}
 #: Memory budget of one batch of limited single-source searches in :func:`service_areas` (bytes).
 _BATCH_BYTES: Final = 64 * 2**20
-
-
-class CoverageError(SitingError, ValueError):
-    """An argument of a coverage function is invalid; the message names it (and the column)."""
 
 
 # --- argument checks -----------------------------------------------------------------------------

@@ -38,7 +38,7 @@ import pyproj
 import shapely
 
 from siting import settings
-from siting._errors import SitingError
+from siting._errors import CRSError
 
 __all__ = [
     "BD09",
@@ -74,10 +74,6 @@ GCJ02: Final = "gcj02"
 BD09: Final = "bd09"
 #: The coordinate system names this module converts between.
 CRS_NAMES: Final = (WGS84, GCJ02, BD09)
-
-
-class CRSError(SitingError, ValueError):
-    """A coordinate system is unknown, or a frame is in the wrong CRS for the operation."""
 
 
 # --- published constants -------------------------------------------------------------------------

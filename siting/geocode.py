@@ -94,7 +94,7 @@ import numpy as np
 import pandas as pd
 
 from siting import crs as _crs
-from siting._errors import DataError, Issue, SitingError, ValidationError
+from siting._errors import DataError, GeocodeKeyError, Issue, SitingError, ValidationError
 
 if TYPE_CHECKING:
     import urllib.request
@@ -148,10 +148,6 @@ _USER_AGENT: Final = "siting-geocode/1.0 (facility planning; python urllib)"
 _MAX_BACKOFF_S: Final = 30.0
 _CACHE_FORMAT: Final = "siting-geocode-cache"
 _CACHE_SAVE_EVERY: Final = 25
-
-
-class GeocodeKeyError(SitingError, PermissionError):
-    """The provider refused the key (wrong, expired, not allowed for geocoding, IP whitelist)."""
 
 
 # --- answers -----------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from siting import registry, settings
-from siting._errors import Issue, ValidationError
+from siting._errors import Issue, LayoutError
 from siting.regions import Region
 from siting.regions import load as load_region
 from siting.regions import resolve as resolve_region
@@ -191,19 +191,6 @@ class LayoutIssue(Issue):
         if self.key:
             where += f", key {self.key!r}"
         return f"{where}: {self.reason}"
-
-
-class LayoutError(ValidationError):
-    """A layout spec is unreadable or invalid; ``issues`` lists every problem found.
-
-    A :class:`siting.ValidationError` (hence a ``ValueError``); each issue is a
-    :class:`LayoutIssue` naming the file, the element or anchor, the key and the reason.
-    """
-
-    def __init__(self, issues: Iterable[LayoutIssue], *, file: str) -> None:
-        self.file = file
-        items = list(issues)
-        super().__init__(items, header=f"invalid layout spec {file}: {len(items)} problem(s)")
 
 
 class _Issues:

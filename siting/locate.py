@@ -75,7 +75,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from siting import costs, coverage, registry
-from siting._errors import SitingError
+from siting._errors import LocateError, LocateInfeasibleError
 from siting._io import write_csv, write_text
 from siting.crs import metric_crs
 from siting.regions import Region
@@ -194,21 +194,6 @@ _SOLVER: Final = (
 )
 #: Solutions closer than this (relative) to their bound are reported optimal.
 _GAP_TOL: Final = 1e-9
-
-
-class LocateError(SitingError, ValueError):
-    """An argument of a location function is invalid; the message names it (and the column)."""
-
-
-class LocateInfeasibleError(SitingError, RuntimeError):
-    """No solution: the model is infeasible, or the solver stopped before finding one.
-
-    ``result`` holds the :class:`LocateResult` (status, reason, the demand points concerned).
-    """
-
-    def __init__(self, msg: str, *, result: LocateResult | None = None) -> None:
-        super().__init__(msg)
-        self.result = result
 
 
 # --- sparse costs --------------------------------------------------------------------------------

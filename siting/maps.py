@@ -68,7 +68,7 @@ from folium.map import Layer
 from folium.template import Template
 
 from siting import registry, settings
-from siting._errors import SitingError
+from siting._errors import MapError
 from siting._io import atomic_path
 from siting.crs import convert_gdf
 
@@ -91,10 +91,6 @@ __all__ = [
     "save_html",
     "static_map",
 ]
-
-
-class MapError(SitingError, ValueError):
-    """A map cannot be made from what was given (the message says what is missing)."""
 
 
 _STYLE_FILE: Final = Path(__file__).resolve().parent / "data" / "map_style.yaml"

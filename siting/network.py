@@ -78,7 +78,7 @@ import pyproj
 import shapely
 
 from siting import crs as scrs
-from siting._errors import DataError, Issue, SitingError, ValidationError
+from siting._errors import DataError, Issue, NetworkError, SitingError, ValidationError
 from siting._graph import GraphArrays, GraphError, components, edge_text, graph_arrays, snap
 from siting._io import atomic_path
 from siting._tables import load_table, normalize_label
@@ -148,10 +148,6 @@ _KNOT: Final = 1.852
 #: above it is a tagging error and is ignored (the class speed is used), and a class speed above
 #: it is refused.
 MAX_SPEED_KPH: float = 150.0
-
-
-class NetworkError(SitingError, ValueError):
-    """An argument of a road-network function is invalid (unknown road class, bad speed, CRS)."""
 
 
 class NetworkWarning(UserWarning):

@@ -91,7 +91,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from siting._errors import DataError, SitingError
+from siting._errors import DataError, OverpassError, SitingError
 from siting.network import NetworkError
 from siting.regions import Region, StudyArea
 
@@ -141,10 +141,6 @@ _MAX_TRIES: Final = 3
 
 _HEAD_BYTES: Final = 65536  # GraphML keys are at the head of the file ...
 _TAIL_BYTES: Final = 262144  # ... and graph attributes at its end (networkx writes them last)
-
-
-class OverpassError(SitingError, ConnectionError):
-    """The Overpass server cannot be reached, or its answer cannot be used."""
 
 
 class _AbsentError(Exception):

@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from siting import costs, registry, settings
-from siting._errors import DataError, SitingError
+from siting._errors import DataError, InfeasibleError, PairingRuleError, SitingError
 from siting._graph import GraphArrays, graph_arrays
 
 __all__ = [
@@ -84,14 +84,6 @@ FEE_COLUMNS: Final = ("residents", "fee_cny", "subsidy_cny", "net_cost_cny", "fe
 _COLUMN_ZH: Final = {"beds": "床位数", "capacity": "容量"}
 _ORDINALS_ZH: Final = ("最近", "次近", "再次")
 _ORDINALS_EN: Final = ("nearest", "next", "third")
-
-
-class PairingRuleError(DataError):
-    """A pairing rule file or mapping is invalid; the message names the file, rule and key."""
-
-
-class InfeasibleError(SitingError):
-    """The capacity-aware assignment could not be solved to optimality (time limit, solver)."""
 
 
 # --- rules ---------------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from siting import costs, pairing
-from siting._errors import SitingError
+from siting._errors import PatrolError
 from siting._graph import GraphArrays, graph_arrays, snap
 
 __all__ = [
@@ -203,10 +203,6 @@ GAP_KINDS: Final = {
 _CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
 #: Default number of solutions after which OR-Tools' guided local search stops.
 _SOLUTION_LIMIT: Final = 1000
-
-
-class PatrolError(SitingError, ValueError):
-    """An argument of :func:`plan` is invalid; the message names it."""
 
 
 # --- frequencies -------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ import shapely
 
 from siting import crs as _crs
 from siting import settings
-from siting._errors import DataError, Issue, ValidationError
+from siting._errors import DataError, DuplicateError, Issue, ValidationError
 from siting._tables import load_table, normalize_label
 
 __all__ = [
@@ -3547,37 +3547,6 @@ def duplicates(
                     )
     out = pd.DataFrame(rows, columns=list(DUPLICATE_COLUMNS))
     return out.sort_values(["row", "match_in", "match_row"], kind="stable").reset_index(drop=True)
-
-
-class DuplicateError(ValidationError):
-    """Facilities to add that are already in the registry; ``found`` is :func:`duplicates`."""
-
-    def __init__(self, found: pd.DataFrame, *, file: str) -> None:
-        self.found = found
-        issues = []
-        for r in found.itertuples(index=False):
-            where = (
-                f"registry row {r.match_row}" if r.match_in == "registry" else f"row {r.match_row}"
-            )
-            where_zh = (
-                f"名录第{r.match_row}行" if r.match_in == "registry" else f"本文件第{r.match_row}行"
-            )
-            issues.append(
-                Issue(
-                    file,
-                    int(str(r.row)),
-                    "name",
-                    f"{r.name} ({r.kind}) is already there: {r.match_id} {r.match_name} "
-                    f"({r.match_kind}, {where}), {r.distance_m:g} m away: {r.rule}",
-                    reason_zh=f"疑似重复：与{where_zh}“{r.match_name}”（{r.match_id}）"
-                    f"相距{r.distance_m:g}米",
-                )
-            )
-        header = (
-            f"{file}: {found['row'].nunique()} facilities are already in the registry (疑似重复); "
-            "nothing was changed. Remove them, or add --allow-duplicates to add them anyway"
-        )
-        super().__init__(issues, header=header)
 
 
 # --- storage -----------------------------------------------------------------------------------
