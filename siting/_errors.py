@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from siting.layout import LayoutIssue
-    from siting.locate import LocateResult
 
 __all__ = [
     "BatchError",
@@ -145,7 +143,7 @@ class LayoutError(ValidationError):
     :class:`LayoutIssue` naming the file, the element or anchor, the key and the reason.
     """
 
-    def __init__(self, issues: Iterable[LayoutIssue], *, file: str) -> None:
+    def __init__(self, issues: Iterable[Issue], *, file: str) -> None:
         self.file = file
         items = list(issues)
         super().__init__(items, header=f"invalid layout spec {file}: {len(items)} problem(s)")
@@ -163,7 +161,7 @@ class LocateInfeasibleError(SitingError, RuntimeError):
     ``result`` holds the :class:`LocateResult` (status, reason, the demand points concerned).
     """
 
-    def __init__(self, msg: str, *, result: LocateResult | None = None) -> None:
+    def __init__(self, msg: str, *, result: Any = None) -> None:
         super().__init__(msg)
         self.result = result
 

@@ -84,11 +84,11 @@ def _seed(text: str) -> int:
     from siting import batch
 
     try:
-        return batch._seed_of(text, text)
+        return batch.seed_of(text, text)
     except SitingError:
         msg = (
-            f"种子须为 0 到 {batch._MAX_SEED} 的整数 the seed must be an integer from 0 to "
-            f"{batch._MAX_SEED}, got {text!r}"
+            f"种子须为 0 到 {batch.MAX_SEED} 的整数 the seed must be an integer from 0 to "
+            f"{batch.MAX_SEED}, got {text!r}"
         )
         raise _Bad(msg) from None
 
@@ -217,7 +217,7 @@ def _region_spec(text: str) -> str:
     if text.strip().lower() == "all":
         return text
     try:
-        batch._parse_item(text, 0)
+        batch.parse_item(text, 0)
     except SitingError as exc:
         raise _Bad(str(exc)) from None
     return text
@@ -260,7 +260,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"siting {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (
+        _add_data,
+        _add_network,
+        _add_run,
+        _add_locate,
+        _add_batch,
+        _add_update,
+        _add_costs,
+        _add_registry,
+    ):
+        add(sub)
+    return parser
 
+
+def _add_data(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting data``: build and regions."""
     data = sub.add_parser(
         "data",
         help="build and list the built-in regions' data",
@@ -269,6 +284,12 @@ def _parser() -> argparse.ArgumentParser:
         epilog="examples:\n  siting data build --region nanchong\n  siting data regions\n",
     )
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
+    _add_data_build(data_sub)
+    _add_data_regions(data_sub)
+
+
+def _add_data_build(data_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting data build``."""
     build = data_sub.add_parser(
         "build",
         help="write a region's GeoPackage: region layers and its modelled registry",
@@ -293,16 +314,26 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--reference-dir", type=_existing_dir, default=None, help="other reference folder"
     )
-    data_sub.add_parser(
+    build.set_defaults(handler=_cmd_build)
+
+
+def _add_data_regions(data_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting data regions``."""
+    regions = data_sub.add_parser(
         "regions",
         help="list the regions of the reference tables and whether each can be loaded",
         description="List the built-in regions (列出内置区域).",
         epilog="example:\n  siting data regions\n",
         formatter_class=_FMT,
-    ).add_argument(
+    )
+    regions.add_argument(
         "--reference-dir", type=_existing_dir, default=None, help="other reference folder"
     )
+    regions.set_defaults(handler=_cmd_regions)
 
+
+def _add_network(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting network``: build, import and fetch."""
     net = sub.add_parser(
         "network",
         help="build or import road networks",
@@ -314,6 +345,13 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     net_sub = net.add_subparsers(dest="network_command", metavar="ACTION")
+    _add_network_build(net_sub)
+    _add_network_import(net_sub)
+    _add_network_fetch(net_sub)
+
+
+def _add_network_build(net_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting network build``."""
     nbuild = net_sub.add_parser(
         "build",
         help="write a region's modelled road network as GraphML",
@@ -329,6 +367,11 @@ def _parser() -> argparse.ArgumentParser:
     nbuild.add_argument("--region", required=True, help="name, code or alias")
     nbuild.add_argument("--seed", type=_seed, default=None, help="seed of the village points")
     nbuild.add_argument("--out", type=_output_file, default=None, help="output .graphml")
+    nbuild.set_defaults(handler=_cmd_network_build)
+
+
+def _add_network_import(net_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting network import``."""
     nimport = net_sub.add_parser(
         "import",
         help="read real roads (.osm.pbf, .osm, .graphml, .shp/.geojson/.gpkg) into GraphML",
@@ -369,6 +412,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     nimport.add_argument("--layer", default=None, help="line layers: the layer of a GeoPackage")
     nimport.add_argument("--out", type=_output_file, required=True, help="output .graphml")
+    nimport.set_defaults(handler=_cmd_network_import)
+
+
+def _add_network_fetch(net_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting network fetch``."""
     nfetch = net_sub.add_parser(
         "fetch",
         help="download OpenStreetMap roads of a region or boundary (needs internet)",
@@ -400,7 +448,11 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=_positive_seconds, default=180.0, help="seconds per request (180)"
     )
     nfetch.add_argument("--refresh", action="store_true", help="download again")
+    nfetch.set_defaults(handler=_cmd_network_fetch)
 
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting run``."""
     run = sub.add_parser(
         "run",
         help="就近配对 pairing and coverage gaps for a region or your own data",
@@ -470,7 +522,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--force", action="store_true", help=_FORCE_HELP)
     run.add_argument("--out", type=_output_dir, required=True, help="output folder")
+    run.set_defaults(handler=_cmd_run)
 
+
+def _add_locate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting locate``."""
     loc = sub.add_parser(
         "locate",
         help="新增选址 where new facilities would close the gaps (LSCP, MCLP, p-median)",
@@ -522,7 +578,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     loc.add_argument("--force", action="store_true", help=_FORCE_HELP)
     loc.add_argument("--out", type=_output_dir, required=True, help="output folder")
+    loc.set_defaults(handler=_cmd_locate)
 
+
+def _add_batch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting batch``."""
     bat = sub.add_parser(
         "batch",
         help="many regions in one batch, on Dask (a local cluster or an existing one)",
@@ -599,7 +659,11 @@ def _parser() -> argparse.ArgumentParser:
     bat.add_argument("--seed", type=_seed, default=None, help="seed of the modelled parts")
     bat.add_argument("--quiet", action="store_true", help="no progress output")
     bat.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    bat.set_defaults(handler=_cmd_batch)
 
+
+def _add_update(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting update``."""
     upd = sub.add_parser(
         "update",
         help="批量更新 add facilities to a registry and update a run, with a diff",
@@ -632,7 +696,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     upd.add_argument("--force", action="store_true", help=_FORCE_HELP)
     upd.add_argument("--out", type=_output_dir, required=True, help="the run folder to update")
+    upd.set_defaults(handler=_cmd_update)
 
+
+def _add_costs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting costs``: nearest."""
     cost = sub.add_parser(
         "costs",
         help="travel times: nearest facilities by road",
@@ -642,6 +710,11 @@ def _parser() -> argparse.ArgumentParser:
         "--to health_center --k 3 --out nearest.csv\n",
     )
     cost_sub = cost.add_subparsers(dest="costs_command", metavar="ACTION")
+    _add_costs_nearest(cost_sub)
+
+
+def _add_costs_nearest(cost_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting costs nearest``."""
     cnear = cost_sub.add_parser(
         "nearest",
         help="write the k nearest facilities of each point by travel time (CSV)",
@@ -686,7 +759,11 @@ def _parser() -> argparse.ArgumentParser:
         help="travel from the point to the facility (default) or back",
     )
     cnear.add_argument("--out", type=_output_file, required=True, help="output CSV")
+    cnear.set_defaults(handler=_cmd_costs_nearest)
 
+
+def _add_registry(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting registry``: validate and geocode."""
     reg = sub.add_parser(
         "registry",
         help="check facility registries",
@@ -695,6 +772,12 @@ def _parser() -> argparse.ArgumentParser:
         epilog="example:\n  siting registry validate list.csv --crs gcj02\n",
     )
     reg_sub = reg.add_subparsers(dest="registry_command", metavar="ACTION")
+    _add_registry_validate(reg_sub)
+    _add_registry_geocode(reg_sub)
+
+
+def _add_registry_validate(reg_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting registry validate``."""
     val = reg_sub.add_parser(
         "validate",
         help="report every problem of a registry file (exit code 1 on errors)",
@@ -720,6 +803,11 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--sheet", default=None, help="Excel sheet name")
     val.add_argument("--layer", default=None, help="GeoPackage layer")
     val.add_argument("--poi-source", default=None, choices=["amap", "tencent", "baidu"])
+    val.set_defaults(handler=_cmd_validate)
+
+
+def _add_registry_geocode(reg_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``siting registry geocode``."""
     geo = reg_sub.add_parser(
         "geocode",
         help="fill missing coordinates from the address column (地理编码; uses the network)",
@@ -785,7 +873,7 @@ def _parser() -> argparse.ArgumentParser:
     geo.add_argument(
         "--url", default=None, help="service URL override (default: the documented endpoint)"
     )
-    return parser
+    geo.set_defaults(handler=_cmd_geocode)
 
 
 def _print_issues(issues: list[Issue], file: Path) -> int:
@@ -1432,22 +1520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    handlers = {
-        ("data", "build"): _cmd_build,
-        ("data", "regions"): _cmd_regions,
-        ("registry", "validate"): _cmd_validate,
-        ("registry", "geocode"): _cmd_geocode,
-        ("network", "build"): _cmd_network_build,
-        ("network", "import"): _cmd_network_import,
-        ("network", "fetch"): _cmd_network_fetch,
-        ("costs", "nearest"): _cmd_costs_nearest,
-        ("run", "None"): _cmd_run,
-        ("update", "None"): _cmd_update,
-        ("locate", "None"): _cmd_locate,
-        ("batch", "None"): _cmd_batch,
-    }
-    action = str(getattr(args, f"{args.command}_command", None)) if args.command else ""
-    handler = handlers.get((str(args.command), action))
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:
         sub = args.command if args.command in {"data", "registry", "network", "costs"} else None
         parser.parse_args([sub, "--help"] if sub else ["--help"])

@@ -14,7 +14,7 @@ that one answer. Nothing loops over pairs of points in Python.
 
 Conventions are those of :mod:`siting.costs`: demand and facilities are GeoDataFrames of points
 indexed by id (WGS84 or any CRS that converts to it), ``kind=`` keeps the facilities of that kind,
-the network is an osmnx-style graph, a compiled :class:`siting._graph.GraphArrays` or ``None``
+the network is an osmnx-style graph, a compiled :class:`siting.graph.GraphArrays` or ``None``
 (straight-line fallback), and every result says how times were measured (``method``:
 ``"network"`` or ``"straight_line"``). Times include the access legs between a point and its
 nearest road node. A threshold is met when the time is **at most** the threshold.
@@ -36,8 +36,9 @@ from scipy.sparse.csgraph import dijkstra
 
 from siting import costs
 from siting._errors import CoverageError
-from siting._graph import GraphArrays, snap
+from siting.costs import args as cost_args
 from siting.crs import metric_crs
+from siting.graph import GraphArrays, snap
 
 __all__ = [
     "CONCAVE_RATIO",
@@ -180,7 +181,7 @@ def _numeric(frame: pd.DataFrame, column: str, name: str) -> F64:
     return values
 
 
-def _of_kind(
+def of_kind(
     frame: gpd.GeoDataFrame,
     kind: str | Iterable[str] | None,
     name: str,
@@ -188,13 +189,13 @@ def _of_kind(
 ) -> Any:
     """The rows of ``frame`` of the given kind(s), checked as :mod:`siting.costs` does; a
     problem raises ``error``."""
-    kinds = costs._kinds(kind)
+    kinds = cost_args.kinds(kind)
     if kinds is None:
         return frame
     if "kind" not in frame.columns:
         msg = f"kind={list(kinds)!r} needs a 'kind' column in {name}"
         raise error(msg)
-    from siting.registry import KINDS
+    from siting.kinds import KINDS
 
     present = set(frame["kind"].dropna().astype(str))
     unknown = [k for k in kinds if k not in KINDS and k not in present]
@@ -205,6 +206,10 @@ def _of_kind(
         )
         raise error(msg)
     return frame[frame["kind"].isin(kinds).to_numpy(dtype=bool, na_value=False)]
+
+
+#: Old private name of :func:`of_kind`.
+_of_kind = of_kind
 
 
 def _method(network: Any) -> str:
@@ -516,7 +521,7 @@ def _segments_within(
     Returns the group of every segment (``facility * len(thresholds) + threshold``, sorted),
     the segments (x0, y0, x1, y1) and the number of reached nodes of every group.
     """
-    search = costs._search(arrays, direction).edges
+    search = cost_args.search(arrays, direction).edges
     mat = search.matrix()
     n = search.n
     indptr = np.asarray(search.indptr, dtype=np.int64)
@@ -674,7 +679,7 @@ def service_areas(
     True
     """
     thresholds = _minutes(minutes, "minutes")
-    way = costs._direction(direction)
+    way = cost_args.direction(direction)
     if (
         isinstance(buffer_m, bool)
         or not isinstance(buffer_m, int | float | np.integer | np.floating)
@@ -685,9 +690,13 @@ def service_areas(
     if outline not in OUTLINES:
         msg = f"outline must be one of {OUTLINES}, got {outline!r}"
         raise CoverageError(msg)
-    st = costs._settings(max_snap_m, access_speed_kph, detour_factor, straight_line_speed_kph)
-    pts = costs._select(costs._points(facilities, "facilities"), costs._kinds(kind), "facilities")
-    arrays = costs._arrays(network)
+    st = cost_args.travel_settings(
+        max_snap_m, access_speed_kph, detour_factor, straight_line_speed_kph
+    )
+    pts = cost_args.select(
+        cost_args.points(facilities, "facilities"), cost_args.kinds(kind), "facilities"
+    )
+    arrays = cost_args.arrays(network)
     if len(pts) == 0:
         return _empty_areas()
     nf, nt = len(pts), len(thresholds)
@@ -999,7 +1008,7 @@ def e2sfca(
         msg = f"supply must be a GeoDataFrame of points, got {type(supply).__name__}"
         raise TypeError(msg)
     pop = _numeric(demand, demand_weight, "demand")
-    kept = _of_kind(supply, kind, "supply")
+    kept = of_kind(supply, kind, "supply")
     cap = _numeric(kept, capacity, "supply")
     pairs = costs.reach(
         network,

@@ -207,7 +207,7 @@ def _target(raw: Any, where: str) -> tuple[float | None, str | None]:
     return value, text
 
 
-def _parse(table: Mapping[str, Any], file: str) -> tuple[list[Indicator], dict[str, _Document]]:
+def _parse_documents(table: Mapping[str, Any]) -> dict[str, _Document]:
     docs: dict[str, _Document] = {}
     for name, spec in dict(table.get("documents") or {}).items():
         scope = spec.get("scope")
@@ -216,72 +216,101 @@ def _parse(table: Mapping[str, Any], file: str) -> tuple[list[Indicator], dict[s
             place=str(spec.get("place", "")),
             scope=None if scope in (None, "benchmark", "any") else tuple(str(c) for c in scope),
         )
-    out: list[Indicator] = []
-    seen: set[str] = set()
+    return docs
+
+
+def _required_fields(
+    raw: Mapping[str, Any], where: str, file: str
+) -> tuple[str, str, str, tuple[Source, ...], str, str]:
+    """``where`` (now naming the indicator), id, measure, sources, zh and en of one entry."""
+    try:
+        ident = str(raw["id"])
+        where = f"{file}: indicator {ident!r}"
+        fn = str(raw["measure"])
+        sources = tuple(
+            Source(document=str(s["document"]), quote=str(s["quote"])) for s in raw["sources"]
+        )
+        zh, en = str(raw["zh"]), str(raw["en"])
+    except (KeyError, TypeError) as exc:
+        msg = f"{where} lacks {exc}"
+        raise DataError(msg) from exc
+    return where, ident, fn, sources, zh, en
+
+
+def _check_entry(
+    where: str,
+    fn: str,
+    comparison: str,
+    unit: str,
+    sources: tuple[Source, ...],
+    docs: Mapping[str, _Document],
+) -> None:
+    if fn not in MEASURES:
+        msg = f"{where}: unknown measure {fn!r}; measures are {', '.join(MEASURES)}"
+        raise DataError(msg)
+    if comparison not in _COMPARISONS:
+        msg = f"{where}: comparison must be one of {_COMPARISONS}, got {comparison!r}"
+        raise DataError(msg)
+    if unit not in _UNITS:
+        msg = f"{where}: unit must be one of {_UNITS}, got {unit!r}"
+        raise DataError(msg)
+    if not sources:
+        msg = f"{where}: needs at least one source"
+        raise DataError(msg)
+    for s in sources:
+        if docs and s.document not in docs:
+            msg = f"{where}: source document {s.document!r} is not in 'documents'"
+            raise DataError(msg)
+
+
+def _parse_indicator(
+    raw: Any, where: str, file: str, docs: Mapping[str, _Document], seen: set[str]
+) -> Indicator:
+    """One entry of the ``indicators`` list; its id is added to ``seen``."""
+    if not isinstance(raw, Mapping):
+        msg = f"{where} must be a mapping"
+        raise DataError(msg)
+    where, ident, fn, sources, zh, en = _required_fields(raw, where, file)
+    if ident in seen:
+        msg = f"{where}: id given twice"
+        raise DataError(msg)
+    seen.add(ident)
+    comparison = str(raw.get("comparison", ">="))
+    unit = str(raw.get("unit", "share"))
+    _check_entry(where, fn, comparison, unit, sources, docs)
+    scope_raw = raw.get("scope", "any")
+    scope = None if scope_raw in (None, "any") else tuple(str(c) for c in scope_raw)
+    target, target_text = _target(raw.get("target"), where)
+    return Indicator(
+        id=ident,
+        zh=zh,
+        en=en,
+        measure=fn,
+        params=dict(raw.get("params") or {}),
+        target=target,
+        target_text=target_text,
+        comparison=comparison,
+        unit=unit,
+        sources=sources,
+        scope=scope,
+        benchmark_document=(
+            str(raw["benchmark_document"]) if raw.get("benchmark_document") else None
+        ),
+        note=" ".join(str(raw.get("note", "")).split()),
+    )
+
+
+def _parse(table: Mapping[str, Any], file: str) -> tuple[list[Indicator], dict[str, _Document]]:
+    docs = _parse_documents(table)
     raw_list = table.get("indicators")
     if not isinstance(raw_list, list) or not raw_list:
         msg = f"{file} must hold a non-empty 'indicators' list"
         raise DataError(msg)
-    for i, raw in enumerate(raw_list):
-        where = f"{file}: indicators[{i}]"
-        if not isinstance(raw, Mapping):
-            msg = f"{where} must be a mapping"
-            raise DataError(msg)
-        try:
-            ident = str(raw["id"])
-            where = f"{file}: indicator {ident!r}"
-            fn = str(raw["measure"])
-            sources = tuple(
-                Source(document=str(s["document"]), quote=str(s["quote"])) for s in raw["sources"]
-            )
-            zh, en = str(raw["zh"]), str(raw["en"])
-        except (KeyError, TypeError) as exc:
-            msg = f"{where} lacks {exc}"
-            raise DataError(msg) from exc
-        if ident in seen:
-            msg = f"{where}: id given twice"
-            raise DataError(msg)
-        seen.add(ident)
-        if fn not in MEASURES:
-            msg = f"{where}: unknown measure {fn!r}; measures are {', '.join(MEASURES)}"
-            raise DataError(msg)
-        comparison = str(raw.get("comparison", ">="))
-        unit = str(raw.get("unit", "share"))
-        if comparison not in _COMPARISONS:
-            msg = f"{where}: comparison must be one of {_COMPARISONS}, got {comparison!r}"
-            raise DataError(msg)
-        if unit not in _UNITS:
-            msg = f"{where}: unit must be one of {_UNITS}, got {unit!r}"
-            raise DataError(msg)
-        if not sources:
-            msg = f"{where}: needs at least one source"
-            raise DataError(msg)
-        for s in sources:
-            if docs and s.document not in docs:
-                msg = f"{where}: source document {s.document!r} is not in 'documents'"
-                raise DataError(msg)
-        scope_raw = raw.get("scope", "any")
-        scope = None if scope_raw in (None, "any") else tuple(str(c) for c in scope_raw)
-        target, target_text = _target(raw.get("target"), where)
-        out.append(
-            Indicator(
-                id=ident,
-                zh=zh,
-                en=en,
-                measure=fn,
-                params=dict(raw.get("params") or {}),
-                target=target,
-                target_text=target_text,
-                comparison=comparison,
-                unit=unit,
-                sources=sources,
-                scope=scope,
-                benchmark_document=(
-                    str(raw["benchmark_document"]) if raw.get("benchmark_document") else None
-                ),
-                note=" ".join(str(raw.get("note", "")).split()),
-            )
-        )
+    seen: set[str] = set()
+    out = [
+        _parse_indicator(raw, f"{file}: indicators[{i}]", file, docs, seen)
+        for i, raw in enumerate(raw_list)
+    ]
     return out, docs
 
 
@@ -714,56 +743,40 @@ def programme_count(
     return _pairing_measure(ctx, rule, kinds, ownership, as_share=False)
 
 
-def flag_share(
-    ctx: Context,
-    *,
-    kinds: Sequence[str],
-    column: str,
-    aliases: Sequence[str] = (),
-    min_beds: float | None = None,
-    levels: Sequence[str] | None = None,
-    true_kinds: Sequence[str] = (),
-) -> Measurement:
-    """Share of facilities of ``kinds`` (with at least ``min_beds`` beds, of ``levels``) whose
-    yes/no ``column`` is yes; ``true_kinds`` count as yes by definition."""
-    sub = _select(ctx, kinds, levels=levels)
-    what = _kinds_text(kinds)
-    basis, modelled = _registry_basis(sub)
-    notes: list[str] = []
-    if min_beds is not None:
-        beds = _numbers(sub["beds"]) if "beds" in sub.columns else pd.Series(dtype="Float64")
-        if beds.isna().all():
-            return Measurement(
-                value=None,
-                needs_column="beds",
-                note=f"no beds are known for the {what}",
-                basis=[basis],
-                modelled=modelled,
-            )
-        unknown_beds = int(beds.isna().sum())
-        if unknown_beds:
-            notes.append(f"{unknown_beds} without beds left out")
-        sub = sub[(beds >= min_beds).fillna(False).to_numpy(dtype=bool)]
-        what = f"{what} with {min_beds:g}+ beds"
-    if levels is not None:
-        what = f"{what} of level {'/'.join(levels)}"
-    col = find_column(sub, [column, *aliases])
-    n = len(sub)
-    if col is None:
-        return Measurement(
-            value=None,
-            denominator=n,
-            needs_column=column,
-            note=(
-                f"the registry has no {column} column (aliases: {', '.join(aliases)}); "
-                f"{n} {what} to survey"
-            ).strip(),
-            basis=[basis],
-            modelled=modelled,
-        )
+def _with_min_beds(
+    sub: pd.DataFrame, min_beds: float, what: str, notes: list[str]
+) -> tuple[pd.DataFrame, str] | str:
+    """The facilities with at least ``min_beds`` beds and their description (a note is added
+    to ``notes`` for those without beds), or the reason why no beds are known."""
+    beds = _numbers(sub["beds"]) if "beds" in sub.columns else pd.Series(dtype="Float64")
+    if beds.isna().all():
+        return f"no beds are known for the {what}"
+    unknown_beds = int(beds.isna().sum())
+    if unknown_beds:
+        notes.append(f"{unknown_beds} without beds left out")
+    sub = sub[(beds >= min_beds).fillna(False).to_numpy(dtype=bool)]
+    return sub, f"{what} with {min_beds:g}+ beds"
+
+
+def _flags(sub: pd.DataFrame, col: str, true_kinds: Sequence[str]) -> pd.Series:
+    """The yes/no ``col`` as a nullable boolean; ``true_kinds`` are yes."""
     flags = pd.Series([truthy(v) for v in sub[col]], index=sub.index, dtype="boolean")
     if true_kinds:
         flags[sub["kind"].isin(list(true_kinds)).to_numpy()] = True
+    return flags
+
+
+def _share_of_yes(
+    flags: pd.Series,
+    col: str,
+    column: str,
+    what: str,
+    notes: list[str],
+    *,
+    basis: str,
+    modelled: bool,
+) -> Measurement:
+    """The share of yes among the known ``flags`` of column ``col`` (asked for as ``column``)."""
     known = flags.dropna()
     if len(flags) - len(known):
         notes.append(f"{len(flags) - len(known)} with an empty or unclear {col} left out")
@@ -785,6 +798,50 @@ def flag_share(
         basis=[basis, f"column {col}"],
         modelled=modelled,
         ids=[str(i) for i, v in known.items() if v],
+    )
+
+
+def flag_share(
+    ctx: Context,
+    *,
+    kinds: Sequence[str],
+    column: str,
+    aliases: Sequence[str] = (),
+    min_beds: float | None = None,
+    levels: Sequence[str] | None = None,
+    true_kinds: Sequence[str] = (),
+) -> Measurement:
+    """Share of facilities of ``kinds`` (with at least ``min_beds`` beds, of ``levels``) whose
+    yes/no ``column`` is yes; ``true_kinds`` count as yes by definition."""
+    sub = _select(ctx, kinds, levels=levels)
+    what = _kinds_text(kinds)
+    basis, modelled = _registry_basis(sub)
+    notes: list[str] = []
+    if min_beds is not None:
+        selected = _with_min_beds(sub, min_beds, what, notes)
+        if isinstance(selected, str):
+            return Measurement(
+                value=None, needs_column="beds", note=selected, basis=[basis], modelled=modelled
+            )
+        sub, what = selected
+    if levels is not None:
+        what = f"{what} of level {'/'.join(levels)}"
+    col = find_column(sub, [column, *aliases])
+    n = len(sub)
+    if col is None:
+        return Measurement(
+            value=None,
+            denominator=n,
+            needs_column=column,
+            note=(
+                f"the registry has no {column} column (aliases: {', '.join(aliases)}); "
+                f"{n} {what} to survey"
+            ).strip(),
+            basis=[basis],
+            modelled=modelled,
+        )
+    return _share_of_yes(
+        _flags(sub, col, true_kinds), col, column, what, notes, basis=basis, modelled=modelled
     )
 
 
@@ -1139,6 +1196,32 @@ def measure(
     del gaps  # no shipped indicator uses the gaps (yet)
     if not isinstance(region, Region):
         region = _regions.load(region)
+    _check_inputs(facilities, pairings, village_radius_m, adjacency_m, age_group, out_of_scope)
+    defs = load_definitions(definitions)
+    docs = _documents(definitions)
+    defs = _chosen(defs, indicators)
+    ctx = Context(
+        region=region,
+        facilities=facilities,
+        pairings=pairings,
+        threshold_min=threshold_min,
+        village_radius_m=float(village_radius_m),
+        village_types=None if village_types is None else tuple(village_types),
+        adjacency_m=float(adjacency_m),
+        age_group=age_group,
+    )
+    return _typed_frame([_row(ind, ctx, docs, out_of_scope) for ind in defs])
+
+
+def _check_inputs(
+    facilities: gpd.GeoDataFrame,
+    pairings: pd.DataFrame | None,
+    village_radius_m: float,
+    adjacency_m: float,
+    age_group: str,
+    out_of_scope: str,
+) -> None:
+    """Refuse the arguments of :func:`measure` it cannot work with."""
     if not isinstance(facilities, gpd.GeoDataFrame) or "kind" not in facilities.columns:
         msg = "facilities must be a registry GeoDataFrame with a 'kind' column"
         raise DataError(msg)
@@ -1156,27 +1239,23 @@ def measure(
         if lacking:
             msg = f"pairings lack the columns {lacking} (see siting.pairing.COLUMNS)"
             raise DataError(msg)
-    defs = load_definitions(definitions)
-    docs = _documents(definitions)
-    if indicators is not None:
-        wanted = list(indicators)
-        known = {d.id for d in defs}
-        unknown = [i for i in wanted if i not in known]
-        if unknown:
-            msg = f"unknown indicators {unknown}; indicators are {', '.join(sorted(known))}"
-            raise ValueError(msg)
-        defs = [d for d in defs if d.id in set(wanted)]
-    ctx = Context(
-        region=region,
-        facilities=facilities,
-        pairings=pairings,
-        threshold_min=threshold_min,
-        village_radius_m=float(village_radius_m),
-        village_types=None if village_types is None else tuple(village_types),
-        adjacency_m=float(adjacency_m),
-        age_group=age_group,
-    )
-    rows = [_row(ind, ctx, docs, out_of_scope) for ind in defs]
+
+
+def _chosen(defs: list[Indicator], indicators: Iterable[str] | None) -> list[Indicator]:
+    """The definitions of ``indicators`` (all by default), in the definitions' order."""
+    if indicators is None:
+        return defs
+    wanted = list(indicators)
+    known = {d.id for d in defs}
+    unknown = [i for i in wanted if i not in known]
+    if unknown:
+        msg = f"unknown indicators {unknown}; indicators are {', '.join(sorted(known))}"
+        raise ValueError(msg)
+    return [d for d in defs if d.id in set(wanted)]
+
+
+def _typed_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The rows as :func:`measure`'s table, with its column dtypes."""
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     for col in ("value", "target", "numerator", "denominator"):
         frame[col] = pd.array(frame[col].tolist(), dtype="Float64")
@@ -1194,20 +1273,7 @@ def _row(
     m = MEASURES[ind.measure](ctx, **dict(ind.params))
     value = _round(m.value, ind.unit)
     notes = [ind.note, m.note]
-    in_scope = ind.scope is None or _in_scope(ctx.region, ind.scope)
-    if ind.scope is None:
-        notes.insert(0, "Benchmark from outside Sichuan, not a local target.")
-    elif not in_scope and ind.benchmark_document is not None and ind.target is not None:
-        place = docs[ind.benchmark_document].place if ind.benchmark_document in docs else ""
-        notes.insert(
-            0,
-            f"Outside the local scope ({', '.join(ind.scope)}): compared with the "
-            f"same target of {ind.benchmark_document} ({place}) as a benchmark.",
-        )
-        in_scope = True
-    elif not in_scope and out_of_scope == "benchmark" and ind.target is not None:
-        notes.insert(0, f"Target of {', '.join(ind.scope)} compared here as a benchmark.")
-        in_scope = True
+    in_scope = _compared_here(ind, ctx, docs, out_of_scope, notes)
     met: bool | None = None
     if not in_scope:
         status = "not applicable"
@@ -1223,6 +1289,45 @@ def _row(
     else:
         met = _compare(m.value, ind.target, ind.comparison)  # unrounded
         status = "met" if met else "not met"
+    return _row_values(ind, docs, m, value, met, status, notes)
+
+
+def _compared_here(
+    ind: Indicator,
+    ctx: Context,
+    docs: Mapping[str, _Document],
+    out_of_scope: str,
+    notes: list[str],
+) -> bool:
+    """Whether the target is compared in ``ctx.region`` (in scope, a benchmark, or an
+    out-of-scope target compared as one); puts the why in front of ``notes``."""
+    in_scope = ind.scope is None or _in_scope(ctx.region, ind.scope)
+    if ind.scope is None:
+        notes.insert(0, "Benchmark from outside Sichuan, not a local target.")
+    elif not in_scope and ind.benchmark_document is not None and ind.target is not None:
+        place = docs[ind.benchmark_document].place if ind.benchmark_document in docs else ""
+        notes.insert(
+            0,
+            f"Outside the local scope ({', '.join(ind.scope)}): compared with the "
+            f"same target of {ind.benchmark_document} ({place}) as a benchmark.",
+        )
+        in_scope = True
+    elif not in_scope and out_of_scope == "benchmark" and ind.target is not None:
+        notes.insert(0, f"Target of {', '.join(ind.scope)} compared here as a benchmark.")
+        in_scope = True
+    return in_scope
+
+
+def _row_values(
+    ind: Indicator,
+    docs: Mapping[str, _Document],
+    m: Measurement,
+    value: float | None,
+    met: bool | None,
+    status: str,
+    notes: list[str],
+) -> dict[str, Any]:
+    """One row of :func:`measure`'s table, by column."""
     return {
         "indicator_id": ind.id,
         "name_zh": ind.zh,

@@ -42,6 +42,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from siting import costs, registry, settings
 from siting._errors import DataError, InfeasibleError, PairingRuleError, SitingError
 from siting._graph import GraphArrays, graph_arrays
+from siting._issues import Problems
 
 __all__ = [
     "COLUMNS",
@@ -362,17 +363,37 @@ def load_rules(source: str | Path | Mapping[str, Any] | Rules | None = None) -> 
         raise PairingRuleError(f"{where}: rules: missing (a list of rules)")
     if not data["rules"]:
         raise PairingRuleError(f"{where}: rules: empty")
+    # every problem of every rule at once (the first of each rule: its later keys depend on it)
+    problems = Problems(where)
+
+    def note(exc: PairingRuleError) -> None:
+        problems.add(str(exc).removeprefix(f"{where}: "))
+
     out = []
     for i, raw in enumerate(data["rules"]):
         name = raw.get("id", i) if isinstance(raw, Mapping) else i
-        out.append(_rule(raw, _Checker(f"{where}: rules[{i}] ({name})")))
+        try:
+            out.append(_rule(raw, _Checker(f"{where}: rules[{i}] ({name})")))
+        except PairingRuleError as exc:
+            note(exc)
     ids = [r.id for r in out]
-    dup = sorted({i for i in ids if ids.count(i) > 1})
-    if dup:
-        raise PairingRuleError(f"{where}: rules: duplicate id {dup[0]!r}")
-    cost = _cost_rule(data["cost"], _Checker(where)) if data.get("cost") else None
-    if any(r.cost for r in out) and cost is None:
-        raise PairingRuleError(f"{where}: cost: a rule asks for the fee but no cost rule is given")
+    for dup in sorted({i for i in ids if ids.count(i) > 1}):
+        problems.add(f"rules: duplicate id {dup!r}")
+    cost = None
+    if data.get("cost"):
+        try:
+            cost = _cost_rule(data["cost"], _Checker(where))
+        except PairingRuleError as exc:
+            note(exc)
+    elif any(r.cost for r in out):
+        problems.add("cost: a rule asks for the fee but no cost rule is given")
+    if len(problems.errors) == 1:  # one problem: one line, as it always was
+        raise PairingRuleError(str(problems.errors[0]))
+    problems.raise_errors(
+        PairingRuleError,
+        header=f"{where}: {len(problems.errors)} problems in the pairing rules (配对规则有 "
+        f"{len(problems.errors)} 个问题)",
+    )
     return Rules(tuple(out), cost, path)
 
 

@@ -791,6 +791,139 @@ def plan(
     True
     """
     started = time.perf_counter()
+    opts = _options(
+        facilities,
+        clinic_kinds,
+        visit_kinds,
+        horizon_days=horizon_days,
+        start_date=start_date,
+        day_hours=day_hours,
+        start=start,
+        threshold_min=threshold_min,
+        time_limit_s=time_limit_s,
+        solution_limit=solution_limit,
+        exact_max_stops=exact_max_stops,
+    )
+    net = _net(network)
+    if pairings is None:
+        pairings = _patrol_pairings(net, facilities, rules, opts, cost_kw)
+    stops, docs = _stops(
+        facilities, pairings, opts, frequency=frequency, service_min=service_min, doctors=doctors
+    )
+    by_clinic: dict[Any, list[int]] = {}
+    for i, s in enumerate(stops):
+        if s.clinic is not None:
+            by_clinic.setdefault(s.clinic, []).append(i)
+    run = _Run(stops)
+    lon_all, lat_all = _lonlat(facilities)
+    pos_of = {f: p for p, f in enumerate(facilities.index)}
+    for clinic in sorted(by_clinic, key=str):
+        _plan_clinic(run, clinic, by_clinic[clinic], net, facilities, pos_of, docs, opts, cost_kw)
+    _stop_gaps(run, facilities, opts)
+
+    visits, route_rows, legs = _tables(
+        run.days, stops, run.matrices, facilities, opts.start_min, opts.first_day
+    )
+    routes = _geometries(route_rows, legs, net, facilities, lon_all, lat_all, pos_of)
+    totals = _totals(
+        routes, stops, by_clinic, docs, facilities, run.missed, run.visits_planned, opts.horizon
+    )
+    gap_frame = _gap_frame(run.gaps)
+    settings = _settings(
+        run,
+        opts,
+        by_clinic,
+        frequency=frequency,
+        day_hours=day_hours,
+        service_min=service_min,
+        doctors=doctors,
+        elapsed_s=round(time.perf_counter() - started, 3),
+    )
+    return PatrolPlan(visits, routes, totals, gap_frame, settings)
+
+
+def _gap_frame(gaps: list[dict[str, Any]]) -> pd.DataFrame:
+    """The ``gaps`` table (:data:`GAP_COLUMNS`) with its column types."""
+    gap_frame = pd.DataFrame(gaps, columns=list(GAP_COLUMNS))
+    return gap_frame.astype(
+        {
+            "travel_time_min": float,
+            "threshold_min": float,
+            "visits_planned": "int64",
+            "visits_missed": "int64",
+            "scheduled": bool,
+        }
+    )
+
+
+def _settings(
+    run: _Run,
+    opts: _Options,
+    by_clinic: dict[Any, list[int]],
+    *,
+    frequency: str | Mapping[str, str],
+    day_hours: float,
+    service_min: float | str | Mapping[str, float],
+    doctors: int | str,
+    elapsed_s: float,
+) -> dict[str, Any]:
+    """The settings used and the solver figures of a plan (``PatrolPlan.settings``)."""
+    return {
+        "clinic_kinds": list(opts.clinic_kinds),
+        "visit_kinds": list(opts.visit_kinds),
+        "frequency": frequency if isinstance(frequency, str) else dict(frequency),
+        "horizon_days": opts.horizon,
+        "start_date": None if opts.first_day is None else opts.first_day.isoformat(),
+        "day_hours": float(day_hours),
+        "start": _hhmm(opts.start_min),
+        "service_min": service_min if not isinstance(service_min, Mapping) else dict(service_min),
+        "doctors": doctors,
+        "threshold_min": opts.threshold_min,
+        "time_limit_s": float(opts.time_limit_s),
+        "solution_limit": int(opts.solution_limit),
+        "exact_max_stops": int(opts.exact_max_stops),
+        "solver": "Held-Karp (exact) up to exact_max_stops; OR-Tools routing "
+        "(local cheapest insertion + guided local search) above",
+        "solves": run.n_solves,
+        "time_limit_hits": run.hits,
+        "facilities": len(run.stops),
+        "clinics": len(by_clinic),
+        "scheduled": int(sum(run.scheduled)),
+        "elapsed_s": elapsed_s,
+    }
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The checked settings of a plan."""
+
+    clinic_kinds: tuple[str, ...]
+    visit_kinds: tuple[str, ...]
+    horizon: int
+    first_day: dt.date | None
+    start_min: int
+    day_min: float
+    threshold_min: float | None
+    time_limit_s: float
+    solution_limit: int
+    exact_max_stops: int
+
+
+def _options(
+    facilities: Any,
+    clinic_kinds: Iterable[str],
+    visit_kinds: Iterable[str],
+    *,
+    horizon_days: int,
+    start_date: Any,
+    day_hours: float,
+    start: str | dt.time,
+    threshold_min: float | None,
+    time_limit_s: float,
+    solution_limit: int,
+    exact_max_stops: int,
+) -> _Options:
+    """Check the facilities and the settings of :func:`plan`, in the order it documents."""
     if not isinstance(facilities, gpd.GeoDataFrame):
         msg = f"facilities must be a registry GeoDataFrame, got {type(facilities).__name__}"
         raise PatrolError(msg)
@@ -822,15 +955,47 @@ def plan(
     if not time_limit_s > 0 or int(solution_limit) < 1:
         msg = "time_limit_s must be positive and solution_limit at least 1"
         raise PatrolError(msg)
-    net = _net(network)
+    return _Options(
+        clinic_kinds=c_kinds,
+        visit_kinds=v_kinds,
+        horizon=horizon,
+        first_day=first_day,
+        start_min=start_min,
+        day_min=day_min,
+        threshold_min=threshold_min,
+        time_limit_s=time_limit_s,
+        solution_limit=solution_limit,
+        exact_max_stops=exact_max_stops,
+    )
 
-    if pairings is None:
-        rs = pairing.load_rules(rules)
-        if "patrol" not in [r.id for r in rs]:
-            msg = "the pairing rules have no 'patrol' rule: give one, or pass pairings="
-            raise PatrolError(msg)
-        rs = rs.replace("patrol", from_kinds=v_kinds, to_kinds=c_kinds)
-        pairings = pairing.pair(net, facilities, rs, only=["patrol"], **cost_kw)
+
+def _patrol_pairings(
+    net: GraphArrays | None,
+    facilities: gpd.GeoDataFrame,
+    rules: Any,
+    opts: _Options,
+    cost_kw: dict[str, Any],
+) -> pd.DataFrame:
+    """The pairs of the ``patrol`` rule, visited kinds -> clinic kinds (no pairings given)."""
+    rs = pairing.load_rules(rules)
+    if "patrol" not in [r.id for r in rs]:
+        msg = "the pairing rules have no 'patrol' rule: give one, or pass pairings="
+        raise PatrolError(msg)
+    rs = rs.replace("patrol", from_kinds=opts.visit_kinds, to_kinds=opts.clinic_kinds)
+    return pairing.pair(net, facilities, rs, only=["patrol"], **cost_kw)
+
+
+def _stops(
+    facilities: gpd.GeoDataFrame,
+    pairings: pd.DataFrame,
+    opts: _Options,
+    *,
+    frequency: str | Mapping[str, str],
+    service_min: float | str | Mapping[str, float],
+    doctors: int | str,
+) -> tuple[list[_Stop], dict[Any, int]]:
+    """Every visited facility with its clinic, threshold, frequency and service; doctors."""
+    c_kinds, v_kinds = opts.clinic_kinds, opts.visit_kinds
     assigned = _assignments(pairings, v_kinds, c_kinds)
     by_str = {str(i): i for i in facilities.index}
     visit = facilities[facilities["kind"].isin(v_kinds).to_numpy(dtype=bool)]
@@ -863,127 +1028,177 @@ def plan(
             strict=True,
         )
     }
-
     stops: list[_Stop] = []
-    gaps: list[dict[str, Any]] = []
     for fid, name, kind, freq, svc in zip(
         visit.index, visit["name"], visit["kind"], freqs, services, strict=True
     ):
         found = pair_of.get(str(fid))
         clinic = None if found is None else by_str.get(found[0])
         t_min = math.nan if found is None else found[1]
-        if threshold_min is not None:
-            th = float(threshold_min)
+        if opts.threshold_min is not None:
+            th = float(opts.threshold_min)
         else:
             th = math.nan if found is None else found[2]
         stops.append(_Stop(fid, str(name), str(kind), clinic, t_min, th, freq, float(svc)))
+    return stops, docs
 
-    # --- per clinic: matrices, schedule, routes
-    day_s = day_min * 60.0
-    by_clinic: dict[Any, list[int]] = {}
-    for i, s in enumerate(stops):
-        if s.clinic is not None:
-            by_clinic.setdefault(s.clinic, []).append(i)
-    clinic_order = sorted(by_clinic, key=str)
-    matrices: dict[Any, tuple[F64, F64, list[int], str]] = {}
-    days: list[_Day] = []
-    visits_planned = [0] * len(stops)
-    missed: dict[int, list[int]] = {}
-    scheduled = [False] * len(stops)
-    hits = 0
-    n_solves = {"exact": 0, "ortools": 0}
-    lon_all, lat_all = _lonlat(facilities)
-    pos_of = {f: p for p, f in enumerate(facilities.index)}
-    for clinic in clinic_order:
-        members = by_clinic[clinic]
-        ids = [clinic, *[stops[i].fid for i in members]]
-        pts = facilities.iloc[[pos_of[f] for f in ids]]
-        od = costs.od_matrix(net, pts, pts, **cost_kw)
-        m = len(ids)
-        t = od["time_s"].to_numpy(dtype=float).reshape(m, m).copy()
-        access = (
-            od["origin_snap_m"].fillna(0.0).to_numpy()
-            + od["destination_snap_m"].fillna(0.0).to_numpy()
-        )
-        km = ((od["distance_m"].to_numpy(dtype=float) + access) / 1000.0).reshape(m, m)
-        np.fill_diagonal(t, 0.0)
-        np.fill_diagonal(km, 0.0)
-        method = str(od["method"].iloc[0])
-        svc_s = np.array([0.0] + [stops[i].service_min * 60.0 for i in members])
-        loads = t[0, 1:] + t[1:, 0] + svc_s[1:]
-        ok_pos: list[int] = []
-        for k, i in enumerate(members, start=1):
-            s = stops[i]
-            there, back = t[0, k] / 60.0, t[k, 0] / 60.0
-            if not (math.isfinite(there) and math.isfinite(back)):
-                gaps.append(
-                    _gap(
-                        s,
-                        "unreachable",
-                        facilities,
-                        False,
-                        0,
-                        [],
-                        f"从{_name(facilities, clinic)}出发路网上无法往返，未排巡诊",
-                        "no road from the clinic and back: not scheduled",
-                    )
+
+@dataclass
+class _Run:
+    """What planning the clinics one after another accumulates, per stop and in total."""
+
+    stops: list[_Stop]
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    matrices: dict[Any, tuple[F64, F64, list[int], str]] = field(default_factory=dict)
+    days: list[_Day] = field(default_factory=list)
+    visits_planned: list[int] = field(default_factory=list)
+    missed: dict[int, list[int]] = field(default_factory=dict)
+    scheduled: list[bool] = field(default_factory=list)
+    hits: int = 0
+    n_solves: dict[str, int] = field(default_factory=lambda: {"exact": 0, "ortools": 0})
+
+    def __post_init__(self) -> None:
+        self.visits_planned = [0] * len(self.stops)
+        self.scheduled = [False] * len(self.stops)
+
+
+def _plan_clinic(
+    run: _Run,
+    clinic: Any,
+    members: list[int],
+    net: GraphArrays | None,
+    facilities: gpd.GeoDataFrame,
+    pos_of: dict[Any, int],
+    docs: dict[Any, int],
+    opts: _Options,
+    cost_kw: dict[str, Any],
+) -> None:
+    """One clinic: its travel matrices, the stops it can serve, their days and routes."""
+    stops = run.stops
+    ids = [clinic, *[stops[i].fid for i in members]]
+    pts = facilities.iloc[[pos_of[f] for f in ids]]
+    od = costs.od_matrix(net, pts, pts, **cost_kw)
+    m = len(ids)
+    t = od["time_s"].to_numpy(dtype=float).reshape(m, m).copy()
+    access = (
+        od["origin_snap_m"].fillna(0.0).to_numpy() + od["destination_snap_m"].fillna(0.0).to_numpy()
+    )
+    km = ((od["distance_m"].to_numpy(dtype=float) + access) / 1000.0).reshape(m, m)
+    np.fill_diagonal(t, 0.0)
+    np.fill_diagonal(km, 0.0)
+    method = str(od["method"].iloc[0])
+    svc_s = np.array([0.0] + [stops[i].service_min * 60.0 for i in members])
+    loads = t[0, 1:] + t[1:, 0] + svc_s[1:]
+    ok_pos = _servable(run, clinic, members, t, loads, facilities, opts)
+    run.matrices[clinic] = (t, km, members, method)
+    if not ok_pos:
+        return
+    sub = [stops[members[k - 1]] for k in ok_pos]
+    chosen = _schedule(sub, loads[np.array(ok_pos) - 1], opts.horizon, docs.get(clinic, 1))
+    on_slot: dict[tuple[int, int], list[int]] = {}
+    for k, (doc, pat) in zip(ok_pos, chosen, strict=True):
+        run.visits_planned[members[k - 1]] = len(pat)
+        for d in pat:
+            on_slot.setdefault((d, doc), []).append(k)
+    _solve_days(run, clinic, members, on_slot, t, svc_s, opts)
+
+
+def _servable(
+    run: _Run,
+    clinic: Any,
+    members: list[int],
+    t: F64,
+    loads: F64,
+    facilities: gpd.GeoDataFrame,
+    opts: _Options,
+) -> list[int]:
+    """Matrix positions of the clinic's stops that a day can hold; gaps for the others."""
+    day_s, day_min = opts.day_min * 60.0, opts.day_min
+    ok_pos: list[int] = []
+    for k, i in enumerate(members, start=1):
+        s = run.stops[i]
+        there, back = t[0, k] / 60.0, t[k, 0] / 60.0
+        if not (math.isfinite(there) and math.isfinite(back)):
+            run.gaps.append(
+                _gap(
+                    s,
+                    "unreachable",
+                    facilities,
+                    False,
+                    0,
+                    [],
+                    f"从{_name(facilities, clinic)}出发路网上无法往返，未排巡诊",
+                    "no road from the clinic and back: not scheduled",
                 )
-                continue
-            if loads[k - 1] > day_s * (1 + 1e-12):
-                tot = there + back + s.service_min
-                gaps.append(
-                    _gap(
-                        s,
-                        "exceeds_day",
-                        facilities,
-                        False,
-                        0,
-                        [],
-                        f"单次巡诊往返车程{there:.0f}+{back:.0f}分钟加服务{s.service_min:g}分钟，"
-                        f"共{tot:.0f}分钟，超过每日工作时间{day_min:g}分钟",
-                        f"one visit alone takes {there:.0f}+{back:.0f} min travel and "
-                        f"{s.service_min:g} min service = {tot:.0f} min, more than the "
-                        f"{day_min:g}-minute working day",
-                    )
-                )
-                continue
-            ok_pos.append(k)
-        matrices[clinic] = (t, km, members, method)
-        if not ok_pos:
+            )
             continue
-        sub = [stops[members[k - 1]] for k in ok_pos]
-        chosen = _schedule(sub, loads[np.array(ok_pos) - 1], horizon, docs.get(clinic, 1))
-        on_slot: dict[tuple[int, int], list[int]] = {}
-        for k, (doc, pat) in zip(ok_pos, chosen, strict=True):
-            visits_planned[members[k - 1]] = len(pat)
-            for d in pat:
-                on_slot.setdefault((d, doc), []).append(k)
-        solved: dict[tuple[int, ...], Solution] = {}
-        for d, doc in sorted(on_slot):
-            key = tuple(sorted(on_slot[d, doc]))
-            if key not in solved:
-                idx = [0, *key]
-                sol = solve_routes(
-                    t[np.ix_(idx, idx)],
-                    svc_s[idx],
-                    day_s=day_s,
-                    time_limit_s=time_limit_s,
-                    solution_limit=solution_limit,
-                    exact_max_stops=exact_max_stops,
+        if loads[k - 1] > day_s * (1 + 1e-12):
+            tot = there + back + s.service_min
+            run.gaps.append(
+                _gap(
+                    s,
+                    "exceeds_day",
+                    facilities,
+                    False,
+                    0,
+                    [],
+                    f"单次巡诊往返车程{there:.0f}+{back:.0f}分钟加服务{s.service_min:g}分钟，"
+                    f"共{tot:.0f}分钟，超过每日工作时间{day_min:g}分钟",
+                    f"one visit alone takes {there:.0f}+{back:.0f} min travel and "
+                    f"{s.service_min:g} min service = {tot:.0f} min, more than the "
+                    f"{day_min:g}-minute working day",
                 )
-                solved[key] = sol
-                hits += int(sol.time_limit_hit)
-                n_solves[sol.solver] += 1
-            sol = solved[key]
-            days.append(_Day(clinic, d, doc, key, sol))
-            for j in sol.dropped:
-                missed.setdefault(members[key[j - 1] - 1], []).append(d)
-            for j in sol.routes[0]:
-                scheduled[members[key[j - 1] - 1]] = True
+            )
+            continue
+        ok_pos.append(k)
+    return ok_pos
 
-    for i, s in enumerate(stops):
+
+def _solve_days(
+    run: _Run,
+    clinic: Any,
+    members: list[int],
+    on_slot: dict[tuple[int, int], list[int]],
+    t: F64,
+    svc_s: F64,
+    opts: _Options,
+) -> None:
+    """The route of every (day, doctor) slot of a clinic; one solve per distinct set of stops."""
+    solved: dict[tuple[int, ...], Solution] = {}
+    for d, doc in sorted(on_slot):
+        key = tuple(sorted(on_slot[d, doc]))
+        if key not in solved:
+            idx = [0, *key]
+            sol = solve_routes(
+                t[np.ix_(idx, idx)],
+                svc_s[idx],
+                day_s=opts.day_min * 60.0,
+                time_limit_s=opts.time_limit_s,
+                solution_limit=opts.solution_limit,
+                exact_max_stops=opts.exact_max_stops,
+            )
+            solved[key] = sol
+            run.hits += int(sol.time_limit_hit)
+            run.n_solves[sol.solver] += 1
+        sol = solved[key]
+        run.days.append(_Day(clinic, d, doc, key, sol))
+        for j in sol.dropped:
+            run.missed.setdefault(members[key[j - 1] - 1], []).append(d)
+        for j in sol.routes[0]:
+            run.scheduled[members[key[j - 1] - 1]] = True
+
+
+def _stop_gaps(run: _Run, facilities: gpd.GeoDataFrame, opts: _Options) -> None:
+    """Gaps of the stops: no clinic, beyond the threshold, days that do not fit."""
+    day_min, scheduled, visits_planned, missed = (
+        opts.day_min,
+        run.scheduled,
+        run.visits_planned,
+        run.missed,
+    )
+    for i, s in enumerate(run.stops):
         if s.clinic is None:
-            gaps.append(
+            run.gaps.append(
                 _gap(
                     s,
                     "no_clinic",
@@ -992,7 +1207,7 @@ def plan(
                     0,
                     [],
                     "没有配对的"
-                    + "或".join(_kind_zh(k) for k in c_kinds)
+                    + "或".join(_kind_zh(k) for k in opts.clinic_kinds)
                     + "（路网上不可达，或配对结果中没有），无法安排巡诊",
                     "no clinic paired (none reachable on the road network, or none in the "
                     "pairings): no patrol",
@@ -1000,7 +1215,7 @@ def plan(
             )
             continue
         if math.isfinite(s.threshold_min) and s.travel_min > s.threshold_min:
-            gaps.append(
+            run.gaps.append(
                 _gap(
                     s,
                     "beyond_threshold",
@@ -1019,7 +1234,7 @@ def plan(
         if i in missed:
             dd = missed[i]
             labels = "、".join(_day_label(d) for d in dd)
-            gaps.append(
+            run.gaps.append(
                 _gap(
                     s,
                     "does_not_fit",
@@ -1033,44 +1248,6 @@ def plan(
                 )
             )
 
-    visits, route_rows, legs = _tables(days, stops, matrices, facilities, start_min, first_day)
-    routes = _geometries(route_rows, legs, net, facilities, lon_all, lat_all, pos_of)
-    totals = _totals(routes, stops, by_clinic, docs, facilities, missed, visits_planned, horizon)
-    gap_frame = pd.DataFrame(gaps, columns=list(GAP_COLUMNS))
-    gap_frame = gap_frame.astype(
-        {
-            "travel_time_min": float,
-            "threshold_min": float,
-            "visits_planned": "int64",
-            "visits_missed": "int64",
-            "scheduled": bool,
-        }
-    )
-    settings = {
-        "clinic_kinds": list(c_kinds),
-        "visit_kinds": list(v_kinds),
-        "frequency": frequency if isinstance(frequency, str) else dict(frequency),
-        "horizon_days": horizon,
-        "start_date": None if first_day is None else first_day.isoformat(),
-        "day_hours": float(day_hours),
-        "start": _hhmm(start_min),
-        "service_min": service_min if not isinstance(service_min, Mapping) else dict(service_min),
-        "doctors": doctors,
-        "threshold_min": threshold_min,
-        "time_limit_s": float(time_limit_s),
-        "solution_limit": int(solution_limit),
-        "exact_max_stops": int(exact_max_stops),
-        "solver": "Held-Karp (exact) up to exact_max_stops; OR-Tools routing "
-        "(local cheapest insertion + guided local search) above",
-        "solves": n_solves,
-        "time_limit_hits": hits,
-        "facilities": len(stops),
-        "clinics": len(by_clinic),
-        "scheduled": int(sum(scheduled)),
-        "elapsed_s": round(time.perf_counter() - started, 3),
-    }
-    return PatrolPlan(visits, routes, totals, gap_frame, settings)
-
 
 # --- outputs -----------------------------------------------------------------------------------
 
@@ -1080,9 +1257,9 @@ def _name(facilities: gpd.GeoDataFrame, fid: Any) -> str:
 
 
 def _kind_zh(kind: str) -> str:
-    from siting import registry
+    from siting.kinds import kind_label
 
-    return registry.kind_label(kind, "zh").split("(")[0]
+    return kind_label(kind, "zh").split("(")[0]
 
 
 _WEEKDAYS_EN: Final = ("Mon", "Tue", "Wed", "Thu", "Fri")

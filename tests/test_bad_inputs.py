@@ -368,7 +368,7 @@ def test_not_enough_free_space_is_refused_before_the_work(
     import siting._outdir as od
 
     computed = []
-    monkeypatch.setattr(pipeline, "_prepare", lambda *a, **k: computed.append(1))
+    monkeypatch.setattr(pipeline.steps, "_prepare", lambda *a, **k: computed.append(1))
     monkeypatch.setattr(
         od.shutil,
         "disk_usage",
@@ -408,7 +408,7 @@ def test_no_space_left_in_process(
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out / "gaps.csv"))
 
-    monkeypatch.setattr(pipeline, "write_csv", full)
+    monkeypatch.setattr(pipeline.outputs, "write_csv", full)
     with pytest.raises(FolderError, match="unchanged"):
         pipeline.run(out=out, facilities=world / "registry.gpkg", maps=False, progress=False)
     assert outputs(out) == before

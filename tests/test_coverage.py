@@ -7,7 +7,6 @@ against the PySAL ``access`` package; the built-in Xuanhan region checks shapes 
 
 from __future__ import annotations
 
-import doctest
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -541,15 +540,14 @@ def test_e2sfca_names_the_bad_column() -> None:
 
 
 @pytest.fixture(scope="module")
-def xuanhan() -> dict[str, Any]:
-    from siting import modelled, network, regions
-
-    region = regions.load("xuanhan")
-    g = network.modelled(region)
+def xuanhan(
+    xuanhan: Any, xuanhan_network: nx.MultiDiGraph, xuanhan_registry: Any
+) -> dict[str, Any]:
+    """The shared Xuanhan fixtures (tests/conftest.py) as region, graph arrays and registry."""
     return {
-        "region": region,
-        "arrays": graph_arrays(g),
-        "registry": modelled.registry_for(region),
+        "region": xuanhan,
+        "arrays": graph_arrays(xuanhan_network),
+        "registry": xuanhan_registry,
     }
 
 
@@ -596,8 +594,3 @@ def test_xuanhan_service_areas_and_e2sfca(xuanhan: dict[str, Any]) -> None:
     beds = float(reg.loc[reg["kind"] == "nursing_home", "beds"].sum())
     shared = float((scores["access"] * region.villages["pop_65plus"].to_numpy()).sum() / 1000)
     assert 0 < shared <= beds + 1e-6
-
-
-def test_docstring_examples() -> None:
-    result = doctest.testmod(coverage, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0

@@ -16,7 +16,7 @@ import pytest
 from pyproj import Transformer
 from shapely import points
 
-from siting import DataError, indicators, modelled, network, pairing, regions, registry
+from siting import DataError, indicators, modelled, network, pairing, registry
 from siting.regions import Region
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
@@ -45,11 +45,6 @@ def reg(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
 
 def row(ident: str, kind: str, x: float = 0.0, y: float = 0.0, **extra: Any) -> dict[str, Any]:
     return {"id": ident, "kind": kind, "x": x, "y": y, **extra}
-
-
-@pytest.fixture(scope="module")
-def xuanhan() -> Region:
-    return regions.load("xuanhan")
 
 
 @pytest.fixture(scope="module")

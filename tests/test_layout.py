@@ -17,18 +17,13 @@ import yaml
 import siting
 from siting import layout, modelled, regions, registry, settings
 
-LAYOUTS = Path(layout.__file__).resolve().parent / "layouts"
+LAYOUTS = Path(layout.__file__).resolve().parents[1] / "layouts"
 METRIC = settings.metric_crs
 
 
 @pytest.fixture(scope="module")
 def nanchong() -> regions.Region:
     return regions.load("nanchong")
-
-
-@pytest.fixture(scope="module")
-def xuanhan() -> regions.Region:
-    return regions.load("xuanhan")
 
 
 @pytest.fixture(scope="module")

@@ -387,11 +387,11 @@ def test_recommend_arguments_are_checked() -> None:
 
 
 @pytest.fixture(scope="module")
-def xuanhan() -> tuple[siting.Region, object, gpd.GeoDataFrame]:
-    region = siting.regions.load("xuanhan")
-    network = costs._arrays(siting.network.modelled(region))
-    registry = siting.modelled.registry_for(region)
-    return region, network, registry
+def xuanhan(
+    xuanhan: siting.Region, xuanhan_network: Any, xuanhan_registry: gpd.GeoDataFrame
+) -> tuple[siting.Region, object, gpd.GeoDataFrame]:
+    """The shared Xuanhan fixtures (tests/conftest.py) as region, graph arrays and registry."""
+    return xuanhan, costs._arrays(xuanhan_network), xuanhan_registry
 
 
 def test_xuanhan_mclp(xuanhan, tmp_path) -> None:  # type: ignore[no-untyped-def]

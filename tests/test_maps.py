@@ -54,16 +54,6 @@ CHROMIUM_FLAGS = (
 
 
 @pytest.fixture(scope="module")
-def xuanhan_run(tmp_path_factory: pytest.TempPathFactory) -> pipeline.RunResult:
-    return pipeline.run("xuanhan", out=tmp_path_factory.mktemp("xuanhan"), progress=False)
-
-
-@pytest.fixture(scope="module")
-def xuanhan() -> regions.Region:
-    return regions.load("xuanhan")
-
-
-@pytest.fixture(scope="module")
 def patrol_routes(xuanhan: regions.Region) -> gpd.GeoDataFrame:
     """Two hand-made routes through village points (metric CRS, to check reprojection)."""
     v = xuanhan.villages.geometry

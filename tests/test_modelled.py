@@ -20,8 +20,9 @@ def nanchong() -> gpd.GeoDataFrame:
 
 
 @pytest.fixture(scope="module")
-def xuanhan() -> gpd.GeoDataFrame:
-    return modelled.registry_for("xuanhan")
+def xuanhan(xuanhan_registry: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Xuanhan's modelled registry (the shared fixture of tests/conftest.py)."""
+    return xuanhan_registry
 
 
 def _counts(reg: gpd.GeoDataFrame) -> dict[str, int]:

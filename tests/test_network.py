@@ -10,7 +10,6 @@ Small graphs are made in code with travel times worked out by hand.
 
 from __future__ import annotations
 
-import doctest
 import json
 import math
 from pathlib import Path
@@ -764,11 +763,6 @@ def test_network_type_filters_classes() -> None:
     assert len(every) == 6  # the footway crosses at an interior vertex: a junction
     with pytest.raises(NetworkError, match="network_type"):
         from_lines(roads, crs="wgs84", network_type="walking")
-
-
-def test_docstring_examples() -> None:
-    result = doctest.testmod(network, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 8 and result.failed == 0
 
 
 def test_module_exports() -> None:

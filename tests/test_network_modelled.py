@@ -16,7 +16,7 @@ from scipy.sparse.csgraph import dijkstra
 import siting
 from siting import settings
 from siting._graph import graph_arrays, snap
-from siting._network_model import (
+from siting.network.model import (
     DETOUR_FACTORS,
     NOTE,
     SPEEDS_KPH,

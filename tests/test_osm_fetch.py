@@ -19,7 +19,6 @@ from __future__ import annotations
 import bz2
 import contextlib
 import datetime as dt
-import doctest
 import functools
 import json
 import re
@@ -531,11 +530,6 @@ def test_region_file_names() -> None:
     area = regions.study_area("xuanhan")
     assert osm_fetch.default_path(area).name == "roads_xuanhan.graphml"
     assert osm_fetch.default_path(area, buffer_m=2500).name == "roads_xuanhan_buffer2.5km.graphml"
-
-
-def test_doctests() -> None:
-    result = doctest.testmod(osm_fetch, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 5 and result.failed == 0
 
 
 # --- the command ---------------------------------------------------------------------------------

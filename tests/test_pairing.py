@@ -12,6 +12,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from graphs import grid_graph
 from shapely import points
 
 from siting import pairing, registry
@@ -19,27 +20,6 @@ from siting.pairing import PairingRuleError, load_rules, pair
 
 LON0, LAT0 = 106.08, 30.80
 STEP = 0.01
-
-
-def grid_graph(seed: int, side: int = 7, one_way_share: float = 0.15) -> nx.MultiDiGraph:
-    """A road-like grid near Nanchong with random times, some one-way streets."""
-    rng = np.random.default_rng(seed)
-    g = nx.MultiDiGraph(crs="EPSG:4326")
-    for i in range(side):
-        for j in range(side):
-            g.add_node(i * side + j, x=LON0 + i * STEP, y=LAT0 + j * STEP)
-    for i in range(side):
-        for j in range(side):
-            u = i * side + j
-            for v in ([u + side] if i + 1 < side else []) + ([u + 1] if j + 1 < side else []):
-                if rng.random() < 0.1:
-                    continue
-                t = float(rng.uniform(40, 200))
-                length = float(rng.uniform(800, 1400))
-                g.add_edge(u, v, travel_time=t, length=length)
-                if rng.random() > one_way_share:
-                    g.add_edge(v, u, travel_time=t, length=length)
-    return g
 
 
 def registry_at(
@@ -412,3 +392,26 @@ def test_merge_nearest_pads_missing_ranks() -> None:
     assert old["reachable"].tolist() == [True, False, False]
     inc = pair(g, fac, previous=raw, added=["HC-2"], only=["health_partner"])
     pd.testing.assert_frame_equal(inc, pair(g, fac, only=["health_partner"]))
+
+
+def test_rule_file_problems_all_at_once(tmp_path: Path) -> None:
+    """Every rule's problem in one error (issue 25: one problem collector), one line when one."""
+    rules = {
+        "rules": [
+            {"id": "a", "from": ["nursing_home"], "to": ["nowhere"], "threshold_min": 30},
+            {"id": "b", "from": ["nursing_home"], "to": ["health_center"], "threshold_min": -1},
+            {"id": "c", "from": ["nursing_home"], "to": ["health_center"], "threshold_min": 5},
+            {"id": "c", "from": ["day_care"], "to": ["village_clinic"], "threshold_min": 5},
+        ]
+    }
+    with pytest.raises(PairingRuleError) as err:
+        load_rules(rules)
+    text = str(err.value)
+    assert "3 problems" in text and "配对规则有 3 个问题" in text
+    assert "rules[0] (a): to: unknown kind 'nowhere'" in text
+    assert "rules[1] (b): threshold_min: must be positive" in text
+    assert "duplicate id 'c'" in text
+    assert len(err.value.issues) == 3  # type: ignore[attr-defined]
+    with pytest.raises(PairingRuleError) as one:
+        load_rules({"rules": rules["rules"][1:3]})
+    assert str(one.value) == "pairing rules: rules[0] (b): threshold_min: must be positive, got -1"

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from geopandas.testing import assert_geodataframe_equal
+from graphs import patrol_grid_graph as grid_graph
 from shapely import points
 
 from siting import pairing, patrol
@@ -19,25 +20,6 @@ from siting.patrol import PatrolError, plan, solve_routes
 
 LON0, LAT0 = 106.08, 30.80
 STEP = 0.01
-
-
-def grid_graph(seed: int, side: int = 6) -> nx.MultiDiGraph:
-    """A road-like grid near Nanchong: random times, a few one-way streets."""
-    rng = np.random.default_rng(seed)
-    g = nx.MultiDiGraph(crs="EPSG:4326")
-    for i in range(side):
-        for j in range(side):
-            g.add_node(i * side + j, x=LON0 + i * STEP, y=LAT0 + j * STEP)
-    for i in range(side):
-        for j in range(side):
-            u = i * side + j
-            for v in ([u + side] if i + 1 < side else []) + ([u + 1] if j + 1 < side else []):
-                t = float(rng.uniform(60, 240))
-                length = float(rng.uniform(800, 1400))
-                g.add_edge(u, v, travel_time=t, length=length)
-                if rng.random() > 0.1:
-                    g.add_edge(v, u, travel_time=t * float(rng.uniform(0.9, 1.1)), length=length)
-    return g
 
 
 def registry_at(g: nx.MultiDiGraph, rows: list[tuple[str, str, Any]], **extra: Any) -> Any:

@@ -42,11 +42,6 @@ REQUIRED_GAPS = (
 )
 
 
-@pytest.fixture(scope="module")
-def xuanhan_run(tmp_path_factory: pytest.TempPathFactory) -> pipeline.RunResult:
-    return pipeline.run("xuanhan", out=tmp_path_factory.mktemp("run") / "xuanhan", progress=False)
-
-
 def test_region_run_writes_every_output(xuanhan_run: pipeline.RunResult) -> None:
     out = xuanhan_run.out
     for name in ALWAYS_WRITTEN:
@@ -300,7 +295,7 @@ def test_a_crash_while_writing_leaves_no_manifest(
     def boom(*args: Any, **kwargs: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(pipeline, "write_csv", boom)
+    monkeypatch.setattr(pipeline.outputs, "write_csv", boom)
     with pytest.raises(OSError, match="disk full"):
         pipeline.run(out=out, facilities=tmp_path / "f.csv", crs="wgs84", progress=False)
     # the earlier complete result is still there, untouched

@@ -21,11 +21,6 @@ def nanchong() -> regions.Region:
     return regions.load("nanchong")
 
 
-@pytest.fixture(scope="module")
-def xuanhan() -> regions.Region:
-    return regions.load("宣汉县")
-
-
 @pytest.mark.parametrize(
     ("query", "code"),
     [

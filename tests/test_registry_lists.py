@@ -51,7 +51,9 @@ def test_operation_modes_are_a_data_table() -> None:
     assert registry.DTYPES["operation"] == "string"
     for mode in ("公建公营", "公建民营", "公办民营", "民办公助", "民建民营"):
         assert mode in registry.OPERATIONS
-    table = (Path(registry.__file__).parent / "data" / "operation_modes.yaml").read_text("utf-8")
+    # registry is a package (siting/registry/); the tables live in siting/data/
+    data = Path(registry.__file__).parent.parent / "data"
+    table = (data / "operation_modes.yaml").read_text("utf-8")
     assert "公建民营" in table and "ownership: public" in table
     for header in ("运营方式", "运营模式", "经营方式", "operation"):
         assert registry.COLUMN_ALIASES[header] == "operation"

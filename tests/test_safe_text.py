@@ -223,11 +223,6 @@ def _umask() -> int:
 # --- maps -----------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def xuanhan() -> regions.Region:
-    return regions.load("xuanhan")
-
-
 def _nasty_registry(region: regions.Region) -> pd.DataFrame:
     fac = modelled.registry_for(region).copy()
     fac["name"] = [f"{XSS}{NASTY[i % len(NASTY)]}" for i in range(len(fac))]

@@ -1,0 +1,664 @@
+""":func:`run`: the steps of a run over a small context object, then one atomic commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siting import (
+    __version__,
+    coverage,
+    indicators,
+    pairing,
+    patrol,
+    registry,
+    settings,
+)
+from siting import layout as layouts
+from siting._errors import SitingError
+from siting._graph import GraphArrays, graph_arrays
+from siting._outdir import (
+    KeepNumbered,
+    OutputFolder,
+    Replace,
+    sha256_file,
+)
+from siting.pipeline.context import _Context
+from siting.pipeline.gaps import _all_village_gaps, _facility_gaps, _village_gaps, _village_nearest
+from siting.pipeline.inputs import _layout, _load_inputs, _versions
+from siting.pipeline.outputs import _writers
+from siting.pipeline.result import (
+    ACCESS_SCORES,
+    GAP_COLUMNS,
+    MEDICAL_KINDS,
+    RunResult,
+    _Clock,
+    _Prepared,
+    _State,
+)
+from siting.pipeline.summary import _clean, _json, _summary, _travel_note
+from siting.regions import Region
+
+
+def _service_areas(
+    net: GraphArrays | None, fac: gpd.GeoDataFrame, thresholds: Sequence[float], progress: bool
+) -> gpd.GeoDataFrame:
+    """Service areas in chunks of facilities (each facility's area is independent), with a
+    progress bar: this is the longest step of a run."""
+    chunk = 25
+    starts = range(0, len(fac), chunk)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="服务范围 service areas", unit=f"x{chunk}", leave=False)
+    parts = [
+        coverage.service_areas(net, fac.iloc[i : i + chunk], minutes=thresholds) for i in starts
+    ]
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326")
+
+
+def _prepare(
+    region: str | Region | None = None,
+    *,
+    out: str | os.PathLike[str],
+    facilities: str | os.PathLike[str] | gpd.GeoDataFrame | None = None,
+    network: Any = None,
+    crs: str | None = None,
+    network_crs: str | None = None,
+    boundary: Any = None,
+    rules: Any = None,
+    capacity: bool = False,
+    thresholds_min: Sequence[float] = (15.0, 30.0),
+    service_area_kinds: Sequence[str] | None = ("health_center", "community_health_center"),
+    layout: Any = "auto",
+    seed: int | None = None,
+    progress: bool = True,
+    maps: bool = True,
+    basemap: str = "amap",
+    patrol_plan: bool = True,
+    recommend_p: int | None = None,
+    recommend_kind: str = "health_center",
+    home: Iterable[Any] | None = None,
+    _previous: _State | None = None,
+) -> _Prepared:
+    """Everything :func:`run` computes, and the writers of its files (nothing written)."""
+    started = dt.datetime.now(dt.UTC)
+    clock = _Clock(progress)
+    inputs: dict[str, Any] = {}
+    with clock.step("inputs", "读取输入 reading inputs"):
+        reg, fac, roads, data_source, network_source = _load_inputs(
+            region,
+            facilities,
+            network,
+            crs=crs,
+            network_crs=network_crs,
+            boundary=boundary,
+            seed=seed,
+            inputs=inputs,
+        )
+        rs = pairing.load_rules(rules)
+        inputs["rules"] = (
+            {"path": str(rs.path), "sha256": sha256_file(rs.path)} if rs.path else {"mapping": True}
+        )
+        thresholds = _check_options(service_area_kinds, thresholds_min)
+    ctx = _Context(
+        capacity=capacity,
+        thresholds=thresholds,
+        service_area_kinds=service_area_kinds,
+        layout_spec=layout,
+        seed=seed,
+        progress=progress,
+        maps=maps,
+        basemap=basemap,
+        patrol_plan=patrol_plan,
+        recommend_p=recommend_p,
+        recommend_kind=recommend_kind,
+        home_ids=None if home is None else {str(h) for h in home},
+        previous=_previous,
+        clock=clock,
+        started=started,
+        inputs=inputs,
+        reg=reg,
+        fac=fac,
+        roads=roads,
+        data_source=data_source,
+        network_source=network_source,
+        rs=rs,
+    )
+    for step in _STEPS:
+        step(ctx)
+    result = RunResult(
+        out=Path(out),
+        pairings=ctx.pairs,
+        gaps=ctx.gaps,
+        summary=ctx.summary,
+        manifest={},
+        coverage=ctx.cov,
+        access=ctx.access,
+        service_areas=ctx.areas,
+        indicators=ctx.measured,
+        facilities=ctx.fac,
+        region=ctx.reg,
+        layout=ctx.plan,
+        patrol_routes=None if ctx.patrols is None else ctx.patrols.routes,
+        recommendations=ctx.recommended,
+    )
+    writers = _writers(ctx, result)
+    result.manifest = _manifest(ctx, writers)
+    return _Prepared(result=result, writers=writers, clock=clock)
+
+
+def _check_options(
+    service_area_kinds: Sequence[str] | None, thresholds_min: Sequence[float]
+) -> tuple[float, ...]:
+    """Refuse unknown service-area kinds and non-positive thresholds; the thresholds as floats."""
+    unknown = [k for k in service_area_kinds or () if k not in registry.KINDS]
+    if unknown:
+        msg = f"unknown kind(s) for service areas: {unknown}; kinds: {', '.join(registry.KINDS)}"
+        raise SitingError(msg)
+    thresholds = tuple(float(t) for t in thresholds_min)
+    if not thresholds or any(t <= 0 for t in thresholds):
+        msg = f"thresholds_min must be positive minutes, got {list(thresholds_min)}"
+        raise SitingError(msg)
+    return thresholds
+
+
+def _select_home_and_layout(ctx: _Context) -> None:
+    """The facilities the run is about (``home``) and the planned layout."""
+    fac, home_ids = ctx.fac, ctx.home_ids
+    ctx.own = fac if home_ids is None else fac[fac.index.astype(str).isin(home_ids)]
+    if home_ids is not None:
+        ctx.inputs["home"] = {
+            "facilities": len(ctx.own),
+            "partners_outside": len(fac) - len(ctx.own),
+        }
+    ctx.plan = plan = _layout(ctx.layout_spec, ctx.reg)
+    if plan is not None:
+        ctx.inputs["layout"] = {
+            "name": plan.name,
+            "source": str(plan.source) if plan.source else "mapping",
+            "sha256": sha256_file(plan.source) if plan.source else None,
+        }
+
+
+def _compile_network(ctx: _Context) -> None:
+    """The road network as arrays; a planner's roads are checked against the facilities."""
+    with ctx.clock.step("network", "编译路网 compiling the road network"):
+        roads = ctx.roads
+        net = (
+            None
+            if roads is None
+            else (roads if isinstance(roads, GraphArrays) else graph_arrays(roads))
+        )
+        ctx.net = net
+        if net is not None and ctx.network_source != "modelled":
+            # a road file that does not cover the facilities, or implausible speeds: stop here
+            from siting import network as netmod
+
+            net_in = ctx.inputs.get("network") or {}
+            label = f"road network {net_in['path']}" if net_in.get("path") else None
+            check = netmod.check_against(net, ctx.fac, where=label)
+            ctx.inputs["network_check"] = {
+                k: check[k]
+                for k in ("facilities", "beyond_snap", "snap_m_median", "snap_m_max", "warnings")
+                if k in check
+            }
+            if not isinstance(roads, GraphArrays):
+                src = roads.graph.get("source")
+                if isinstance(src, dict) and net_in:
+                    net_in["crs_used"] = src.get("crs")
+                    net_in["warnings"] = list(src.get("warnings", []))
+
+
+def _pair(ctx: _Context) -> None:
+    """Every rule's pairing (from the earlier searches on an update)."""
+    with ctx.clock.step("pairing", "就近配对 pairing"):
+        prev = ctx.previous
+        pairs = pairing.pair(
+            ctx.net,
+            ctx.fac,
+            ctx.rs,
+            capacity=ctx.capacity,
+            progress=ctx.progress,
+            info=ctx.details,
+            raw=ctx.raw,
+            home=ctx.home_ids,
+            previous=None if prev is None else prev.pairs,
+            added=None if prev is None else prev.added,
+        )
+        pairs["data_source"] = ctx.data_source
+        pairs["network_source"] = ctx.network_source
+        ctx.pairs = pairs
+
+
+def _plan_patrols(ctx: _Context) -> None:
+    """The patrol plan of the ``patrol`` rule; the layout elements of every facility."""
+    if ctx.patrol_plan and "patrol" in {r.id for r in ctx.rs}:
+        with ctx.clock.step("patrols", "巡诊路线 patrol routes"):
+            ctx.patrols = patrol.plan(ctx.net, ctx.fac, ctx.pairs, rules=ctx.rs)
+    ctx.fac_tags = None if ctx.plan is None else layouts.tag_joined(ctx.fac, ctx.plan)
+    if ctx.fac_tags is not None:
+        ctx.pairs["layout_elements"] = ctx.pairs["facility_id"].map(ctx.fac_tags)
+
+
+def _note_rules_not_paired(ctx: _Context) -> None:
+    """Rules with nothing to pair, or with no partner at all (no gaps of the roads then)."""
+    for rule in ctx.rs:
+        d = ctx.details.get(rule.id, {})
+        if not d.get("facilities", 0):
+            kinds_zh = "、".join(registry.kind_label(k) for k in rule.from_kinds)
+            ctx.skipped(
+                f"pairings: {rule.id}",
+                f"规则 {rule.zh}：名录中没有{kinds_zh}，无需配对",
+                f"rule {rule.id}: the list has no {' or '.join(rule.from_kinds)} to pair",
+            )
+        elif d.get("partners", 0) == 0:
+            ctx.no_partner_rules.append(rule.id)
+            zh, en = pairing.no_partner_reason(rule)
+            ctx.skipped(f"pairings: {rule.id}", zh, en)
+
+
+def _find_gaps(ctx: _Context) -> None:
+    """Facility, village and patrol gaps in one table, tagged with areas and layout elements."""
+    fac, villages, thresholds = ctx.fac, ctx.villages, ctx.thresholds
+    with ctx.clock.step("gaps", "覆盖缺口 coverage gaps"):
+        gap_parts = [_facility_gaps(ctx.pairs, ctx.no_partner_rules)]
+        medical = fac[fac["kind"].isin(MEDICAL_KINDS)]
+        if villages is not None and not villages.empty and not medical.empty:
+            ctx.village_near = _village_nearest(ctx.net, villages, medical, ctx.previous)
+            gap_parts.append(_village_gaps(ctx.village_near, villages, medical, thresholds))
+        elif villages is not None and not villages.empty:
+            gap_parts.append(_all_village_gaps(villages, thresholds))
+        elif villages is None:
+            ctx.skipped(
+                "gaps: villages",
+                "没有村庄数据，未计算村覆盖缺口（内置区域 --region 提供村庄）",
+                "no villages, so no village gaps (a built-in --region brings its villages)",
+            )
+        if ctx.patrols is not None:
+            gap_parts.append(patrol.coverage_gaps(ctx.patrols).reindex(columns=list(GAP_COLUMNS)))
+        gaps = pd.concat([g for g in gap_parts if not g.empty] or gap_parts, ignore_index=True)
+        gaps = gaps.reindex(columns=list(GAP_COLUMNS))
+        for col in ("village_code", "village_name", "nearest_partner_id", "facility_id"):
+            gaps[col] = gaps[col].astype("string")
+        is_fac = gaps["gap_type"] == "facility"
+        for col in ("county_code", "township_code"):
+            if col in fac.columns:
+                where = gaps.loc[is_fac, "facility_id"].map(fac[col])
+                gaps[col] = gaps[col].astype("string")
+                gaps.loc[is_fac, col] = where.astype("string")
+        if ctx.plan is not None and ctx.fac_tags is not None:
+            tags = ctx.fac_tags
+            if villages is not None:
+                tags = pd.concat([tags, layouts.tag_joined(villages, ctx.plan)])
+            key = gaps["facility_id"].fillna(gaps["village_code"]).astype(object)
+            gaps["layout_elements"] = key.map(tags).astype("string")
+        ctx.gaps = gaps
+
+
+def _measure_coverage(ctx: _Context) -> None:
+    """Elderly covered by area and E2SFCA access scores (a region's villages needed)."""
+    villages, reg, fac = ctx.villages, ctx.reg, ctx.fac
+    if villages is None or reg is None:
+        for output in ("coverage_by_area.csv", "access_e2sfca.csv"):
+            ctx.skipped(
+                output,
+                "没有村庄与老年人口数据（内置区域 --region 提供），未计算",
+                "no villages and elderly population (a built-in --region brings them)",
+            )
+        return
+    medical = fac[fac["kind"].isin(MEDICAL_KINDS)]
+    with ctx.clock.step("coverage", "覆盖人口 elderly population covered"):
+        names = {
+            "county_code": reg.counties["name"],
+            "township_code": reg.townships["name"],
+        }
+        ctx.cov = coverage.covered_population(
+            ctx.net, villages, medical, thresholds_min=ctx.thresholds, names=names
+        )
+    with ctx.clock.step("access", "可达性评分 E2SFCA access"):
+        parts = []
+        for score, (kinds, cap) in ACCESS_SCORES.items():
+            supply = fac[fac["kind"].isin(kinds)]
+            supply = supply[pd.to_numeric(supply[cap], errors="coerce").fillna(0) > 0]
+            if supply.empty:
+                labels_zh = "、".join(registry.kind_label(k) for k in kinds)
+                ctx.skipped(
+                    f"access_e2sfca.csv: {score}",
+                    f"名录中没有填写{cap}（床位数）的{labels_zh}",
+                    f"no {' or '.join(kinds)} with {cap} in the list",
+                )
+                continue
+            a = coverage.e2sfca(ctx.net, villages, supply, capacity=cap)
+            a.insert(1, "score", score)
+            parts.append(a)
+        if parts:
+            ctx.access = pd.concat(parts, ignore_index=True)
+            ctx.access["population_source"] = "modelled"
+
+
+def _compute_service_areas(ctx: _Context) -> None:
+    """Service areas of the home medical facilities (on an update: of the added ones, merged)."""
+    if not ctx.service_area_kinds:
+        return
+    with ctx.clock.step("service_areas", "服务范围 service areas"):
+        sa_fac = ctx.own[ctx.own["kind"].isin(ctx.service_area_kinds)]
+        if sa_fac.empty:
+            return
+        old_areas = None if ctx.previous is None else ctx.previous.service_areas
+        todo = sa_fac
+        if old_areas is not None:
+            todo = sa_fac[sa_fac.index.astype(str).isin(ctx.previous.added)]  # type: ignore[union-attr]
+        areas = _service_areas(ctx.net, todo, ctx.thresholds, ctx.progress) if len(todo) else None
+        if areas is not None:
+            # for maps and files: ~1 m coordinates, simplified within ~5 m
+            areas["geometry"] = shapely.set_precision(
+                shapely.simplify(areas.geometry.array, 5e-5), 1e-5
+            )
+            areas.insert(1, "facility_name", areas["facility_id"].map(ctx.fac["name"]))
+        if old_areas is not None:
+            both = pd.concat([old_areas, areas], ignore_index=True)
+            order = pd.Index(sa_fac.index).get_indexer(both["facility_id"])
+            both = both.iloc[np.lexsort((both["minutes"].to_numpy(), order))]
+            areas = gpd.GeoDataFrame(both.reset_index(drop=True), crs="EPSG:4326")
+        ctx.areas = areas
+
+
+def _recommend(ctx: _Context) -> None:
+    """New sites that would cover the most elderly (MCLP), when asked and a region is given."""
+    if ctx.recommend_p is None:
+        return
+    if ctx.reg is None:
+        ctx.skipped(
+            "recommendations.csv",
+            "新增选址需要内置区域的村庄与人口（--region），未计算",
+            "recommendations need a built-in region's villages and population (--region)",
+        )
+        return
+    from siting import locate
+
+    with ctx.clock.step("locate", "新增选址 recommending new sites"):
+        found = locate.recommend(
+            ctx.reg,
+            ctx.net,
+            ctx.fac,
+            model="mclp",
+            p=int(ctx.recommend_p),
+            threshold_min=max(ctx.thresholds),
+            kind=ctx.recommend_kind,
+        )
+        ctx.recommended = found.recommendations
+        ctx.recommend_summary = {
+            "model": "mclp",
+            "p": int(ctx.recommend_p),
+            "kind": ctx.recommend_kind,
+            "status": found.status,
+            "sentence_zh": found.sentence_zh,
+            "sentence_en": found.sentence_en,
+        }
+
+
+def _measure_indicators(ctx: _Context) -> None:
+    """The policy indicators (a region's population and villages needed)."""
+    if ctx.reg is not None:
+        with ctx.clock.step("indicators", "政策指标 policy indicators"):
+            ctx.measured = indicators.measure(ctx.reg, ctx.own, ctx.pairs, ctx.gaps)
+    else:
+        ctx.skipped(
+            "indicators.csv",
+            "政策指标需要内置区域的人口与村庄（--region），未计算",
+            "the policy indicators need a built-in region's population and villages (--region)",
+        )
+
+
+def _summarize_layout(ctx: _Context) -> None:
+    """Say what the layout and patrols did not give; the layout summary table."""
+    if ctx.plan is None and ctx.layout_spec is not None:
+        ctx.skipped(
+            "layout.geojson",
+            "本区域没有规划布局文件（siting/layouts/），未标注布局",
+            "no layout spec for this area (siting/layouts/), so no layout tags",
+        )
+    if ctx.patrol_plan and ctx.patrols is None:
+        ctx.skipped(
+            "patrols.csv",
+            "规则中没有巡诊规则 patrol，未排巡诊",
+            "the rules have no patrol rule, so no patrol plan",
+        )
+    if ctx.plan is not None:
+        ctx.layout_summary = layouts.summary(
+            ctx.plan, ctx.own, ctx.reg, pairings=ctx.pairs, gaps=ctx.gaps
+        ).reset_index()
+
+
+def _summarize(ctx: _Context) -> None:
+    """``summary.json``: what is modelled, counts, what was not computed, travel times."""
+    has_villages = ctx.villages is not None
+    ctx.labels = labels = {
+        "facilities": ctx.data_source,
+        "network": ctx.network_source,
+        "villages": "modelled points" if has_villages else "none",
+        "population": "modelled (census 2020 county totals split by weights)"
+        if has_villages
+        else "none",
+    }
+    summary = _summary(
+        ctx.reg,
+        ctx.own,
+        ctx.pairs,
+        ctx.gaps,
+        ctx.cov,
+        ctx.details,
+        labels,
+        ctx.thresholds,
+        ctx.capacity,
+    )
+    summary["not_computed"] = ctx.not_computed
+    summary["travel_times"] = _travel_note(ctx.pairs, ctx.network_source)
+    if ctx.recommended is not None:
+        summary["recommendations"] = ctx.recommend_summary
+    patrols = ctx.patrols
+    if patrols is not None:
+        t = patrols.totals
+        summary["patrols"] = {
+            "clinics": len(t),
+            "visits": int((patrols.visits["stop"] == "visit").sum()),
+            "km_per_month": round(float(t["km_per_month"].sum()), 1)
+            if "km_per_month" in t
+            else None,
+            "gaps_by_kind": {
+                str(k): int(v) for k, v in patrols.gaps["gap_kind"].value_counts().items()
+            }
+            if "gap_kind" in patrols.gaps
+            else {},
+        }
+    if ctx.measured is not None:
+        summary["indicators"] = {
+            str(k): int(v) for k, v in ctx.measured["status"].value_counts().sort_index().items()
+        }
+    ctx.summary = summary
+
+
+#: The steps of a run after its inputs are read, in order: each reads and fills the context.
+_STEPS: Final[tuple[Callable[[_Context], None], ...]] = (
+    _select_home_and_layout,
+    _compile_network,
+    _pair,
+    _plan_patrols,
+    _note_rules_not_paired,
+    _find_gaps,
+    _measure_coverage,
+    _compute_service_areas,
+    _recommend,
+    _measure_indicators,
+    _summarize_layout,
+    _summarize,
+)
+
+
+def _manifest(ctx: _Context, writers: Mapping[str, Any]) -> dict[str, Any]:
+    """``manifest.json``: inputs, settings, versions, timings and the files written."""
+    return {
+        "siting_version": __version__,
+        "started_utc": ctx.started.isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv) if sys.argv else "",
+        "inputs": ctx.inputs,
+        "settings": {
+            "capacity": ctx.capacity,
+            "thresholds_min": list(ctx.thresholds),
+            "service_area_kinds": list(ctx.service_area_kinds or ()),
+            "maps": ctx.maps,
+            "patrol_plan": ctx.patrol_plan,
+            "recommend_p": ctx.recommend_p,
+            "recommend_kind": ctx.recommend_kind,
+            "basemap": ctx.basemap,
+            "max_snap_m": settings.max_snap_m,
+            "access_speed_kph": settings.access_speed_kph,
+            "detour_factor": settings.detour_factor,
+            "straight_line_speed_kph": settings.straight_line_speed_kph,
+            "metric_crs": settings.metric_crs,
+            "seed": ctx.seed if ctx.seed is not None else settings.default_seed,
+            "rules": [r.id for r in ctx.rs],
+        },
+        "versions": _versions(),
+        "timings_s": ctx.clock.timings,
+        "files": sorted([*writers, "manifest.json"]),
+    }
+
+
+def run(
+    region: str | Region | None = None,
+    *,
+    out: str | os.PathLike[str],
+    facilities: str | os.PathLike[str] | gpd.GeoDataFrame | None = None,
+    network: Any = None,
+    crs: str | None = None,
+    network_crs: str | None = None,
+    boundary: Any = None,
+    rules: Any = None,
+    capacity: bool = False,
+    thresholds_min: Sequence[float] = (15.0, 30.0),
+    service_area_kinds: Sequence[str] | None = ("health_center", "community_health_center"),
+    layout: Any = "auto",
+    seed: int | None = None,
+    progress: bool = True,
+    maps: bool = True,
+    basemap: str = "amap",
+    patrol_plan: bool = True,
+    recommend_p: int | None = None,
+    recommend_kind: str = "health_center",
+    home: Iterable[Any] | None = None,
+    force: bool = False,
+) -> RunResult:
+    """Run pairing and coverage for a region or for a planner's own data; write ``out``.
+
+    Parameters
+    ----------
+    region
+        A built-in region (name, code or alias, or a loaded :class:`Region`): its modelled
+        registry, modelled roads, villages and modelled population are used unless
+        ``facilities``/``network`` are given.
+    out
+        Output folder (created).
+    facilities
+        A facility file (CSV, XLSX, GeoJSON, GeoPackage; :func:`siting.registry.read`) or a
+        registry frame.
+    network
+        A road file (.graphml, .osm, .osm.pbf, .shp/.geojson/.gpkg line layer) or a graph;
+        without one and without a region, times are straight-line estimates.
+    crs, network_crs
+        Coordinate system of the facility file / a road line layer: wgs84, gcj02, bd09 or EPSG.
+    boundary
+        A boundary file or geometry (points far outside it are refused on reading).
+    rules
+        Pairing rules file or mapping (default: the shipped seed rules).
+    capacity
+        Capacity-aware pairing for the rules that declare capacities.
+    thresholds_min
+        Coverage thresholds for villages (minutes).
+    service_area_kinds
+        Medical kinds whose service areas are drawn (``None``: none).
+    layout
+        The planned layout whose elements tag every facility and village (columns
+        ``layout_elements``), written to ``layout.geojson`` and ``layout_summary.csv``: a
+        spec name or file, a loaded :class:`siting.layout.Layout`, ``"auto"`` (the shipped
+        spec of the region if there is one) or ``None``.
+    seed
+        Seed of the modelled parts of a built-in region.
+    progress
+        Print the steps and show progress bars.
+    patrol_plan
+        Plan the village-clinic patrols of the ``patrol`` rule (:func:`siting.patrol.plan`,
+        weekly visits over 20 working days): ``patrols.csv``, ``patrol_routes.geojson``,
+        ``patrol_totals.csv``; patrol gaps join ``gaps.csv``.
+    recommend_p, recommend_kind
+        With a region: recommend ``recommend_p`` new sites of ``recommend_kind`` among the
+        township seats that would cover the most elderly within the largest threshold (MCLP,
+        :func:`siting.locate.recommend`): ``recommendations.csv``, a sheet of the report and a
+        layer of the map.
+    maps, basemap
+        Write ``maps/map.html`` (the meeting map: one self-contained file that works offline;
+        ``basemap`` none, osm or amap — overlays are shifted to GCJ-02 for amap) and
+        ``maps/map.png`` (the printed map).
+    force
+        Write into a folder that holds files siting did not write (only siting's own file
+        names are touched). Without it such a folder is refused before any computation.
+    home
+        The ids of the facilities this run is about (default all). The others serve as
+        partners only: a partition's border buffer (:mod:`siting.batch`). Pairings, facility
+        gaps, service areas, indicators and the report are of the home facilities.
+
+    Returns
+    -------
+    RunResult
+        The tables and the paths written.
+    """
+    with OutputFolder(out, force=force) as folder:
+        prepared = _prepare(
+            region,
+            out=out,
+            facilities=facilities,
+            network=network,
+            crs=crs,
+            network_crs=network_crs,
+            boundary=boundary,
+            rules=rules,
+            capacity=capacity,
+            thresholds_min=thresholds_min,
+            service_area_kinds=service_area_kinds,
+            layout=layout,
+            seed=seed,
+            progress=progress,
+            maps=maps,
+            basemap=basemap,
+            patrol_plan=patrol_plan,
+            recommend_p=recommend_p,
+            recommend_kind=recommend_kind,
+            home=home,
+        )
+        return _commit(folder, prepared)
+
+
+def _commit(
+    folder: OutputFolder,
+    prepared: _Prepared,
+    *,
+    extra: Sequence[Replace | KeepNumbered] = (),
+) -> RunResult:
+    """Write a prepared run into its folder, all or nothing (:class:`OutputFolder`)."""
+    result = prepared.result
+    text = _json(_clean(result.manifest))
+    with prepared.clock.step("write", "写出结果 writing outputs"):
+        committed = folder.commit(prepared.writers, text, extra=extra)
+    result.files = committed.paths
+    result.kept = committed.kept
+    return result

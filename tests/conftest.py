@@ -1,0 +1,58 @@
+"""Fixtures shared by the test files: Xuanhan (宣汉县) and one full run of it.
+
+Session fixtures: under pytest-xdist (scripts/test.sh, ``--dist loadfile``) each worker process
+builds one at most once, for the first test file that asks for it. They are shared, so a test
+must not change them: copy a frame before changing it, and write into its own ``tmp_path``,
+never into ``xuanhan_run.out``. siting is imported inside the fixtures, so a test file that
+needs none of them does not import what they need.
+
+A test file may adapt ``xuanhan`` to its own shape with a fixture of the same name that asks for
+the shared one. So that this works, the other fixtures here do not ask for ``xuanhan`` (they
+would get the adapted one): they load the region themselves (``regions.load`` caches it, the
+object is the same).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import networkx as nx
+
+    from siting import pipeline, regions
+
+
+@pytest.fixture(scope="session")
+def xuanhan() -> regions.Region:
+    """The built-in region 宣汉县 (511722), default seed."""
+    from siting import regions
+
+    return regions.load("xuanhan")
+
+
+@pytest.fixture(scope="session")
+def xuanhan_network() -> nx.MultiDiGraph:
+    """Xuanhan's modelled road network (:func:`siting.network.modelled`)."""
+    from siting import network, regions
+
+    return network.modelled(regions.load("xuanhan"))
+
+
+@pytest.fixture(scope="session")
+def xuanhan_registry() -> gpd.GeoDataFrame:
+    """Xuanhan's modelled facility registry (:func:`siting.modelled.registry_for`)."""
+    from siting import modelled, regions
+
+    return modelled.registry_for(regions.load("xuanhan"))
+
+
+@pytest.fixture(scope="session")
+def xuanhan_run(tmp_path_factory: pytest.TempPathFactory) -> pipeline.RunResult:
+    """One full ``siting run --region xuanhan`` (maps included), read-only for the tests."""
+    from siting import pipeline
+
+    out = tmp_path_factory.mktemp("xuanhan_run") / "xuanhan"
+    return pipeline.run("xuanhan", out=out, progress=False)
