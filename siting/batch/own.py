@@ -19,9 +19,9 @@ from pyproj import Transformer
 
 from siting import settings
 from siting._errors import BatchError
-from siting._graph import graph_arrays, snap
 from siting.batch.partitions import _to_metric, _top_speed
 from siting.batch.specs import _available
+from siting.graph import GraphArrays, graph_arrays, snap
 
 # --- a planner's own list, in groups --------------------------------------------------------------
 
@@ -301,14 +301,60 @@ def partition_list(
     >>> [(p.key, len(p.home), len(p.facilities)) for p in parts]
     [('乙区', 1, 3), ('甲区', 2, 3)]
     """
-    from siting import _admin, registry
-    from siting import network as netmod
-    from siting.crs import metric_crs
-    from siting.regions import study_area
-
     if not (buffer_min > 0 and math.isfinite(buffer_min)):
         msg = f"buffer_min must be a positive number of minutes, got {buffer_min}"
         raise BatchError(msg)
+    fac = _read_list(facilities, crs)
+    areas = None
+    if boundaries is not None:
+        areas, source = _read_areas(boundaries, group_by)
+        inside = gpd.sjoin(fac[["geometry"]], areas, how="left", predicate="within")
+        first = inside[~inside.index.duplicated(keep="first")]
+        keys = first["key"].reindex(fac.index).fillna(UNASSIGNED).astype(str)
+    else:
+        keys, source = _group_keys(fac, group_by)
+    roads = _Roads.of(network, network_crs, fac)
+    buffer_m = float(buffer_min) * 60.0 * roads.vmax
+    lon, lat = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+    fx, fy = Transformer.from_crs("EPSG:4326", roads.crs, always_xy=True).transform(lon, lat)
+    fpts = shapely.points(fx, fy)
+    node_pos = None if roads.arrays is None else snap(roads.arrays, lon, lat)["node_pos"].to_numpy()
+    parts: list[OwnPartition] = []
+    for key in sorted(keys.unique()):
+        is_home = (keys == key).to_numpy()
+        name, outline, area = _group_area(key, fac[is_home], areas, source)
+        ring = _to_metric(outline, roads.crs)
+        near = shapely.dwithin(fpts, ring, buffer_m)
+        sub = None
+        if roads.arrays is not None and roads.graph is not None and node_pos is not None:
+            keep = shapely.dwithin(shapely.points(roads.arrays.x, roads.arrays.y), ring, buffer_m)
+            near &= keep[node_pos]
+            sub = _subgraph(roads.graph, set(roads.arrays.nodes[keep].tolist()))
+            sub.graph["partition"] = {"of": "list", "group": key, "buffer_m": round(buffer_m, 1)}
+        parts.append(
+            OwnPartition(
+                key=key,
+                name=name,
+                group_by=source,
+                region=key if roads.graph is not None and _loadable_county(key) else None,
+                outline=outline,
+                outline_source=area,
+                facilities=fac[is_home | near],
+                network=sub,
+                home=[str(i) for i in fac.index[is_home]],
+                buffer_min=float(buffer_min),
+                buffer_m=buffer_m,
+                vmax=roads.vmax,
+                network_sha256=roads.sha256,
+            )
+        )
+    return parts
+
+
+def _read_list(facilities: Any, crs: str | None) -> gpd.GeoDataFrame:
+    """The list as a registry in WGS84 (read when it is a file); an empty one is an error."""
+    from siting import registry
+
     fac = (
         facilities
         if isinstance(facilities, gpd.GeoDataFrame)
@@ -318,96 +364,74 @@ def partition_list(
         where = "" if isinstance(facilities, gpd.GeoDataFrame) else f" {facilities}"
         msg = f"the facility list{where} has no rows (名录为空)"
         raise BatchError(msg)
-    fac = (
-        fac.to_crs("EPSG:4326") if fac.crs is not None and not fac.crs.equals("EPSG:4326") else fac
-    )
-    areas = None
-    if boundaries is not None:
-        areas, source = _read_areas(boundaries, group_by)
-        inside = gpd.sjoin(fac[["geometry"]], areas, how="left", predicate="within")
-        first = inside[~inside.index.duplicated(keep="first")]
-        keys = first["key"].reindex(fac.index).fillna(UNASSIGNED).astype(str)
-    else:
-        keys, source = _group_keys(fac, group_by)
+    if fac.crs is not None and not fac.crs.equals("EPSG:4326"):
+        fac = fac.to_crs("EPSG:4326")
+    return fac
+
+
+@dataclass(frozen=True)
+class _Roads:
+    """The roads a list is cut with: the graph and its compiled form, their hash, the top speed
+    behind the buffer and the metric CRS (no roads: straight-line speed / detour factor)."""
+
     graph: nx.MultiDiGraph | None
-    net_sha: str | None
-    if network is None:
-        graph, net_sha, arrays = None, None, None
-        vmax = settings.straight_line_speed_kph / 3.6 / settings.detour_factor
-        crs_m: Any = metric_crs(fac.geometry.union_all().centroid)
-    else:
+    arrays: GraphArrays | None
+    sha256: str | None
+    vmax: float
+    crs: Any
+
+    @classmethod
+    def of(cls, network: Any, network_crs: str | None, fac: gpd.GeoDataFrame) -> _Roads:
+        from siting import network as netmod
+        from siting._outdir import sha256_file
+        from siting.crs import metric_crs
+
+        if network is None:
+            vmax = settings.straight_line_speed_kph / 3.6 / settings.detour_factor
+            return cls(None, None, None, vmax, metric_crs(fac.geometry.union_all().centroid))
         if isinstance(network, str | os.PathLike):
             graph = netmod.load(Path(network), crs=network_crs)
-            from siting._outdir import sha256_file
-
-            net_sha = sha256_file(Path(network))
+            sha = sha256_file(Path(network))
         else:
-            graph = network
-            net_sha = _graph_sha(graph)
+            graph, sha = network, _graph_sha(network)
         arrays = graph_arrays(graph)
-        vmax = _top_speed(arrays)
-        crs_m = arrays.crs
-    buffer_m = float(buffer_min) * 60.0 * vmax
-    lon, lat = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
-    fx, fy = Transformer.from_crs("EPSG:4326", crs_m, always_xy=True).transform(lon, lat)
-    fpts = shapely.points(fx, fy)
-    if arrays is not None:
-        node_pos = snap(arrays, lon, lat)["node_pos"].to_numpy()
-        npts = shapely.points(arrays.x, arrays.y)
+        return cls(graph, arrays, sha, _top_speed(arrays), arrays.crs)
+
+
+def _group_area(
+    key: str, home: gpd.GeoDataFrame, areas: gpd.GeoDataFrame | None, source: str
+) -> tuple[str, Any, str]:
+    """A group's name, area (WGS84) and where the area comes from: its boundary polygon, its
+    reference county polygon, or the hull of its facilities plus :data:`_GROUP_HULL_M`."""
+    from siting import _admin
+    from siting.regions import study_area
+
+    if areas is not None and key != UNASSIGNED:
+        return key, areas.loc[areas["key"] == key].geometry.iat[0], f"boundary {source} = {key}"
+    known = _admin.county_outline(key) if key != UNASSIGNED and areas is None else None
+    if known is not None:
+        name, outline = known
+        return name, outline, f"reference county polygon {key} {name}"
+    sa = study_area(facilities=home, buffer_m=_GROUP_HULL_M)
+    return key, sa.outline, sa.source
+
+
+def _loadable_county(key: str) -> bool:
+    """Whether ``key`` is a built-in county (its villages, population and layout can join)."""
     table = _available()
-    parts: list[OwnPartition] = []
-    for key in sorted(keys.unique()):
-        is_home = (keys == key).to_numpy()
-        known = _admin.county_outline(key) if key != UNASSIGNED and areas is None else None
-        if areas is not None and key != UNASSIGNED:
-            name = key
-            outline = areas.loc[areas["key"] == key].geometry.iat[0]
-            area = f"boundary {source} = {key}"
-        elif known is not None:
-            name, outline = known
-            area = f"reference county polygon {key} {name}"
-        else:
-            name = key
-            sa = study_area(facilities=fac[is_home], buffer_m=_GROUP_HULL_M)
-            outline, area = sa.outline, sa.source
-        loadable = (
-            key in table.index
-            and table.loc[key, "level"] == "county"
-            and bool(table.loc[key, "loadable"])
-        )
-        region = key if loadable and graph is not None else None
-        ring = _to_metric(outline, crs_m)
-        near = shapely.dwithin(fpts, ring, buffer_m)
-        sub = None
-        if arrays is not None and graph is not None:
-            keep = shapely.dwithin(npts, ring, buffer_m)
-            near &= keep[node_pos]
-            kept = set(arrays.nodes[keep].tolist())
-            sub = nx.MultiDiGraph()
-            sub.graph.update(graph.graph)
-            sub.graph["partition"] = {"of": "list", "group": key, "buffer_m": round(buffer_m, 1)}
-            sub.add_nodes_from((n, d) for n, d in graph.nodes(data=True) if n in kept)
-            sub.add_edges_from(
-                (u, v, k, d)
-                for u, v, k, d in graph.edges(keys=True, data=True)
-                if u in kept and v in kept
-            )
-        chosen = is_home | near
-        parts.append(
-            OwnPartition(
-                key=key,
-                name=name,
-                group_by=source,
-                region=region,
-                outline=outline,
-                outline_source=area,
-                facilities=fac[chosen],
-                network=sub,
-                home=[str(i) for i in fac.index[is_home]],
-                buffer_min=float(buffer_min),
-                buffer_m=buffer_m,
-                vmax=vmax,
-                network_sha256=net_sha,
-            )
-        )
-    return parts
+    return bool(
+        key in table.index
+        and table.loc[key, "level"] == "county"
+        and bool(table.loc[key, "loadable"])
+    )
+
+
+def _subgraph(graph: nx.MultiDiGraph, kept: set[Any]) -> nx.MultiDiGraph:
+    """The graph restricted to ``kept`` nodes (with the graph's attributes)."""
+    sub = nx.MultiDiGraph()
+    sub.graph.update(graph.graph)
+    sub.add_nodes_from((n, d) for n, d in graph.nodes(data=True) if n in kept)
+    sub.add_edges_from(
+        (u, v, k, d) for u, v, k, d in graph.edges(keys=True, data=True) if u in kept and v in kept
+    )
+    return sub

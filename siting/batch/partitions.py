@@ -15,8 +15,8 @@ from pyproj import Transformer
 
 from siting import settings
 from siting._errors import BatchError
-from siting._graph import GraphArrays, graph_arrays, snap
 from siting.batch.specs import _parent_of
+from siting.graph import GraphArrays, graph_arrays, snap
 from siting.regions import Region
 
 # --- partitions -----------------------------------------------------------------------------------

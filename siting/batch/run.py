@@ -171,6 +171,74 @@ def run_batch(
     """
     started = dt.datetime.now(dt.UTC)
     t_start = time.perf_counter()
+    _check_call(run_options, retries)
+    out_dir = Path(out)
+    with OutputFolder(out_dir, force=force, manifest_name=MANIFEST):
+        _clean_leftovers(out_dir)
+        plan = _plan(run_options, buffer_min, out_dir, _inject_failures or {})
+        notes: list[str] = []
+        if facilities is not None:
+            parts = _cut_list(
+                facilities,
+                network,
+                plan,
+                group_by=group_by,
+                boundaries=boundaries,
+                crs=crs,
+                network_crs=network_crs,
+                progress=progress,
+            )
+            notes = _group_notes(parts, progress)
+            for part in _chosen_groups(parts, regions, plan):
+                _queue_group(part, plan)
+        elif network is not None or group_by is not None or boundaries is not None:
+            msg = "network=, group_by= and boundaries= go with facilities= (a planner's own list)"
+            raise BatchError(msg)
+        elif regions is None:
+            msg = "no regions given (give regions, or facilities= for a planner's own list)"
+            raise BatchError(msg)
+        else:
+            for item in _items(regions):
+                _queue_region(item, plan)
+        if not plan.outcomes:
+            msg = "no regions given"
+            raise BatchError(msg)
+        if plan.tasks:
+            by_folder = {str(o.folder): o for o in plan.outcomes if o.folder is not None}
+            # counties of one parent (and seed) next to each other: a worker keeps the parent's data
+            plan.tasks.sort(key=lambda t: (t.parent or t.code, t.seed, t.code))
+            _compute(plan.tasks, by_folder, out_dir, scheduler, workers, retries, progress)
+        files, counts = _merge(out_dir, plan.outcomes, plan.capacity_rules)
+        summary = _summary(plan.outcomes, counts)
+        files["summary_by_region.csv"] = _write_table(summary, out_dir / "summary_by_region.csv")
+        manifest = {
+            "siting_version": __version__,
+            "started_utc": started.isoformat(timespec="seconds"),
+            "elapsed_s": round(time.perf_counter() - t_start, 3),
+            "command": " ".join(sys.argv) if sys.argv else "",
+            "scheduler": "local" if scheduler is None else _address(scheduler),
+            "buffer_min": plan.buffer,
+            "inputs": _own_inputs(facilities, network, group_by, boundaries, crs, network_crs),
+            "notes": notes,
+            "buffer_note": (
+                "rows with travel time <= buffer_min are exact (border_exact); see siting.batch"
+            ),
+            "run_options": _canonical(plan.hashed),
+            "rules_sha256": plan.rules_sha,
+            "data": plan.fingerprint,
+            "counts": {
+                s: sum(o.status == s for o in plan.outcomes) for s in ("ok", "skipped", "failed")
+            },
+            "regions": [o.record() for o in plan.outcomes],
+        }
+        files[MANIFEST] = _write_manifest(out_dir, manifest)
+        return BatchResult(
+            out=out_dir, regions=plan.outcomes, summary=summary, manifest=manifest, files=files
+        )
+
+
+def _check_call(run_options: Mapping[str, Any], retries: int) -> None:
+    """The options a batch cannot take, before anything is done."""
     unknown = sorted(set(run_options) - set(RUN_OPTIONS))
     if unknown:
         msg = (
@@ -185,181 +253,159 @@ def run_batch(
     if layout is not None and not isinstance(layout, str):
         msg = "layout must be 'auto', None or the name of a shipped layout spec in a batch"
         raise BatchError(msg)
-    out_dir = Path(out)
-    with OutputFolder(out_dir, force=force, manifest_name=MANIFEST):
-        _clean_leftovers(out_dir)
-        rules = pairing.load_rules(run_options.get("rules"))
-        rules_sha = (
-            hashlib.sha256(rules.path.read_bytes()).hexdigest()
-            if rules.path is not None
-            else _hash({"rules": [dataclasses.asdict(r) for r in rules.rules]})
-        )
-        options = dict(run_options)
-        if (
-            "rules" in options
-            and options["rules"] is not None
-            and rules.path != pairing.default_rules_path()
-        ):
-            # workers share no filesystem: ship the parsed rules (the batch records the file's sha)
-            options["rules"] = dataclasses.replace(rules, path=None)
-        else:
-            options.pop("rules", None)
-        thresholds = tuple(float(t) for t in options.get("thresholds_min", (15.0, 30.0)))
-        buffer = float(buffer_min) if buffer_min is not None else _default_buffer(rules, thresholds)
-        if not (buffer > 0 and math.isfinite(buffer)):
-            msg = f"buffer_min must be a positive number of minutes, got {buffer_min}"
-            raise BatchError(msg)
-        seed_option = options.pop("seed", None)
-        default_seed = settings.default_seed if seed_option is None else int(seed_option)
-        if "thresholds_min" in options:
-            options["thresholds_min"] = [float(t) for t in options["thresholds_min"]]
-        capacity_rules = (
+
+
+@dataclasses.dataclass
+class _Plan:
+    """What every task of a batch shares, and the tasks and outcomes as they are queued."""
+
+    options: dict[str, Any]  # passed on to each run (the rules parsed, when not the shipped ones)
+    hashed: dict[str, Any]  # the options that enter the input hashes
+    rules_sha: str
+    buffer: float
+    seed: int  # the default seed of the regions
+    capacity_rules: list[str]
+    fingerprint: dict[str, str]
+    out: Path
+    inject: Mapping[str, int]
+    tasks: list[_Task] = dataclasses.field(default_factory=list)
+    outcomes: list[RegionOutcome] = dataclasses.field(default_factory=list)
+
+
+def _plan(
+    run_options: Mapping[str, Any], buffer_min: float | None, out: Path, inject: Mapping[str, int]
+) -> _Plan:
+    """The rules, the options, the buffer and the data fingerprint of a batch."""
+    rules = pairing.load_rules(run_options.get("rules"))
+    rules_sha = (
+        hashlib.sha256(rules.path.read_bytes()).hexdigest()
+        if rules.path is not None
+        else _hash({"rules": [dataclasses.asdict(r) for r in rules.rules]})
+    )
+    options = dict(run_options)
+    if (
+        "rules" in options
+        and options["rules"] is not None
+        and rules.path != pairing.default_rules_path()
+    ):
+        # workers share no filesystem: ship the parsed rules (the batch records the file's sha)
+        options["rules"] = dataclasses.replace(rules, path=None)
+    else:
+        options.pop("rules", None)
+    thresholds = tuple(float(t) for t in options.get("thresholds_min", (15.0, 30.0)))
+    buffer = float(buffer_min) if buffer_min is not None else _default_buffer(rules, thresholds)
+    if not (buffer > 0 and math.isfinite(buffer)):
+        msg = f"buffer_min must be a positive number of minutes, got {buffer_min}"
+        raise BatchError(msg)
+    seed_option = options.pop("seed", None)
+    if "thresholds_min" in options:
+        options["thresholds_min"] = [float(t) for t in options["thresholds_min"]]
+    return _Plan(
+        options=options,
+        hashed={k: v for k, v in options.items() if k != "rules"},
+        rules_sha=rules_sha,
+        buffer=buffer,
+        seed=settings.default_seed if seed_option is None else int(seed_option),
+        capacity_rules=(
             sorted(r.id for r in rules if r.capacity is not None) if options.get("capacity") else []
+        ),
+        fingerprint=_data_fingerprint(),
+        out=out,
+        inject=inject,
+    )
+
+
+def _queue(task: _Task, plan: _Plan, requested: str) -> None:
+    """Queue a task, or skip it when its finished folder has the same input hash."""
+    outcome = RegionOutcome(
+        code=task.code,
+        name=task.name,
+        seed=task.seed,
+        folder=task.folder,
+        status="pending",
+        input_hash=task.input_hash,
+        requested=requested,
+    )
+    record = _finished_record(plan.out, task.folder)
+    if record is not None and record.get("input_hash") == task.input_hash:
+        outcome.status = "skipped"
+        outcome.border = dict(record.get("border", {}))
+    else:
+        plan.tasks.append(task)
+    plan.outcomes.append(outcome)
+
+
+def _failed(plan: _Plan, code: str, error: str, requested: str) -> None:
+    plan.outcomes.append(
+        RegionOutcome(
+            code=code,
+            name="",
+            seed=None,
+            folder=None,
+            status="failed",
+            error=error,
+            requested=requested,
         )
-        fingerprint = _data_fingerprint()
-        hashed_options = {k: v for k, v in options.items() if k != "rules"}
+    )
 
-        from siting import regions as regmod
 
-        outcomes: list[RegionOutcome] = []
-        tasks: list[_Task] = []
-        seen: set[tuple[str, int]] = set()
-        table = _available()
-        notes: list[str] = []
-        if facilities is not None:
-            notes = _own_tasks(
-                regions,
-                facilities,
-                network,
-                group_by=group_by,
-                boundaries=boundaries,
-                crs=crs,
-                network_crs=network_crs,
-                buffer=buffer,
-                seed=default_seed,
-                options=options,
-                hashed=hashed_options,
-                rules_sha=rules_sha,
-                fingerprint=fingerprint,
-                out_dir=out_dir,
-                inject=_inject_failures or {},
-                outcomes=outcomes,
-                tasks=tasks,
-                progress=progress,
-            )
-        elif network is not None or group_by is not None or boundaries is not None:
-            msg = "network=, group_by= and boundaries= go with facilities= (a planner's own list)"
-            raise BatchError(msg)
-        elif regions is None:
-            msg = "no regions given (give regions, or facilities= for a planner's own list)"
-            raise BatchError(msg)
-        for item in _items(regions) if facilities is None and regions is not None else ():
-            requested = str(item) if not isinstance(item, tuple | list) else f"{item[0]}@{item[1]}"
-            try:
-                name_or_code, seed = parse_item(item, default_seed)
-                code = regmod.resolve(name_or_code)
-                if not bool(table.loc[code, "loadable"]):
-                    raise BatchError(str(table.loc[code, "reason"]))
-            except (SitingError, KeyError, ValueError) as exc:
-                outcomes.append(
-                    RegionOutcome(
-                        code=str(item),
-                        name="",
-                        seed=None,
-                        folder=None,
-                        status="failed",
-                        error=f"{type(exc).__name__}: {exc}",
-                        requested=requested,
-                    )
-                )
-                continue
-            if (code, seed) in seen:
-                continue
-            seen.add((code, seed))
-            alias = str(table.loc[code, "alias"] or "")
-            slug = alias or code
-            folder = code if slug == code else f"{code}_{slug}"
-            if seed != default_seed:
-                folder += f"_s{seed}"
-            parent = _parent_of(code)
-            input_hash = _hash(
-                {
-                    "code": code,
-                    "seed": seed,
-                    "buffer_min": buffer,
-                    "partition": parent,
-                    "options": hashed_options,
-                    "rules_sha256": rules_sha,
-                    **fingerprint,
-                }
-            )
-            task = _Task(
-                code=code,
-                name=str(table.loc[code, "name"]),
-                slug=slug,
-                seed=seed,
-                folder=folder,
-                parent=parent,
-                buffer_min=buffer,
-                options=options,
-                input_hash=input_hash,
-                fingerprint=fingerprint,
-                fail_first=int((_inject_failures or {}).get(code, 0)),
-            )
-            outcome = RegionOutcome(
-                code=code,
-                name=task.name,
-                seed=seed,
-                folder=folder,
-                status="pending",
-                input_hash=input_hash,
-                requested=requested,
-            )
-            record = _finished_record(out_dir, folder)
-            if record is not None and record.get("input_hash") == input_hash:
-                outcome.status = "skipped"
-                outcome.border = dict(record.get("border", {}))
-            else:
-                tasks.append(task)
-            outcomes.append(outcome)
-        if not outcomes:
-            msg = "no regions given"
-            raise BatchError(msg)
-        by_folder = {str(o.folder): o for o in outcomes if o.folder is not None}
-        if tasks:
-            # counties of one parent (and seed) next to each other: a worker keeps the parent's data
-            tasks.sort(key=lambda t: (t.parent or t.code, t.seed, t.code))
-            _compute(tasks, by_folder, out_dir, scheduler, workers, retries, progress)
-        files, counts = _merge(out_dir, outcomes, capacity_rules)
-        summary = _summary(outcomes, counts)
-        files["summary_by_region.csv"] = _write_table(summary, out_dir / "summary_by_region.csv")
-        manifest = {
-            "siting_version": __version__,
-            "started_utc": started.isoformat(timespec="seconds"),
-            "elapsed_s": round(time.perf_counter() - t_start, 3),
-            "command": " ".join(sys.argv) if sys.argv else "",
-            "scheduler": "local" if scheduler is None else _address(scheduler),
-            "buffer_min": buffer,
-            "inputs": _own_inputs(facilities, network, group_by, boundaries, crs, network_crs),
-            "notes": notes,
-            "buffer_note": (
-                "rows with travel time <= buffer_min are exact (border_exact); see siting.batch"
-            ),
-            "run_options": _canonical(hashed_options),
-            "rules_sha256": rules_sha,
-            "data": fingerprint,
-            "counts": {
-                s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "failed")
-            },
-            "regions": [o.record() for o in outcomes],
+def _queue_region(item: Any, plan: _Plan) -> None:
+    """Queue a built-in region given as ``CODE``, ``CODE@SEED`` or a pair (a bad one fails)."""
+    from siting import regions as regmod
+
+    table = _available()
+    requested = str(item) if not isinstance(item, tuple | list) else f"{item[0]}@{item[1]}"
+    try:
+        name_or_code, seed = parse_item(item, plan.seed)
+        code = regmod.resolve(name_or_code)
+        if not bool(table.loc[code, "loadable"]):
+            raise BatchError(str(table.loc[code, "reason"]))
+    except (SitingError, KeyError, ValueError) as exc:
+        _failed(plan, str(item), f"{type(exc).__name__}: {exc}", requested)
+        return
+    if any(t.code == code and t.seed == seed for t in plan.tasks) or any(
+        o.code == code and o.seed == seed for o in plan.outcomes
+    ):
+        return
+    alias = str(table.loc[code, "alias"] or "")
+    slug = alias or code
+    folder = code if slug == code else f"{code}_{slug}"
+    if seed != plan.seed:
+        folder += f"_s{seed}"
+    parent = _parent_of(code)
+    input_hash = _hash(
+        {
+            "code": code,
+            "seed": seed,
+            "buffer_min": plan.buffer,
+            "partition": parent,
+            "options": plan.hashed,
+            "rules_sha256": plan.rules_sha,
+            **plan.fingerprint,
         }
-        tmp = out_dir / f".{MANIFEST}.tmp"
-        tmp.write_text(_json_text(manifest), encoding="utf-8")
-        tmp.replace(out_dir / MANIFEST)
-        files[MANIFEST] = out_dir / MANIFEST
-        return BatchResult(
-            out=out_dir, regions=outcomes, summary=summary, manifest=manifest, files=files
-        )
+    )
+    task = _Task(
+        code=code,
+        name=str(table.loc[code, "name"]),
+        slug=slug,
+        seed=seed,
+        folder=folder,
+        parent=parent,
+        buffer_min=plan.buffer,
+        options=plan.options,
+        input_hash=input_hash,
+        fingerprint=plan.fingerprint,
+        fail_first=int(plan.inject.get(code, 0)),
+    )
+    _queue(task, plan, requested)
+
+
+def _write_manifest(out: Path, manifest: Mapping[str, Any]) -> Path:
+    """``batch_manifest.json``, atomically."""
+    tmp = out / f".{MANIFEST}.tmp"
+    tmp.write_text(_json_text(manifest), encoding="utf-8")
+    tmp.replace(out / MANIFEST)
+    return out / MANIFEST
 
 
 def _own_inputs(
@@ -399,74 +445,33 @@ def _own_inputs(
     }
 
 
-def _own_tasks(
-    regions: Any,
+def _cut_list(
     facilities: Any,
     network: Any,
+    plan: _Plan,
     *,
     group_by: str | None,
     boundaries: Any,
     crs: str | None,
     network_crs: str | None,
-    buffer: float,
-    seed: int,
-    options: dict[str, Any],
-    hashed: dict[str, Any],
-    rules_sha: str,
-    fingerprint: dict[str, str],
-    out_dir: Path,
-    inject: Mapping[str, int],
-    outcomes: list[RegionOutcome],
-    tasks: list[_Task],
     progress: bool,
-) -> list[str]:
-    """The tasks of a batch of a planner's own list: one per group (:func:`partition_list`).
-
-    Returns the notes for the batch manifest (groups that probably name one place)."""
-
+) -> list[OwnPartition]:
+    """A planner's own list cut into groups with the batch's buffer (:func:`partition_list`)."""
     if progress:
         print("[siting] 按分组切分名录 cutting the list into groups", file=sys.stderr, flush=True)
-    parts = partition_list(
+    return partition_list(
         facilities,
         network,
-        buffer_min=buffer,
+        buffer_min=plan.buffer,
         group_by=group_by,
         boundaries=boundaries,
         crs=crs,
         network_crs=network_crs,
     )
-    by_key = {p.key: p for p in parts}
-    by_name = {p.name: p for p in parts}
-    chosen: list[OwnPartition] = []
-    wanted = (
-        None
-        if regions is None or (isinstance(regions, str) and regions.strip().lower() == "all")
-        else ([regions] if isinstance(regions, str | os.PathLike) else list(regions))
-    )
-    if wanted is None:
-        chosen = list(parts)
-    else:
-        for item in wanted:
-            text = str(item).strip()
-            part = by_key.get(text) or by_name.get(text)
-            if part is None:
-                listed = ", ".join(p.key for p in parts[:30])
-                outcomes.append(
-                    RegionOutcome(
-                        code=text,
-                        name="",
-                        seed=None,
-                        folder=None,
-                        status="failed",
-                        error=(
-                            f"BatchError: no facility of group {text!r} in the list "
-                            f"(名录中没有该分组); groups: {listed}"
-                        ),
-                        requested=text,
-                    )
-                )
-            elif part not in chosen:
-                chosen.append(part)
+
+
+def _group_notes(parts: Sequence[OwnPartition], progress: bool) -> list[str]:
+    """Say the groups; the notes for the manifest (groups that probably name one place)."""
     if progress:
         print(
             f"[siting] {len(parts)} 个分组 groups by {parts[0].group_by}: "
@@ -482,57 +487,68 @@ def _own_tasks(
     ]
     for note in notes:
         print(f"[siting] 提示 WARNING: {note}", file=sys.stderr, flush=True)
-    taken: set[str] = set()
-    for part in chosen:
-        folder = _folder_of(part.key, taken)
-        input_hash = _hash(
-            {
-                "group": part.key,
-                "group_by": part.group_by,
-                "seed": seed,
-                "buffer_min": buffer,
-                "region": part.region,
-                "area": part.outline_source,
-                "outline_sha256": hashlib.sha256(shapely.to_wkb(part.outline)).hexdigest(),
-                "facilities": frame_sha256(part.facilities),
-                "home": sorted(part.home),
-                "network_sha256": part.network_sha256,
-                "options": hashed,
-                "rules_sha256": rules_sha,
-                **fingerprint,
-            }
-        )
-        task = _Task(
-            code=part.key,
-            name=part.name,
-            slug=folder,
-            seed=seed,
-            folder=folder,
-            parent="list",
-            buffer_min=buffer,
-            options=options,
-            input_hash=input_hash,
-            fingerprint=fingerprint,
-            fail_first=int(inject.get(part.key, 0)),
-            own=part,
-        )
-        outcome = RegionOutcome(
-            code=part.key,
-            name=part.name,
-            seed=seed,
-            folder=folder,
-            status="pending",
-            input_hash=input_hash,
-            requested=part.key,
-        )
-        record = _finished_record(out_dir, folder)
-        if record is not None and record.get("input_hash") == input_hash:
-            outcome.status = "skipped"
-            outcome.border = dict(record.get("border", {}))
-        else:
-            tasks.append(task)
-        outcomes.append(outcome)
     return notes
+
+
+def _chosen_groups(parts: list[OwnPartition], regions: Any, plan: _Plan) -> list[OwnPartition]:
+    """The groups asked for (all when ``regions`` is None or ``"all"``); a group not in the list
+    is a failed outcome naming the groups there are."""
+    if regions is None or (isinstance(regions, str) and regions.strip().lower() == "all"):
+        return list(parts)
+    wanted = [regions] if isinstance(regions, str | os.PathLike) else list(regions)
+    by_key = {p.key: p for p in parts}
+    by_name = {p.name: p for p in parts}
+    chosen: list[OwnPartition] = []
+    for item in wanted:
+        text = str(item).strip()
+        part = by_key.get(text) or by_name.get(text)
+        if part is None:
+            listed = ", ".join(p.key for p in parts[:30])
+            error = (
+                f"BatchError: no facility of group {text!r} in the list (名录中没有该分组); "
+                f"groups: {listed}"
+            )
+            _failed(plan, text, error, text)
+        elif part not in chosen:
+            chosen.append(part)
+    return chosen
+
+
+def _queue_group(part: OwnPartition, plan: _Plan) -> None:
+    """Queue the task of one group of an own list."""
+    folder = _folder_of(part.key, {str(o.folder).lower() for o in plan.outcomes if o.folder})
+    input_hash = _hash(
+        {
+            "group": part.key,
+            "group_by": part.group_by,
+            "seed": plan.seed,
+            "buffer_min": plan.buffer,
+            "region": part.region,
+            "area": part.outline_source,
+            "outline_sha256": hashlib.sha256(shapely.to_wkb(part.outline)).hexdigest(),
+            "facilities": frame_sha256(part.facilities),
+            "home": sorted(part.home),
+            "network_sha256": part.network_sha256,
+            "options": plan.hashed,
+            "rules_sha256": plan.rules_sha,
+            **plan.fingerprint,
+        }
+    )
+    task = _Task(
+        code=part.key,
+        name=part.name,
+        slug=folder,
+        seed=plan.seed,
+        folder=folder,
+        parent="list",
+        buffer_min=plan.buffer,
+        options=plan.options,
+        input_hash=input_hash,
+        fingerprint=plan.fingerprint,
+        fail_first=int(plan.inject.get(part.key, 0)),
+        own=part,
+    )
+    _queue(task, plan, part.key)
 
 
 def _compute(
