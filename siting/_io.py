@@ -17,6 +17,7 @@ import math
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,7 @@ import pandas as pd
 
 __all__ = [
     "atomic_path",
+    "atomic_target",
     "escape_html",
     "escape_md",
     "excel_restore_frame",
@@ -216,6 +218,33 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(name)
+    try:
+        yield tmp
+        share_mode(tmp)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_target(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A path beside ``path`` that does not exist yet, for writers that must create the file
+    themselves (GDAL, some libraries); it replaces ``path`` when the block ends without an
+    error, and is removed otherwise. The folder is created.
+
+    >>> import pathlib, tempfile
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.gpkg"
+    >>> with atomic_target(target) as tmp:
+    ...     existed = tmp.exists()
+    ...     _ = tmp.write_text("x")
+    >>> existed, target.read_text(), sorted(p.name for p in target.parent.iterdir())
+    (False, 'x', ['a.gpkg'])
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(
+        f".{target.stem}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp{target.suffix}"
+    )
     try:
         yield tmp
         share_mode(tmp)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from siting._io import excel_restore_frame, excel_safe_frame
+from siting._io import atomic_path, excel_restore_frame, excel_safe_frame
 from siting.batch.base import _ROUNDING_MIN, BORDER_REASONS
 from siting.batch.results import RegionOutcome
 
@@ -88,44 +87,42 @@ def _merge(
         lead = ["region_code", "region_folder"]
         tail = ["border_exact", "border_reason"] if name != "indicators.csv" else []
         target = out / name
-        tmp = out / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            with tmp.open("w", encoding="utf-8-sig", newline="") as handle:
-                first = True
-                for o in done:
-                    path = out / str(o.folder) / name
-                    if not path.is_file():
-                        continue
-                    frame = excel_restore_frame(
-                        pd.read_csv(
-                            path,
-                            encoding="utf-8-sig",
-                            dtype=str,
-                            keep_default_na=False,
-                            na_values=[""],
-                        )
+        with (
+            atomic_path(target) as tmp,
+            tmp.open("w", encoding="utf-8-sig", newline="") as handle,
+        ):
+            first = True
+            for o in done:
+                path = out / str(o.folder) / name
+                if not path.is_file():
+                    continue
+                frame = excel_restore_frame(
+                    pd.read_csv(
+                        path,
+                        encoding="utf-8-sig",
+                        dtype=str,
+                        keep_default_na=False,
+                        na_values=[""],
                     )
-                    stats = counts[str(o.folder)]
-                    if tail:
-                        kind = name.removesuffix(".csv")
-                        exact, reason = _flags(frame, o.border, kind, capacity_rules)
-                        frame["border_exact"] = exact
-                        frame["border_reason"] = reason
-                        stats[f"{kind}_rows"] = len(frame)
-                        stats[f"{kind}_not_exact"] = int((~exact).sum())
-                        if kind == "gaps":
-                            stats["facility_gaps"] = int((frame["gap_type"] == "facility").sum())
-                            stats["village_gaps"] = int((frame["gap_type"] == "village").sum())
-                    frame.insert(0, "region_folder", o.folder)
-                    frame.insert(0, "region_code", o.code)
-                    frame = frame.reindex(columns=[*lead, *columns, *tail])
-                    excel_safe_frame(frame).to_csv(handle, index=False, header=first)
-                    first = False
-                if first:
-                    pd.DataFrame(columns=[*lead, *columns, *tail]).to_csv(handle, index=False)
-            tmp.replace(target)
-        finally:
-            tmp.unlink(missing_ok=True)
+                )
+                stats = counts[str(o.folder)]
+                if tail:
+                    kind = name.removesuffix(".csv")
+                    exact, reason = _flags(frame, o.border, kind, capacity_rules)
+                    frame["border_exact"] = exact
+                    frame["border_reason"] = reason
+                    stats[f"{kind}_rows"] = len(frame)
+                    stats[f"{kind}_not_exact"] = int((~exact).sum())
+                    if kind == "gaps":
+                        stats["facility_gaps"] = int((frame["gap_type"] == "facility").sum())
+                        stats["village_gaps"] = int((frame["gap_type"] == "village").sum())
+                frame.insert(0, "region_folder", o.folder)
+                frame.insert(0, "region_code", o.code)
+                frame = frame.reindex(columns=[*lead, *columns, *tail])
+                excel_safe_frame(frame).to_csv(handle, index=False, header=first)
+                first = False
+            if first:
+                pd.DataFrame(columns=[*lead, *columns, *tail]).to_csv(handle, index=False)
         files[name] = target
     for o in done:
         path = out / str(o.folder) / "summary.json"

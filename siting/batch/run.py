@@ -22,7 +22,7 @@ import shapely
 
 from siting import __version__, pairing, settings
 from siting._errors import BatchError, SitingError
-from siting._io import frame_sha256
+from siting._io import frame_sha256, write_text
 from siting._outdir import OutputFolder
 from siting.batch.base import MANIFEST, RUN_OPTIONS
 from siting.batch.merge import _merge, _summary, _write_table
@@ -402,10 +402,7 @@ def _queue_region(item: Any, plan: _Plan) -> None:
 
 def _write_manifest(out: Path, manifest: Mapping[str, Any]) -> Path:
     """``batch_manifest.json``, atomically."""
-    tmp = out / f".{MANIFEST}.tmp"
-    tmp.write_text(_json_text(manifest), encoding="utf-8")
-    tmp.replace(out / MANIFEST)
-    return out / MANIFEST
+    return write_text(_json_text(manifest), out / MANIFEST)
 
 
 def _own_inputs(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import unicodedata
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ import pandas as pd
 import pyogrio
 
 from siting._errors import ValidationError
+from siting._io import atomic_target
 from siting.registry.checks import _is_missing
 from siting.registry.coords import _EARTH_RADIUS_M
 from siting.registry.frames import _conform
@@ -242,14 +242,8 @@ def write(
         raise ValueError(msg)
     checked.index = gdf.index
     out = checked.reset_index()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp.gpkg")
-    try:
-        with _fixed_gdal_date():
-            pyogrio.write_dataframe(out, tmp, layer=layer, driver="GPKG")
-            for name, extra in layers.items():
-                pyogrio.write_dataframe(extra, tmp, layer=name, driver="GPKG", append=False)
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_target(target) as tmp, _fixed_gdal_date():
+        pyogrio.write_dataframe(out, tmp, layer=layer, driver="GPKG")
+        for name, extra in layers.items():
+            pyogrio.write_dataframe(extra, tmp, layer=name, driver="GPKG", append=False)
     return target
