@@ -100,7 +100,7 @@ class ValidationError(SitingError, ValueError):
 # --- the errors of each room (defined here, importable from their modules too) -----------------
 
 
-# siting._graph
+# siting.graph
 class GraphError(SitingError, ValueError):
     """A road graph does not follow the contract (missing node coordinates or edge weights)."""
 

@@ -38,7 +38,7 @@ from siting import costs
 from siting._errors import CoverageError
 from siting.costs import args as cost_args
 from siting.crs import metric_crs
-from siting.graph import GraphArrays, snap
+from siting.graph import GraphArrays, Network, snap
 
 __all__ = [
     "CONCAVE_RATIO",
@@ -212,7 +212,7 @@ def of_kind(
 _of_kind = of_kind
 
 
-def _method(network: Any) -> str:
+def _method(network: Network) -> str:
     return costs.STRAIGHT_LINE if network is None else costs.NETWORK
 
 

@@ -23,7 +23,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeAlias
 
 import networkx as nx
 import numpy as np
@@ -43,6 +43,7 @@ __all__ = [
     "Components",
     "GraphArrays",
     "GraphError",
+    "Network",
     "components",
     "edge_text",
     "graph_arrays",
@@ -89,6 +90,11 @@ class GraphArrays:
     def n(self) -> int:
         """Number of nodes."""
         return len(self.nodes)
+
+
+#: A road network as the analyses take it: a networkx graph, a compiled :class:`GraphArrays`,
+#: or None (straight-line estimates).
+Network: TypeAlias = nx.Graph | GraphArrays | None
 
 
 def edge_text(u: Any, v: Any, key: Any, data: dict[str, Any]) -> str:

@@ -41,8 +41,8 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from siting import costs, registry, settings
 from siting._errors import DataError, InfeasibleError, PairingRuleError, SitingError
-from siting._graph import GraphArrays, graph_arrays
 from siting._issues import Problems
+from siting.graph import GraphArrays, Network, graph_arrays
 
 __all__ = [
     "COLUMNS",
@@ -795,7 +795,7 @@ def _fees(rows: pd.DataFrame, demand: gpd.GeoDataFrame, cost: CostRule) -> pd.Da
 
 
 def pair(
-    network: Any,
+    network: Network,
     facilities: gpd.GeoDataFrame,
     rules: str | Path | Mapping[str, Any] | Rules | None = None,
     *,
@@ -817,7 +817,7 @@ def pair(
     Parameters
     ----------
     network
-        An osmnx-style graph, a compiled :class:`siting._graph.GraphArrays`, or ``None`` for
+        An osmnx-style graph, a compiled :class:`siting.graph.GraphArrays`, or ``None`` for
         straight-line estimates (``method="straight_line"``).
     facilities
         A registry (:mod:`siting.registry`): points indexed by id with ``name`` and ``kind``.

@@ -80,7 +80,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from siting import costs, pairing
 from siting._errors import PatrolError
-from siting._graph import GraphArrays, graph_arrays, snap
+from siting.graph import GraphArrays, Network, graph_arrays, snap
 
 __all__ = [
     "DEFAULT_SERVICE_MIN",
@@ -592,7 +592,7 @@ def _lonlat(frame: gpd.GeoDataFrame) -> tuple[F64, F64]:
     return np.asarray(geom.x, dtype=float), np.asarray(geom.y, dtype=float)
 
 
-def _net(network: Any) -> GraphArrays | None:
+def _net(network: Network) -> GraphArrays | None:
     if network is None or isinstance(network, GraphArrays):
         return network
     if isinstance(network, nx.Graph):
@@ -712,7 +712,7 @@ def _schedule(
 
 
 def plan(
-    network: Any,
+    network: Network,
     facilities: gpd.GeoDataFrame,
     pairings: pd.DataFrame | None = None,
     *,
@@ -737,7 +737,7 @@ def plan(
     Parameters
     ----------
     network
-        An osmnx-style graph, a compiled :class:`siting._graph.GraphArrays`, or ``None``
+        An osmnx-style graph, a compiled :class:`siting.graph.GraphArrays`, or ``None``
         (straight-line estimates).
     facilities
         A registry (points indexed by id, with ``name`` and ``kind``).

@@ -21,7 +21,7 @@ import math
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal
 
 import geopandas as gpd
 import networkx as nx
@@ -36,12 +36,12 @@ from scipy.spatial import cKDTree
 from siting import settings
 from siting._errors import CostError
 from siting.graph import GraphArrays, graph_arrays
+from siting.graph import Network as Network
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 B1 = npt.NDArray[np.bool_]
 Direction = Literal["to_facility", "from_facility"]
-Network: TypeAlias = nx.Graph | GraphArrays | None
 
 #: Accepted values of ``direction=``.
 DIRECTIONS: Final = ("to_facility", "from_facility")
@@ -223,7 +223,7 @@ def speed(value: float | None, default: float, name: str) -> float:
     return float(speed)
 
 
-def arrays(network: Any) -> GraphArrays | None:
+def arrays(network: Network) -> GraphArrays | None:
     """The compiled graph of ``network`` (``None`` means the straight-line fallback)."""
     if network is None or isinstance(network, GraphArrays):
         return network

@@ -49,7 +49,7 @@ Checks
 :func:`check_against`
     a network against the facilities, before any pairing: refuses a network of another place
     (more than a share of the facilities beyond the snap distance), reports facilities on
-    islands. Points are tied to nodes off the islands (:func:`siting._graph.snap`).
+    islands. Points are tied to nodes off the islands (:func:`siting.graph.snap`).
 
 Modules
 -------

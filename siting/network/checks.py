@@ -16,7 +16,7 @@ import pyproj
 import shapely
 
 from siting._errors import NetworkError
-from siting._graph import GraphArrays, components, edge_text, graph_arrays, snap
+from siting.graph import GraphArrays, components, edge_text, graph_arrays, snap
 from siting.network.speeds import _GEOD, _WGS84, MAX_SPEED_KPH, FloatArray
 
 # --- checks of a network: plausible speeds, components, coverage of the facilities ---------------
@@ -73,7 +73,7 @@ def check_speeds(
     Parameters
     ----------
     network
-        A road graph, or a compiled :class:`siting._graph.GraphArrays` (its fastest edge of each
+        A road graph, or a compiled :class:`siting.graph.GraphArrays` (its fastest edge of each
         node pair is checked, named by its end nodes).
     max_speed_kph
         The fastest plausible speed (default :data:`MAX_SPEED_KPH`).
@@ -182,12 +182,12 @@ def connectivity(network: nx.MultiDiGraph | GraphArrays) -> dict[str, Any]:
     Two nodes are in one strongly connected component when each can be reached from the other.
     The largest is the network proper; much smaller ones are islands (one-way dead ends, car
     parks, fragments at an extract's edge, roads not joined to the rest), where trips may be
-    impossible; points are not tied to them (:data:`siting._graph.ISLAND_SHARE`).
+    impossible; points are not tied to them (:data:`siting.graph.ISLAND_SHARE`).
 
     Parameters
     ----------
     network
-        A road graph, or a compiled :class:`siting._graph.GraphArrays` (lengths then count the
+        A road graph, or a compiled :class:`siting.graph.GraphArrays` (lengths then count the
         fastest edge of each node pair).
 
     Returns
@@ -292,7 +292,7 @@ def check_against(
     Parameters
     ----------
     network
-        A road graph or a compiled :class:`siting._graph.GraphArrays` (pass the compiled form
+        A road graph or a compiled :class:`siting.graph.GraphArrays` (pass the compiled form
         when you have it: a graph is compiled here).
     facilities
         The facilities (a GeoDataFrame of points, indexed by id; any CRS, WGS84 when unset).

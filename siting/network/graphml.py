@@ -12,8 +12,8 @@ from typing import Any
 import networkx as nx
 import pyproj
 
-from siting._graph import GraphError
 from siting._io import atomic_path
+from siting.graph import GraphError
 from siting.network.checks import check_speeds
 from siting.network.speeds import _WGS84, _existing_file, _merge_speeds, _set_travel_times, _table
 

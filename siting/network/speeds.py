@@ -23,8 +23,8 @@ import pyproj
 import shapely
 
 from siting._errors import DataError, NetworkError
-from siting._graph import GraphError
 from siting._tables import load_table, normalize_label
+from siting.graph import GraphError
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -419,7 +419,7 @@ def add_travel_times(
 
     Raises
     ------
-    siting._graph.GraphError
+    siting.graph.GraphError
         If an edge has no usable ``length``.
 
     Examples

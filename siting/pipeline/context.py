@@ -13,7 +13,7 @@ import pandas as pd
 from siting.pipeline.result import _Clock, _State
 
 if TYPE_CHECKING:
-    from siting._graph import GraphArrays
+    from siting.graph import GraphArrays
     from siting.layout import Layout
     from siting.pairing import Rules
     from siting.patrol import PatrolPlan

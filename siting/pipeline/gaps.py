@@ -14,7 +14,7 @@ from siting import (
     pairing,
     settings,
 )
-from siting._graph import GraphArrays
+from siting.graph import GraphArrays
 from siting.pipeline.result import GAP_COLUMNS, _State
 
 

@@ -25,13 +25,13 @@ from siting import (
 )
 from siting import layout as layouts
 from siting._errors import SitingError
-from siting._graph import GraphArrays, graph_arrays
 from siting._outdir import (
     KeepNumbered,
     OutputFolder,
     Replace,
     sha256_file,
 )
+from siting.graph import GraphArrays, graph_arrays
 from siting.pipeline.context import _Context
 from siting.pipeline.gaps import _all_village_gaps, _facility_gaps, _village_gaps, _village_nearest
 from siting.pipeline.inputs import _layout, _load_inputs, _versions
