@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
+from siting import _log
 from siting._errors import FolderError
 from siting._io import share_mode
 
@@ -506,11 +507,7 @@ class OutputFolder:
         except (OSError, ValueError):
             path.unlink(missing_ok=True)  # written atomically: unreadable means never committed
             return None
-        print(
-            f"[siting] 完成上次中断的写出 finishing an interrupted commit in {self.path}",
-            file=sys.stderr,
-            flush=True,
-        )
+        _log.warning(f"完成上次中断的写出 finishing an interrupted commit in {self.path}")
         result = self._apply(journal)
         return {"journal": journal, "result": result}
 
@@ -543,11 +540,9 @@ class OutputFolder:
             # nothing of this commit was applied to the folder yet: drop it, keep the earlier state
             shutil.rmtree(stage, ignore_errors=True)
             (self.path / JOURNAL).unlink(missing_ok=True)
-            print(
-                f"[siting] 放弃过期的写出 dropped a stale interrupted commit in {self.path}: "
-                "its registry changed since",
-                file=sys.stderr,
-                flush=True,
+            _log.warning(
+                f"放弃过期的写出 dropped a stale interrupted commit in {self.path}: "
+                "its registry changed since"
             )
             return result
         (self.path / manifest_name).unlink(missing_ok=True)

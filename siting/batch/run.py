@@ -20,7 +20,7 @@ import geopandas as gpd
 import networkx as nx
 import shapely
 
-from siting import __version__, pairing, settings
+from siting import __version__, _log, pairing, settings
 from siting._errors import BatchError, SitingError
 from siting._io import frame_sha256, write_text
 from siting._outdir import OutputFolder
@@ -74,9 +74,9 @@ def _start_client(scheduler: Any, workers: int | None, progress: bool) -> tuple[
     if progress:
         link = client.dashboard_link if _has_dashboard(client) else None
         where = f"a local cluster of {workers or os.cpu_count()} workers" if cluster else scheduler
-        print(f"[siting] batch on {where}", file=sys.stderr, flush=True)
+        _log.info(f"batch on {where}")
         if link:
-            print(f"[siting] Dask dashboard: {link}", file=sys.stderr, flush=True)
+            _log.info(f"Dask dashboard: {link}")
     return client, cluster
 
 
@@ -455,7 +455,7 @@ def _cut_list(
 ) -> list[OwnPartition]:
     """A planner's own list cut into groups with the batch's buffer (:func:`partition_list`)."""
     if progress:
-        print("[siting] 按分组切分名录 cutting the list into groups", file=sys.stderr, flush=True)
+        _log.info("按分组切分名录 cutting the list into groups")
     return partition_list(
         facilities,
         network,
@@ -470,12 +470,10 @@ def _cut_list(
 def _group_notes(parts: Sequence[OwnPartition], progress: bool) -> list[str]:
     """Say the groups; the notes for the manifest (groups that probably name one place)."""
     if progress:
-        print(
-            f"[siting] {len(parts)} 个分组 groups by {parts[0].group_by}: "
+        _log.info(
+            f"{len(parts)} 个分组 groups by {parts[0].group_by}: "
             + ", ".join(f"{p.name} ({len(p.home)})" for p in parts[:12])
-            + (" ..." if len(parts) > 12 else ""),
-            file=sys.stderr,
-            flush=True,
+            + (" ..." if len(parts) > 12 else "")
         )
     notes = [
         f"分组 {' 与 '.join(g)} 可能是同一地区，请统一写法 / groups {' and '.join(g)} probably "
@@ -483,7 +481,7 @@ def _group_notes(parts: Sequence[OwnPartition], progress: bool) -> list[str]:
         for g in similar_groups(p.key for p in parts)
     ]
     for note in notes:
-        print(f"[siting] 提示 WARNING: {note}", file=sys.stderr, flush=True)
+        _log.warning(f"提示 WARNING: {note}")
     return notes
 
 

@@ -76,7 +76,6 @@ import math
 import os
 import re
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -91,6 +90,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from siting import _log
 from siting._errors import DataError, NetworkError, OverpassError, SitingError
 from siting.regions import Region, StudyArea
 
@@ -147,7 +147,7 @@ class _AbsentError(Exception):
 
 
 def _say(text: str) -> None:
-    print(f"[siting] {text}", file=sys.stderr, flush=True)
+    _log.info(text)
 
 
 # --- the server ----------------------------------------------------------------------------------

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ import pandas as pd
 import shapely
 
 from siting import (
+    _log,
     pairing,
 )
 from siting.kinds import CLINIC_KINDS
@@ -161,7 +161,7 @@ class _Clock:
     @contextmanager
     def step(self, name: str, label: str) -> Iterator[None]:
         if self.progress:
-            print(f"[siting] {label} ...", file=sys.stderr, flush=True)
+            _log.info(f"{label} ...")
         t = time.perf_counter()
         yield
         self.timings[name] = round(time.perf_counter() - t, 3)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from siting import (
+    _log,
     registry,
 )
 from siting._errors import DataError, SitingError
@@ -455,12 +455,10 @@ def _already_applied(
     last = manifest.get("update") or {}
     if last.get("add_sha256") != add_sha or last.get("registry_sha256") != reg_sha:
         return None
-    print(
+    _log.warning(
         f"已完成：{add} 已于上次更新加入 {reg_path}，未作改动 / "
         "this update was already applied "
-        f"(added {len(last.get('added_ids', []))} facilities); nothing changed",
-        file=sys.stderr,
-        flush=True,
+        f"(added {len(last.get('added_ids', []))} facilities); nothing changed"
     )
     return UpdateResult(
         run=None,
