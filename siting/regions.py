@@ -58,7 +58,16 @@ from siting._errors import DataError, RegionNotFoundError
 from siting._reference import AGE_BANDS_60, ReferenceData, reference
 from siting._tables import load_table
 
-__all__ = ["Region", "StudyArea", "apportion", "available", "load", "resolve", "study_area"]
+__all__ = [
+    "Region",
+    "StudyArea",
+    "apportion",
+    "available",
+    "load",
+    "read_polygons",
+    "resolve",
+    "study_area",
+]
 
 _GOLDEN = math.pi * (3.0 - math.sqrt(5.0))
 WGS84_CRS = "EPSG:4326"
@@ -678,25 +687,52 @@ class StudyArea:
         return gpd.GeoDataFrame({"source": [self.source]}, geometry=[self.outline], crs=WGS84_CRS)
 
 
-def _read_boundary(path: str | os.PathLike[str]) -> BaseGeometry:
-    file = Path(path)
-    if not file.is_file():
-        msg = f"boundary file not found: {file}"
-        raise DataError(msg)
-    try:
-        shapes = gpd.read_file(file)
-    except Exception as exc:  # a damaged or foreign file: name it
-        msg = f"{file}: cannot read the boundary ({type(exc).__name__}: {exc})"
-        raise DataError(msg) from exc
+def read_polygons(source: str | os.PathLike[str] | gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The polygons of a boundary file (any CRS GDAL reads) or frame, in WGS84, made valid, with
+    their attribute columns; points, lines and empty rows are left out.
+
+    Raises
+    ------
+    siting.DataError
+        If the file is missing or unreadable, has no CRS, or holds no polygon.
+
+    >>> import shapely
+    >>> frame = gpd.GeoDataFrame({"name": ["甲"]}, geometry=[shapely.box(0, 0, 1000, 1000)],
+    ...                          crs="EPSG:32648")
+    >>> out = read_polygons(frame)
+    >>> list(out.columns), out.crs.to_string()
+    (['name', 'geometry'], 'EPSG:4326')
+    """
+    if isinstance(source, gpd.GeoDataFrame):
+        where, shapes = "boundaries", source
+    else:
+        file = Path(source)
+        where = str(file)
+        if not file.is_file():
+            msg = f"boundary file not found: {file} (边界文件不存在)"
+            raise DataError(msg)
+        try:
+            shapes = gpd.read_file(file)
+        except Exception as exc:  # a damaged or foreign file: name it
+            msg = f"{file}: cannot read the boundary ({type(exc).__name__}: {exc})"
+            raise DataError(msg) from exc
     if shapes.crs is None:
-        msg = f"{file}: the boundary has no CRS; save it with one (e.g. EPSG:4326)"
+        msg = f"{where}: the boundary has no CRS; save it with one (e.g. EPSG:4326)"
         raise DataError(msg)
     shapes = shapes[shapes.geometry.notna() & ~shapes.geometry.is_empty]
     polygons = shapes[shapes.geom_type.isin(["Polygon", "MultiPolygon"])]
     if polygons.empty:
-        msg = f"{file}: the boundary holds no polygon (found {sorted(set(shapes.geom_type))})"
+        msg = (
+            f"{where}: the boundary holds no polygon (found {sorted(set(shapes.geom_type))}) "
+            "(边界文件中没有面)"
+        )
         raise DataError(msg)
-    return shapely.make_valid(polygons.to_crs(WGS84_CRS).union_all())
+    out = polygons.to_crs(WGS84_CRS)
+    return out.set_geometry(shapely.make_valid(out.geometry.to_numpy()), crs=WGS84_CRS)
+
+
+def _read_boundary(path: str | os.PathLike[str]) -> BaseGeometry:
+    return shapely.make_valid(read_polygons(path).union_all())
 
 
 def study_area(

@@ -178,29 +178,10 @@ def _read_areas(
     boundaries: str | os.PathLike[str] | gpd.GeoDataFrame, column: str | None
 ) -> tuple[gpd.GeoDataFrame, str]:
     """The polygons of a boundary file (WGS84) with their group names, and the name column."""
-    from siting._errors import DataError
+    from siting.regions import read_polygons
 
     where = "boundaries" if isinstance(boundaries, gpd.GeoDataFrame) else str(boundaries)
-    if isinstance(boundaries, gpd.GeoDataFrame):
-        shapes = boundaries
-    else:
-        file = Path(boundaries)
-        if not file.is_file():
-            msg = f"boundary file not found: {file} (边界文件不存在)"
-            raise DataError(msg)
-        try:
-            shapes = gpd.read_file(file)
-        except Exception as exc:  # a damaged or foreign file: name it
-            msg = f"{file}: cannot read the boundaries ({type(exc).__name__}: {exc})"
-            raise DataError(msg) from exc
-    if shapes.crs is None:
-        msg = f"{where}: the boundaries have no CRS; save them with one (e.g. EPSG:4326)"
-        raise DataError(msg)
-    shapes = shapes[shapes.geometry.notna() & ~shapes.geometry.is_empty]
-    shapes = shapes[shapes.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if shapes.empty:
-        msg = f"{where}: the boundaries hold no polygon (边界文件中没有面)"
-        raise DataError(msg)
+    shapes = read_polygons(boundaries)
     if column is not None and column not in shapes.columns:
         cols = ", ".join(str(c) for c in shapes.columns if c != "geometry")
         msg = (
@@ -220,7 +201,7 @@ def _read_areas(
             raise BatchError(msg)
     areas = gpd.GeoDataFrame(
         {"key": names.astype(str).to_numpy()},
-        geometry=shapely.make_valid(shapes.to_crs("EPSG:4326").geometry.to_numpy()),
+        geometry=shapes.geometry.to_numpy(),
         crs="EPSG:4326",
     )
     areas = areas.dissolve(by="key", sort=True).reset_index()

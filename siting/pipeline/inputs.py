@@ -11,13 +11,14 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from siting import (
     __version__,
     registry,
 )
 from siting import layout as layouts
-from siting._errors import DataError, SitingError
+from siting._errors import SitingError
 from siting._io import frame_sha256
 from siting._outdir import (
     sha256_file,
@@ -91,14 +92,7 @@ def _load_inputs(
     if boundary is not None:
         if isinstance(boundary, str | os.PathLike):
             path = Path(boundary)
-            if not path.is_file():
-                msg = f"boundary file not found: {path}"
-                raise DataError(msg)
-            shapes = gpd.read_file(path)
-            if shapes.crs is None:
-                msg = f"{path}: the boundary has no CRS; save it with one (e.g. EPSG:4326)"
-                raise DataError(msg)
-            outline = shapes.to_crs(4326).union_all()
+            outline = shapely.make_valid(regions.read_polygons(path).union_all())
             inputs["boundary"] = {"path": str(path), "sha256": sha256_file(path)}
         else:
             outline = boundary
