@@ -16,19 +16,23 @@ text cells, never as formulas, whatever it begins with (``=HYPERLINK(...)`` stay
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
+import unicodedata
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
 import pandas as pd
+import xlsxwriter  # type: ignore[import-untyped]
 
 from siting import registry
 from siting._io import atomic_path
 
-__all__ = ["HEADERS", "by_county", "excel"]
+__all__ = ["HEADERS", "by_county", "excel", "text_width"]
 
 #: Chinese headers of the columns of siting's tables (the English name follows in the sheet).
 HEADERS: Final[Mapping[str, str]] = {
@@ -125,13 +129,70 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _text_cells(ws: Any) -> None:
-    """Every text value of a sheet as a text cell: openpyxl makes a string that begins with
-    ``=`` a formula, which a name or an id from the data must never be."""
-    for row in ws.iter_rows():
-        for cell in row:
-            if isinstance(cell.value, str) and cell.data_type != "s":
-                cell.data_type = "s"
+def text_width(text: str) -> int:
+    """Columns a text takes on screen: 2 for a wide (CJK) character, 1 otherwise.
+
+    >>> text_width("车程 km")
+    7
+    """
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+#: Rows read to size a column, and the narrowest and widest column (characters).
+_WIDTH_ROWS: Final = 200
+_MIN_WIDTH: Final = 8
+_MAX_WIDTH: Final = 60
+
+
+def _cells(values: pd.Series) -> list[Any]:
+    """A column as Python values: numbers as float/int, booleans as bool, the rest as text,
+    missing values as None (left blank)."""
+    if pd.api.types.is_bool_dtype(values.dtype) and not values.hasnans:
+        return [bool(v) for v in values.to_numpy()]
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        arr = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return [None if not math.isfinite(v) else v for v in arr.tolist()]
+    out: list[Any] = []
+    for v in values.to_numpy(dtype=object):
+        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
+            out.append(None)
+        elif isinstance(v, bool | np.bool_):
+            out.append(bool(v))
+        elif isinstance(v, int | float | np.integer | np.floating):
+            f = float(v)
+            out.append(f if math.isfinite(f) else None)
+        else:
+            out.append(str(v))
+    return out
+
+
+def _write_sheet(book: Any, name: str, frame: pd.DataFrame, header_format: Any) -> None:
+    """One sheet: a bold frozen header row, then every row; text stays text (never a formula),
+    numbers stay numbers, widths fit the first rows' text (wide characters counted twice)."""
+    ws = book.add_worksheet(name)
+    columns = [str(c) for c in frame.columns]
+    ws.write_row(0, 0, columns, header_format)
+    ws.freeze_panes(1, 0)
+    cols = [_cells(frame[c]) for c in frame.columns]
+    widths = [text_width(c) for c in columns]
+    for j, col in enumerate(cols):
+        for v in col[:_WIDTH_ROWS]:
+            if v is not None:
+                shown = f"{v:g}" if isinstance(v, float) else str(v)
+                widths[j] = max(widths[j], text_width(shown))
+    for j, w in enumerate(widths):
+        ws.set_column(j, j, min(max(_MIN_WIDTH, w + 2), _MAX_WIDTH))
+    write_string, write_number, write_boolean = ws.write_string, ws.write_number, ws.write_boolean
+    for i, row in enumerate(zip(*cols, strict=True), start=1):
+        for j, v in enumerate(row):
+            if v is None:
+                continue
+            if isinstance(v, str):
+                write_string(i, j, v)
+            elif isinstance(v, bool):
+                write_boolean(i, j, v)
+            else:
+                write_number(i, j, v)
 
 
 #: Date of the workbook's properties when ``SOURCE_DATE_EPOCH`` is not set.
@@ -141,8 +202,8 @@ _ZIP_DATE: Final = (1980, 1, 1, 0, 0, 0)
 _CORE_DATES: Final = re.compile(rb"(<dcterms:(created|modified)\b[^>]*>)[^<]*(</dcterms:\2>)")
 
 
-def _document_date() -> str:
-    """``SOURCE_DATE_EPOCH`` (reproducible builds) when set, else 2000-01-01, as W3CDTF."""
+def _document_datetime() -> dt.datetime:
+    """``SOURCE_DATE_EPOCH`` (reproducible builds) when set, else 2000-01-01."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     when = _FIXED_DATE
     if epoch.isdigit():
@@ -150,13 +211,18 @@ def _document_date() -> str:
             when = dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
         except (OverflowError, OSError, ValueError):  # out of range: keep the fixed date
             when = _FIXED_DATE
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when
+
+
+def _document_date() -> str:
+    """:func:`_document_datetime` as W3CDTF."""
+    return _document_datetime().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _reproducible_zip(path: Path) -> None:
     """Rewrite the workbook at ``path`` so that the same content gives the same bytes: fixed
     document dates in ``docProps/core.xml``, and every entry with a fixed date, attributes and
-    compression, in the order openpyxl wrote them."""
+    compression, in the order the writer wrote them."""
     with zipfile.ZipFile(path) as src:
         members = [(info.filename, src.read(info)) for info in src.infolist()]
     stamp = _document_date().encode()
@@ -306,14 +372,20 @@ def excel(
         if frame is not None:
             sheets.append((name, _headers(frame)))
     with atomic_path(target) as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            for name, frame in sheets:
-                _plain(frame).to_excel(writer, sheet_name=name, index=False)
-                ws = writer.sheets[name]
-                _text_cells(ws)
-                ws.freeze_panes = "A2"
-                for col in ws.columns:
-                    width = max(len(str(c.value or "")) for c in list(col)[:200])
-                    ws.column_dimensions[col[0].column_letter].width = min(max(8, width * 1.2), 60)
+        book = xlsxwriter.Workbook(
+            str(tmp),
+            {
+                # text from the data is text, whatever it begins with (=, http, digits)
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+                "constant_memory": True,
+            },
+        )
+        book.set_properties({"created": _document_datetime()})
+        header_format = book.add_format({"bold": True, "text_wrap": False})
+        for name, frame in sheets:
+            _write_sheet(book, name, _plain(frame), header_format)
+        book.close()
         _reproducible_zip(tmp)
     return target
