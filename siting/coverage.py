@@ -34,6 +34,7 @@ import pandas as pd
 from siting import costs
 from siting._errors import CoverageError
 from siting.costs import args as cost_args
+from siting.costs.args import TravelOptions
 from siting.graph import Network
 from siting.service_areas import (
     CONCAVE_RATIO,
@@ -182,11 +183,12 @@ def gaps(
     *,
     thresholds_min: float | Iterable[float] = (15, 30),
     kind: str | Iterable[str] | None = None,
-    direction: str = "to_facility",
+    direction: str | None = None,
     max_snap_m: float | None = None,
     access_speed_kph: float | None = None,
     detour_factor: float | None = None,
     straight_line_speed_kph: float | None = None,
+    options: TravelOptions | None = None,
 ) -> pd.DataFrame:
     """The demand points whose nearest facility lies beyond each threshold, or out of reach.
 
@@ -208,9 +210,13 @@ def gaps(
     kind
         Keep the facilities of this kind (or these kinds).
     direction
-        ``"to_facility"`` (trip from the demand point) or ``"from_facility"``.
+        ``"to_facility"`` (trip from the demand point) or ``"from_facility"``; ``None``: that of
+        ``options``, else ``"to_facility"``.
     max_snap_m, access_speed_kph, detour_factor, straight_line_speed_kph
         Overrides of :mod:`siting.settings`, as in :func:`siting.costs.nearest`.
+    options
+        A :class:`~siting.costs.args.TravelOptions` (snap distance, speeds, detour factor,
+        direction) instead of the separate keywords; a keyword given as well overrides its field.
 
     Returns
     -------
@@ -242,6 +248,7 @@ def gaps(
         access_speed_kph=access_speed_kph,
         detour_factor=detour_factor,
         straight_line_speed_kph=straight_line_speed_kph,
+        options=options,
     )
     minutes = near["time_s"].to_numpy(dtype=np.float64) / 60.0
     reachable = near["reachable"].to_numpy(dtype=bool)
@@ -295,11 +302,12 @@ def covered_population(
     pop_column: str = "pop_65plus",
     by: str | Sequence[str] = ("county_code", "township_code"),
     names: Mapping[str, pd.Series | Mapping[Any, str]] | None = None,
-    direction: str = "to_facility",
+    direction: str | None = None,
     max_snap_m: float | None = None,
     access_speed_kph: float | None = None,
     detour_factor: float | None = None,
     straight_line_speed_kph: float | None = None,
+    options: TravelOptions | None = None,
 ) -> pd.DataFrame:
     """Elderly population within each threshold of a facility, by area (county, township ...).
 
@@ -331,6 +339,9 @@ def covered_population(
         ``{"county_code": region.counties["name"], "township_code": region.townships["name"]}``.
     direction, max_snap_m, access_speed_kph, detour_factor, straight_line_speed_kph
         As in :func:`siting.costs.nearest`.
+    options
+        A :class:`~siting.costs.args.TravelOptions` (snap distance, speeds, detour factor,
+        direction) instead of the separate keywords; a keyword given as well overrides its field.
 
     Returns
     -------
@@ -383,6 +394,7 @@ def covered_population(
         access_speed_kph=access_speed_kph,
         detour_factor=detour_factor,
         straight_line_speed_kph=straight_line_speed_kph,
+        options=options,
     )
     seconds = np.where(
         near["reachable"].to_numpy(dtype=bool), near["time_s"].to_numpy(dtype=np.float64), np.inf
@@ -639,11 +651,12 @@ def e2sfca(
     weights: Sequence[float] = E2SFCA_WEIGHTS,
     kind: str | Iterable[str] | None = None,
     per: float = 1000.0,
-    direction: str = "to_facility",
+    direction: str | None = None,
     max_snap_m: float | None = None,
     access_speed_kph: float | None = None,
     detour_factor: float | None = None,
     straight_line_speed_kph: float | None = None,
+    options: TravelOptions | None = None,
 ) -> pd.DataFrame:
     """Enhanced Two-Step Floating Catchment Area access (E2SFCA) of every demand point.
 
@@ -676,6 +689,9 @@ def e2sfca(
         elderly).
     direction, max_snap_m, access_speed_kph, detour_factor, straight_line_speed_kph
         As in :func:`siting.costs.reach` (default: the trip from the village to the facility).
+    options
+        A :class:`~siting.costs.args.TravelOptions` (snap distance, speeds, detour factor,
+        direction) instead of the separate keywords; a keyword given as well overrides its field.
 
     Returns
     -------
@@ -711,6 +727,7 @@ def e2sfca(
         access_speed_kph=access_speed_kph,
         detour_factor=detour_factor,
         straight_line_speed_kph=straight_line_speed_kph,
+        options=options,
     )
     out = e2sfca_from_pairs(
         pairs,

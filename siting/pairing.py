@@ -42,6 +42,8 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from siting import costs, registry, settings
 from siting._errors import DataError, InfeasibleError, PairingRuleError, SitingError
 from siting._issues import Problems
+from siting.costs import args as cost_args
+from siting.costs.args import TravelOptions
 from siting.graph import GraphArrays, Network, graph_arrays
 
 __all__ = [
@@ -810,6 +812,7 @@ def pair(
     previous: Mapping[str, pd.DataFrame] | None = None,
     added: Iterable[Any] | None = None,
     raw: dict[str, pd.DataFrame] | None = None,
+    options: TravelOptions | None = None,
     **cost_kw: Any,
 ) -> pd.DataFrame:
     """Pair every elderly-care facility with its nearest partner under each rule.
@@ -847,6 +850,10 @@ def pair(
         best of each part's k nearest) and only for the added facilities to pair. The result
         equals a full recompute. Capacity-aware rules are always solved in full (the
         assignment is global).
+    options
+        A :class:`~siting.costs.args.TravelOptions` (snap distance, speeds, detour factor,
+        direction) instead of the separate keywords; a keyword given as well overrides its field.
+        Its ``direction`` is not used: each rule's (or ``direction=``) decides.
     cost_kw
         Passed to :func:`siting.costs.nearest` (``max_snap_m``, ``access_speed_kph`` ...).
 
@@ -857,6 +864,8 @@ def pair(
         facilities of its ``from`` kinds in registry order, ranks 1..k (and the assigned
         partner's row when capacity moves it beyond ``k``).
     """
+    cost_args.with_options(options, None, None, None, None, None)  # a wrong type fails here
+    cost_kw = {**cost_kw, "options": options}
     rs = load_rules(rules)
     chosen = list(rs) if only is None else [rs.get(r) for r in only]
     if not isinstance(facilities, gpd.GeoDataFrame):
@@ -998,7 +1007,10 @@ def _nearest(
     if len(old) != k * int((~new_dem).sum()):
         msg = "the earlier result does not match the facilities (run in full instead)"
         raise SitingError(msg)
-    max_snap = float(cost_kw.get("max_snap_m") or settings.max_snap_m)
+    snap_m = cost_args.with_options(
+        cost_kw.get("options"), None, cost_kw.get("max_snap_m"), None, None, None
+    )[1]
+    max_snap = float(snap_m or settings.max_snap_m)
     parts = []
     if (~new_dem).any():
         kept = demand[~new_dem]

@@ -24,6 +24,7 @@ from shapely import points
 from siting import costs, coverage
 from siting import settings as ssettings
 from siting._graph import graph_arrays
+from siting.costs import TravelOptions
 from siting.coverage import (
     CoverageError,
     covered_population,
@@ -594,3 +595,74 @@ def test_xuanhan_service_areas_and_e2sfca(xuanhan: dict[str, Any]) -> None:
     beds = float(reg.loc[reg["kind"] == "nursing_home", "beds"].sum())
     shared = float((scores["access"] * region.villages["pop_65plus"].to_numpy()).sum() / 1000)
     assert 0 < shared <= beds + 1e-6
+
+
+# --- options= (TravelOptions) --------------------------------------------------------------------
+
+
+def straight_setup() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Four villages 1-11 km north of a nursing home (straight-line times 2.5-24.5 min)."""
+    dem = gpd.GeoDataFrame(
+        {
+            "pop_65plus": [100, 200, 300, 400],
+            "county_code": ["511700"] * 4,
+            "township_code": ["511700001", "511700001", "511700002", "511700002"],
+        },
+        geometry=points([LON0] * 4, [LAT0 + d for d in (0.01, 0.03, 0.06, 0.1)]),
+        index=pd.Index(["v1", "v2", "v3", "v4"], name="id"),
+        crs=4326,
+    )
+    fac = gpd.GeoDataFrame(
+        {"kind": ["nursing_home"], "beds": [50]},
+        geometry=points([LON0], [LAT0]),
+        index=pd.Index(["NH-1"], name="id"),
+        crs=4326,
+    )
+    return dem, fac
+
+
+def test_travel_options_act_as_the_keywords() -> None:
+    dem, fac = straight_setup()
+    slow = TravelOptions(detour_factor=2.0)
+    calls: list[Any] = [
+        lambda **kw: gaps(None, dem, fac, thresholds_min=(10, 20), **kw),
+        lambda **kw: covered_population(None, dem, fac, thresholds_min=(10, 20), **kw),
+        lambda **kw: e2sfca(None, dem, fac, **kw),
+    ]
+    for call in calls:
+        kw = call(detour_factor=2.0)
+        pd.testing.assert_frame_equal(call(options=slow), kw)
+        assert not call().equals(kw)  # the detour factor changes the result
+        # a keyword given as well wins over the field of options
+        pd.testing.assert_frame_equal(
+            call(detour_factor=2.0, options=TravelOptions(detour_factor=3.0)), kw
+        )
+        with pytest.raises(TypeError, match="options must be a TravelOptions, got dict"):
+            call(options={"detour_factor": 2.0})
+
+
+def test_travel_options_snap_distance_and_direction() -> None:
+    g = graph(LINE, LINE_EDGES)
+    fac = at(g, {"HC-1": "a"})
+    dem = at(g, {"v-b": "b", "v-d": "d"})
+    dem = dem.set_geometry(dem.geometry.translate(0.0, 0.001))  # about 110 m off the road
+    kw = gaps(g, dem, fac, thresholds_min=2, max_snap_m=50.0)
+    pd.testing.assert_frame_equal(
+        gaps(g, dem, fac, thresholds_min=2, options=TravelOptions(max_snap_m=50.0)), kw
+    )
+    assert kw["snap_flag"].all() and not gaps(g, dem, fac, thresholds_min=2)["snap_flag"].any()
+    wins = gaps(
+        g, dem, fac, thresholds_min=2, max_snap_m=500.0, options=TravelOptions(max_snap_m=50.0)
+    )
+    assert not wins["snap_flag"].any()
+    # direction: that of options unless direction= is given
+    one = graph({"a": (0, 0), "b": (1, 0)}, [("a", "b", 60, 1000)], two_way=False)
+    hc, vil = at(one, {"HC-1": "b"}), at(one, {"v-a": "a"}, pop_65plus=[10], county_code=["1"])
+    back = TravelOptions(direction="from_facility")
+    assert gaps(one, vil, hc, thresholds_min=2, options=back)["reachable"].tolist() == [False]
+    assert gaps(one, vil, hc, thresholds_min=2, options=back, direction="to_facility").empty
+    cover = covered_population(one, vil, hc, thresholds_min=2, by="county_code", options=back)
+    assert cover["pop_covered"].tolist() == [0.0, 0.0]
+    scores = e2sfca(one, vil, hc.assign(beds=[5]), options=back)
+    assert scores["n_supply_in_catchment"].tolist() == [0]
+    assert e2sfca(one, vil, hc.assign(beds=[5]))["n_supply_in_catchment"].tolist() == [1]

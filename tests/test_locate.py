@@ -24,6 +24,7 @@ from spopt.locate import LSCP, MCLP, PMedian
 
 import siting
 from siting import costs, locate
+from siting.costs import TravelOptions
 from siting.locate import (
     LocateError,
     LocateInfeasibleError,
@@ -531,3 +532,111 @@ def test_cli_locate_writes_recommendations_colocation_and_map(
     with pytest.raises(SystemExit) as bad:
         main(["locate", "--region", "xuanhan", "--model", "best", "--out", str(out)])
     assert bad.value.code == 2
+
+
+# --- options= (TravelOptions) --------------------------------------------------------------------
+
+
+def _line_case() -> dict[str, Any]:
+    """Villages every 0.1 degree (about 9.6 km) east of a clinic; candidate sites at each."""
+    lon0, lat = 106.0, 30.8
+    return {
+        "region": None,
+        "network": None,
+        "facilities": _points({"HC-1": (lon0, lat)}, kind=["health_center"]),
+        "demand": _points(
+            {f"v{i}": (lon0 + 0.1 * i, lat) for i in range(5)}, pop_65plus=[100, 100, 100, 300, 300]
+        ),
+        "candidates": _points({f"s{i}": (lon0 + 0.1 * i, lat) for i in range(1, 5)}),
+    }
+
+
+def _same(a: locate.LocateResult, b: locate.LocateResult) -> None:
+    pd.testing.assert_frame_equal(a.recommendations, b.recommendations)
+    drop = ("solve_time_s",)  # the only field that may differ between two equal solves
+    assert {k: v for k, v in a.summary().items() if k not in drop} == {
+        k: v for k, v in b.summary().items() if k not in drop
+    }
+
+
+@pytest.mark.parametrize(("model", "p"), [("mclp", 1), ("p_median", 2), ("lscp", None)])
+def test_recommend_travel_options_act_as_the_settings(
+    model: str, p: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = _line_case()
+    run: Callable[..., locate.LocateResult] = lambda **kw: locate.recommend(  # noqa: E731
+        **case, model=model, p=p, threshold_min=25, **kw
+    )
+    base = run()
+    opt = run(options=TravelOptions(detour_factor=2.0))
+    assert opt.coverage_before < base.coverage_before  # the detour factor acts
+    # recommend has no detour_factor keyword: the same value from siting.settings is the same run
+    monkeypatch.setattr(siting.settings, "detour_factor", 2.0)
+    _same(opt, run())
+
+
+def test_recommend_direction_from_options_and_keyword() -> None:
+    import networkx as nx
+
+    g = nx.MultiDiGraph(crs="EPSG:4326")
+    g.add_node("a", x=106.0, y=30.8)
+    g.add_node("b", x=106.01, y=30.8)
+    g.add_edge("a", "b", travel_time=60.0, length=1000.0)  # one way: a -> b
+    case = {
+        "region": None,
+        "network": g,
+        "facilities": None,
+        "demand": _points({"v": (106.0, 30.8)}, pop_65plus=[10]),
+        "candidates": _points({"s": (106.01, 30.8)}),
+        "model": "lscp",
+        "threshold_min": 2,
+    }
+    back = TravelOptions(direction="from_facility")
+    assert locate.recommend(**case).status == "optimal"  # v -> s in one minute
+    with pytest.raises(LocateInfeasibleError):  # s -> v: no road
+        locate.recommend(**case, options=back)
+    with pytest.raises(LocateInfeasibleError):
+        locate.recommend(**case, direction="from_facility")
+    _same(locate.recommend(**case, options=back, direction="to_facility"), locate.recommend(**case))
+
+
+def test_locate_travel_options_of_a_wrong_type_are_refused() -> None:
+    with pytest.raises(TypeError, match="options must be a TravelOptions, got dict"):
+        bad: Any = {"detour_factor": 2.0}
+        locate.recommend(**_line_case(), model="mclp", p=1, options=bad)
+    with pytest.raises(TypeError, match="options must be a TravelOptions, got str"):
+        locate.colocation(_line_case()["facilities"], None, options="fast")  # type: ignore[arg-type]
+
+
+def test_colocation_travel_options_direction(xuanhan) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    import networkx as nx
+
+    g = nx.MultiDiGraph(crs="EPSG:4326")
+    for node, lon in (("a", 107.5), ("b", 107.52), ("c", 107.54)):
+        g.add_node(node, x=lon, y=31.5)
+    g.add_edge("a", "b", travel_time=60.0, length=1000.0)  # one way: a -> b -> c
+    g.add_edge("b", "c", travel_time=60.0, length=1000.0)
+    health = _points(
+        {"HC-a": (107.5, 31.5), "HC-c": (107.54, 31.5)},
+        kind=["health_center"] * 2,
+        name=["甲卫生院", "丙卫生院"],
+    )
+    villages = _points(
+        {"V-b": (107.52, 31.5)},
+        pop_65plus=[70],
+        county_code=["511722"],
+        township_code=["511722001"],
+        population_source=["modelled"],
+    )
+    region = dataclasses.replace(xuanhan[0], villages=villages)
+
+    def catchments(**kw: Any) -> dict[str, float]:
+        out = locate.colocation(health, region, network=g, **kw)
+        return dict(zip(out["facility_id"], out["catchment_pop"], strict=True))
+
+    # to the health centre, V-b reaches HC-c only; from it, HC-a only
+    assert catchments() == {"HC-c": 70.0, "HC-a": 0.0}
+    back = catchments(options=TravelOptions(direction="from_facility", detour_factor=2.0))
+    assert back == {"HC-a": 70.0, "HC-c": 0.0}

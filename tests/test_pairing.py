@@ -16,6 +16,7 @@ from graphs import grid_graph
 from shapely import points
 
 from siting import pairing, registry
+from siting.costs import TravelOptions
 from siting.pairing import PairingRuleError, load_rules, pair
 
 LON0, LAT0 = 106.08, 30.80
@@ -415,3 +416,90 @@ def test_rule_file_problems_all_at_once(tmp_path: Path) -> None:
     with pytest.raises(PairingRuleError) as one:
         load_rules({"rules": rules["rules"][1:3]})
     assert str(one.value) == "pairing rules: rules[0] (b): threshold_min: must be positive, got -1"
+
+
+# --- options= (TravelOptions) --------------------------------------------------------------------
+
+
+def shifted(g: nx.MultiDiGraph) -> gpd.GeoDataFrame:
+    """Three homes and two centres, each about 100 m north of its graph node."""
+    fac = registry_at(
+        g,
+        [
+            ("NH-1", "nursing_home", 0),
+            ("NH-2", "nursing_home", 16),
+            ("NH-3", "nursing_home", 30),
+            ("HC-1", "health_center", 10),
+            ("HC-2", "health_center", 40),
+        ],
+        capacity=[pd.NA, pd.NA, pd.NA, 2, 2],
+    )
+    fac["capacity"] = fac["capacity"].astype("Int64")
+    return fac.set_geometry(fac.geometry.translate(0.0, 0.001))
+
+
+@pytest.mark.parametrize("capacity", [False, True])
+def test_travel_options_act_as_the_keywords(capacity: bool) -> None:
+    g = grid_graph(41, one_way_share=0.0)
+    fac = shifted(g)
+    base = pair(None, fac, RULES_ONE, capacity=capacity)
+    # detour factor: straight-line times
+    kw = pair(None, fac, RULES_ONE, capacity=capacity, detour_factor=2.0)
+    opt = pair(None, fac, RULES_ONE, capacity=capacity, options=TravelOptions(detour_factor=2.0))
+    pd.testing.assert_frame_equal(opt, kw)
+    assert not kw["travel_time_min"].equals(base["travel_time_min"])  # the option acts
+    both = pair(
+        None,
+        fac,
+        RULES_ONE,
+        capacity=capacity,
+        detour_factor=2.0,
+        options=TravelOptions(detour_factor=3.0),
+    )
+    pd.testing.assert_frame_equal(both, kw)  # the keyword wins
+    # snap distance: the 100 m access legs are flagged beyond 50 m
+    snap_kw = pair(g, fac, RULES_ONE, capacity=capacity, max_snap_m=50.0)
+    snap_opt = pair(g, fac, RULES_ONE, capacity=capacity, options=TravelOptions(max_snap_m=50.0))
+    pd.testing.assert_frame_equal(snap_opt, snap_kw)
+    assert snap_kw["snap_flag"].all()
+    assert not pair(g, fac, RULES_ONE, capacity=capacity)["snap_flag"].any()
+    wins = pair(
+        g, fac, RULES_ONE, capacity=capacity, max_snap_m=500.0, options=TravelOptions(max_snap_m=50)
+    )
+    assert not wins["snap_flag"].any()
+
+
+def test_travel_options_direction_is_the_rules() -> None:
+    g = grid_graph(42, one_way_share=0.5)
+    fac = registry_at(
+        g,
+        [("NH-1", "nursing_home", 0), ("NH-2", "nursing_home", 24), ("HC-1", "health_center", 48)],
+    )
+    to = pair(g, fac, RULES_ONE)
+    back = pair(g, fac, RULES_ONE, direction="from_partner")
+    assert not to["travel_time_min"].equals(back["travel_time_min"])  # one-way streets
+    # a rule's direction (or direction=) decides, never options.direction
+    opts = TravelOptions(direction="from_facility")
+    pd.testing.assert_frame_equal(pair(g, fac, RULES_ONE, options=opts), to)
+    pd.testing.assert_frame_equal(
+        pair(g, fac, RULES_ONE, options=opts, direction="from_partner"), back
+    )
+
+
+def test_incremental_pairing_uses_the_options_snap_distance() -> None:
+    g = grid_graph(43)
+    fac = shifted(g)
+    opts = TravelOptions(max_snap_m=50.0)
+    raw: dict[str, pd.DataFrame] = {}
+    pair(g, fac.drop(index=["HC-2", "NH-3"]), RULES_ONE, raw=raw, options=opts)
+    full = pair(g, fac, RULES_ONE, options=opts)
+    inc = pair(g, fac, RULES_ONE, previous=raw, added=["HC-2", "NH-3"], options=opts)
+    pd.testing.assert_frame_equal(inc, full)
+    assert full["snap_flag"].all()
+
+
+def test_travel_options_of_a_wrong_type_are_refused() -> None:
+    g = grid_graph(44)
+    fac = shifted(g)
+    with pytest.raises(TypeError, match="options must be a TravelOptions, got dict"):
+        pair(g, fac, RULES_ONE, options={"max_snap_m": 50.0})  # type: ignore[arg-type]

@@ -11,6 +11,8 @@ import shapely
 from scipy.spatial import cKDTree
 
 from siting import costs
+from siting.costs import args as cost_args
+from siting.costs.args import TravelOptions
 from siting.crs import metric_crs
 from siting.locate.base import (
     COLOCATION_COLUMNS,
@@ -37,6 +39,7 @@ def colocation(
     health_kinds: Sequence[str] = ("health_center", "community_health_center"),
     care_kinds: Sequence[str] = ("nursing_home",),
     pop_column: str = "pop_65plus",
+    options: TravelOptions | None = None,
 ) -> pd.DataFrame:
     """两院一体: health centres with no nursing home within ``distance_m``, by catchment.
 
@@ -61,6 +64,9 @@ def colocation(
         The kinds of health centre, and of elderly-care facility that counts as the partner.
     pop_column
         Elderly population column of ``region.villages``.
+    options
+        A :class:`~siting.costs.args.TravelOptions` (snap distance, speeds, detour factor,
+        direction) for the catchment search (default: those of :mod:`siting.settings`).
 
     Returns
     -------
@@ -77,6 +83,7 @@ def colocation(
     True
     """
     dist = _number(distance_m, "distance_m")
+    cost_args.with_options(options, None, None, None, None, None)  # a wrong type fails here
     if region is not None and not isinstance(region, Region):
         msg = f"region must be a Region or None, got {type(region).__name__}"
         raise TypeError(msg)
@@ -104,7 +111,7 @@ def colocation(
         i_care = np.full(len(health), -1, dtype=np.int64)
     lonely = d_care > dist
     if len(health) and region is not None:
-        near = costs.nearest(network, region.villages, health, k=1)
+        near = costs.nearest(network, region.villages, health, k=1, options=options)
         ok = near["reachable"].to_numpy(dtype=bool)
         fac = pd.Index(near["facility_id"].to_numpy(dtype=object)[ok])
         pos = health.index.get_indexer(fac)

@@ -15,6 +15,7 @@ import shapely
 from siting import costs, coverage, registry
 from siting._errors import LocateError, LocateInfeasibleError
 from siting.costs import args as cost_args
+from siting.costs.args import TravelOptions
 from siting.locate.base import (
     _MODEL_EN,
     _MODEL_ZH,
@@ -495,7 +496,8 @@ def recommend(
     cutoff_min: float | None = None,
     time_limit_s: float = 60.0,
     mip_gap: float = 0.0,
-    direction: str = "to_facility",
+    direction: str | None = None,
+    options: TravelOptions | None = None,
 ) -> LocateResult:
     """Where to add facilities of ``kind``: LSCP, MCLP or p-median over a road network.
 
@@ -540,7 +542,11 @@ def recommend(
     time_limit_s, mip_gap
         HiGHS's time limit (seconds) and relative optimality gap (0: prove optimality).
     direction
-        As in :func:`siting.costs.reach`.
+        As in :func:`siting.costs.reach` (``None``: that of ``options``, else
+        ``"to_facility"``).
+    options
+        A :class:`~siting.costs.args.TravelOptions` (snap distance, speeds, detour factor,
+        direction) instead of the separate keywords; a keyword given as well overrides its field.
 
     Returns
     -------
@@ -564,6 +570,7 @@ def recommend(
     ('optimal', 3, True)
     """
     args = _model_args(model, threshold_min, time_limit_s, mip_gap, p, capacity, existing_capacity)
+    cost_args.with_options(options, direction, None, None, None, None)  # a wrong type fails here
     mdl, threshold, t_limit, gap_req = args.model, args.threshold, args.time_limit_s, args.mip_gap
     cutoff0 = None if cutoff_min is None else _number(cutoff_min, "cutoff_min")
     if nearest_k is not None and (
@@ -585,7 +592,7 @@ def recommend(
     if mdl != "lscp":
         _count(p, "p", n_cand)
     arrays = cost_args.arrays(network)
-    kw = {"direction": direction}
+    kw: dict[str, Any] = {"direction": direction, "options": options}
     method = costs.STRAIGHT_LINE if arrays is None else costs.NETWORK
 
     k0: int | None = None
