@@ -1010,7 +1010,7 @@ def _nearest(
     snap_m = cost_args.with_options(
         cost_kw.get("options"), None, cost_kw.get("max_snap_m"), None, None, None
     )[1]
-    max_snap = float(snap_m or settings.max_snap_m)
+    max_snap = float(settings.max_snap_m if snap_m is None else snap_m)
     parts = []
     if (~new_dem).any():
         kept = demand[~new_dem]
