@@ -442,7 +442,7 @@ class OutputFolder:
     def commit(
         self,
         writers: Mapping[str, Callable[[Path], None]],
-        manifest_text: str,
+        manifest_text: str | Callable[[Mapping[str, float]], str],
         *,
         extra: Sequence[Replace | KeepNumbered] = (),
         stage: Path | None = None,
@@ -450,20 +450,28 @@ class OutputFolder:
         """Write every file (``writers``: relative name -> function writing that path) and the
         manifest, and apply ``extra`` moves, all or nothing (see the module docstring).
 
+        ``manifest_text`` is the manifest, or a function making it from the seconds each file
+        took to write (name -> seconds), called once every other file is staged, so that the
+        manifest can time the writing too.
+
         A failure while writing (a full disk, say) removes the staged files and leaves the
         folder as it was; it is raised as :class:`FolderError` with one clear line.
         """
         stage = stage or self.stage()
+        seconds: dict[str, float] = {}
         try:
             for name, write in writers.items():
                 if not self._inside(name):
                     msg = f"output name {name!r} is outside {self.path}"
                     raise ValueError(msg)
                 (stage / name).parent.mkdir(parents=True, exist_ok=True)
+                t = time.perf_counter()
                 write(stage / name)
+                seconds[name] = round(time.perf_counter() - t, 3)
                 fault_point(f"stage:{name}")
             manifest_path = stage / self.manifest_name
-            manifest_path.write_text(manifest_text, encoding="utf-8")
+            text = manifest_text if isinstance(manifest_text, str) else manifest_text(seconds)
+            manifest_path.write_text(text, encoding="utf-8")
             for p in stage.rglob("*"):
                 if p.is_file():
                     share_mode(p)
