@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (Python 3.11+) and install siting with its development tools.
+# Create .venv (Python 3.11+) and install siting with every extra ([all]: patrol, batch, osm,
+# maps) and its development tools.
 # Usage: scripts/setup.sh            (idempotent; re-run after pulling)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+.venv/bin/python -m pip install --quiet -e ".[all,dev]"
 # Debian's Chromium (the browser tests of the offline meeting maps) and the Noto CJK font
 # (Chinese text on static maps), when missing and apt-get is at hand
 if command -v apt-get >/dev/null 2>&1 &&

@@ -34,6 +34,7 @@ from siting import (
 from siting._errors import (
     DataError,
     Issue,
+    MissingDependencyError,
     RegionNotFoundError,
     SitingError,
     ValidationError,
@@ -48,6 +49,7 @@ from siting.registry import write as write_registry
 __all__ = [
     "DataError",
     "Issue",
+    "MissingDependencyError",
     "Region",
     "RegionNotFoundError",
     "SitingError",

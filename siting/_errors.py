@@ -31,6 +31,7 @@ __all__ = [
     "LocateError",
     "LocateInfeasibleError",
     "MapError",
+    "MissingDependencyError",
     "NetworkError",
     "OverpassError",
     "PairingRuleError",
@@ -95,6 +96,19 @@ class ValidationError(SitingError, ValueError):
         if len(errors) > 50:
             lines.append(f"  ... and {len(errors) - 50} more")
         super().__init__("\n".join(lines))
+
+
+class MissingDependencyError(SitingError, ImportError):
+    """An optional dependency (an extra of the package, ``siting[patrol]`` ...) is not installed.
+
+    An ``ImportError`` too; ``module`` is the module that could not be imported and ``extra``
+    the extra that installs it (:func:`siting._optional.require` raises it).
+    """
+
+    def __init__(self, msg: str, *, module: str, extra: str) -> None:
+        super().__init__(msg, name=module)
+        self.module = module
+        self.extra = extra
 
 
 # --- the errors of each room (defined here, importable from their modules too) -----------------

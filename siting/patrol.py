@@ -33,7 +33,9 @@ Model
   every stop fits), then guided local search stopped after ``solution_limit`` solutions; a time
   dimension holds the working day and a disjunction per stop lets a stop be left out at a cost
   above any route. Times enter OR-Tools as whole milliseconds. :func:`solve_routes` exposes the
-  solver (also for several doctors sharing one day).
+  solver (also for several doctors sharing one day). OR-Tools is an extra
+  (``pip install 'siting[patrol]'``): :func:`plan` needs it, :func:`solve_routes` only when it
+  uses it.
 * **Nothing is dropped silently.** A facility without a clinic, one whose single visit (there,
   service, back) is longer than the working day, one the clinic cannot reach, and every visit
   that did not fit in its day are listed in :attr:`PatrolPlan.gaps` with the reason in Chinese
@@ -80,6 +82,8 @@ from scipy.sparse.csgraph import dijkstra
 
 from siting import costs, pairing
 from siting._errors import PatrolError
+from siting._optional import require
+from siting.costs.args import TravelOptions, with_options
 from siting.graph import GraphArrays, Network, graph_arrays, snap
 
 __all__ = [
@@ -363,8 +367,13 @@ def _held_karp(t: F64, service: F64, day_s: float) -> Solution:
 
 
 def _ortools() -> tuple[Any, Any]:
-    """The OR-Tools routing wrapper and its enums (imported on first use; untyped)."""
-    cp = importlib.import_module("ortools.constraint_solver.pywrapcp")
+    """The OR-Tools routing wrapper and its enums (imported on first use; untyped).
+
+    Raises :class:`siting.MissingDependencyError` (``siting[patrol]``) without OR-Tools.
+    """
+    cp = require(
+        "ortools.constraint_solver.pywrapcp", "patrol", "巡诊路线规划", purpose="patrol routes"
+    )
     enums = importlib.import_module("ortools.constraint_solver.routing_enums_pb2")
     return cp, enums
 
@@ -456,6 +465,13 @@ def solve_routes(
     Returns
     -------
     Solution
+
+    Raises
+    ------
+    siting.MissingDependencyError
+        The solve needs OR-Tools (more than ``exact_max_stops`` stops, or several vehicles)
+        and it is not installed (``pip install 'siting[patrol]'``); the exact solver needs
+        nothing more.
 
     Examples
     --------
@@ -730,6 +746,11 @@ def plan(
     time_limit_s: float = 30.0,
     solution_limit: int = _SOLUTION_LIMIT,
     exact_max_stops: int = 9,
+    max_snap_m: float | None = None,
+    access_speed_kph: float | None = None,
+    detour_factor: float | None = None,
+    straight_line_speed_kph: float | None = None,
+    options: TravelOptions | None = None,
     **cost_kw: Any,
 ) -> PatrolPlan:
     """Plan the patrols (巡诊) of every clinic to its paired facilities over a horizon.
@@ -771,12 +792,27 @@ def plan(
         Patrol threshold (minutes from the clinic); default the pairing rule's.
     time_limit_s, solution_limit, exact_max_stops
         Solver limits (see :func:`solve_routes` and the module's *Determinism*).
+    max_snap_m, access_speed_kph, detour_factor, straight_line_speed_kph
+        Overrides of :mod:`siting.settings` for the travel times (:func:`siting.costs.od_matrix`
+        and, without ``pairings``, :func:`siting.pairing.pair`).
+    options
+        A :class:`siting.costs.TravelOptions` instead of the separate keywords; a keyword given
+        as well overrides its field (its ``direction`` is not used: patrols go both ways).
     cost_kw
-        Passed to :func:`siting.costs.od_matrix` (``max_snap_m``, ``access_speed_kph`` ...).
+        Other keywords, passed to :func:`siting.costs.od_matrix` and
+        :func:`siting.pairing.pair`.
 
     Returns
     -------
     PatrolPlan
+
+    Raises
+    ------
+    siting.MissingDependencyError
+        OR-Tools is not installed (``pip install 'siting[patrol]'``). A plan needs it even when
+        every day happens to be small enough for the exact solver, so that whether a plan can be
+        made depends on what is installed, never on the data. (:func:`solve_routes` imports it
+        only when it uses it.)
 
     Examples
     --------
@@ -791,6 +827,17 @@ def plan(
     True
     """
     started = time.perf_counter()
+    _ortools()  # before any work: a plan needs OR-Tools (siting[patrol])
+    _, snap_m, access, detour, straight = with_options(
+        options, None, max_snap_m, access_speed_kph, detour_factor, straight_line_speed_kph
+    )
+    travel = {
+        "max_snap_m": snap_m,
+        "access_speed_kph": access,
+        "detour_factor": detour,
+        "straight_line_speed_kph": straight,
+    }
+    cost_kw = {**cost_kw, **{k: v for k, v in travel.items() if v is not None}}
     opts = _options(
         facilities,
         clinic_kinds,

@@ -93,13 +93,38 @@ def test_environment_yml_matches_pyproject() -> None:
         return out
 
     pip_section = next(d for d in env["dependencies"] if isinstance(d, dict))["pip"]
-    assert "-e .[dev]" in pip_section
+    assert "-e .[all,dev]" in pip_section
     # conda packages, and the few that only PyPI has in the yml's pip list, with the same specs
     conda = names([d for d in env["dependencies"] if isinstance(d, str)])
     conda |= names([d for d in pip_section if not d.startswith("-e")])
-    pip = names([d.split("#")[0].strip() for d in project["dependencies"]])
+    # the environment has everything: the base dependencies and every extra but dev (which
+    # `-e .[all,dev]` installs); [all] is the other extras, by reference to the package itself
+    extras = {k: v for k, v in project["optional-dependencies"].items() if k != "dev"}
+    assert extras.pop("all") == [f"siting[{','.join(extras)}]"]
+    wanted = list(project["dependencies"]) + [d for specs in extras.values() for d in specs]
+    pip = names([d.split("#")[0].strip() for d in wanted])
     assert pip == {k: v for k, v in conda.items() if k in pip}
     assert set(pip) <= set(conda)
+    # and nothing else: a package dropped from pyproject.toml leaves environment.yml too
+    assert set(conda) - {"python", "pip"} == set(pip)
+
+
+def test_extras_split_the_heavy_tools_from_the_base() -> None:
+    """Reading a registry needs none of them: each heavy tool is in its extra only."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    base = {re.split(r"[\[<>=~! ]", d, maxsplit=1)[0].lower() for d in project["dependencies"]}
+    extras = {
+        name: {re.split(r"[\[<>=~! ]", d, maxsplit=1)[0].lower() for d in specs}
+        for name, specs in project["optional-dependencies"].items()
+    }
+    assert extras["patrol"] == {"ortools"}
+    assert extras["batch"] == {"dask"}
+    assert extras["osm"] == {"pyrosm"}
+    assert extras["maps"] == {"matplotlib", "xstatic-leaflet", "xstatic-leaflet-markercluster"}
+    assert not base & {"ortools", "dask", "pyrosm", "matplotlib", "xstatic-leaflet"}
+    assert {"geopandas", "shapely", "pyproj", "networkx", "osmnx", "folium", "scipy"} <= base
+    setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    assert 'pip install --quiet -e ".[all,dev]"' in setup
 
 
 def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one() -> None:

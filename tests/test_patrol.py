@@ -378,3 +378,35 @@ def test_health_centres_patrol_from_given_pairings_and_straight_lines() -> None:
     assert (s.routes.geometry.apply(lambda line: len(line.coords)) == 3).all()
     with pytest.raises(PatrolError, match="no 'patrol' rule"):
         plan(g, fac, rules={"rules": [{**rules["rules"][0], "id": "other"}]})
+
+
+def test_travel_options_work_like_the_keywords() -> None:
+    """``options=`` (a TravelOptions) gives the plan of the same keywords; a keyword wins."""
+    from siting.costs import TravelOptions
+
+    g = grid_graph(6)
+    fac = registry_at(g, [("VC-1", "village_clinic", 0), ("DC-1", "day_care", 14)])
+    # straight lines: the speed sets every leg (an access leg, on roads, is too short to tell)
+    slow = plan(None, fac, straight_line_speed_kph=10.0)
+    fast = plan(None, fac, straight_line_speed_kph=40.0)
+    minutes = slow.routes["travel_min"].iloc[0]
+    assert minutes == pytest.approx(4 * fast.routes["travel_min"].iloc[0], abs=0.01)
+    by_options = plan(None, fac, options=TravelOptions(straight_line_speed_kph=10.0))
+    pd.testing.assert_frame_equal(by_options.visits, slow.visits)
+    assert_geodataframe_equal(by_options.routes, slow.routes)
+    # a keyword given as well overrides the field of the options
+    both = plan(
+        None,
+        fac,
+        options=TravelOptions(straight_line_speed_kph=10.0),
+        straight_line_speed_kph=40.0,
+    )
+    pd.testing.assert_frame_equal(both.visits, fast.visits)
+    # on roads: the access speed of the options is used for the legs to and from the roads
+    far = registry_at(g, [("VC-1", "village_clinic", 0), ("DC-1", "day_care", 14)])
+    far.geometry = far.geometry.translate(0.002, 0.0)  # ~190 m off the road nodes
+    walk = plan(g, far, options=TravelOptions(access_speed_kph=3.0))
+    ride = plan(g, far, access_speed_kph=30.0)
+    assert walk.routes["travel_min"].iloc[0] > ride.routes["travel_min"].iloc[0] + 5
+    with pytest.raises(TypeError, match="options must be a TravelOptions"):
+        plan(None, fac, options={"straight_line_speed_kph": 10.0})  # type: ignore[arg-type]

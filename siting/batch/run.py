@@ -23,6 +23,7 @@ import shapely
 from siting import __version__, _log, pairing, settings
 from siting._errors import BatchError, SitingError
 from siting._io import frame_sha256, write_text
+from siting._optional import require
 from siting._outdir import OutputFolder
 from siting.batch.base import MANIFEST, RUN_OPTIONS
 from siting.batch.merge import _merge, _summary, _write_table
@@ -49,9 +50,8 @@ def _default_buffer(rules: pairing.Rules, thresholds: Sequence[float]) -> float:
 
 def _start_client(scheduler: Any, workers: int | None, progress: bool) -> tuple[Any, Any]:
 
-    import distributed
-
-    dist: Any = distributed  # untyped in places
+    # untyped in places; siting[batch]
+    dist: Any = require("distributed", "batch", "多区域批量运行", purpose="batch runs")
     client_type = dist.Client
     if scheduler is None:
         n = int(workers or os.cpu_count() or 1)
@@ -555,9 +555,9 @@ def _compute(
     retries: int,
     progress: bool,
 ) -> None:
-    import distributed
     from tqdm.auto import tqdm
 
+    distributed = require("distributed", "batch", "多区域批量运行", purpose="batch runs")
     as_completed: Any = distributed.as_completed
 
     client, cluster = _start_client(scheduler, workers, progress)

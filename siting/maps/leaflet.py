@@ -23,6 +23,7 @@ from folium.template import Template
 
 from siting._errors import MapError
 from siting._io import atomic_path
+from siting._optional import require
 from siting.crs import convert_gdf
 from siting.maps.style import _esc, _style
 
@@ -343,6 +344,14 @@ def _figure(m: folium.Map) -> Figure:
 
 def _add_offline_assets(m: folium.Map, *, cluster: bool) -> None:
     """Inline Leaflet (and Leaflet.markercluster) into the map's page; drop every CDN link."""
+    require("xstatic.pkg.leaflet", "maps", "离线会议地图", purpose="the offline meeting map")
+    if cluster:
+        require(
+            "xstatic.pkg.leaflet_markercluster",
+            "maps",
+            "离线会议地图",
+            purpose="the offline meeting map",
+        )
     m.default_js = []
     m.default_css = []
     header = _figure(m).header

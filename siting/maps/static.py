@@ -18,6 +18,7 @@ import pandas as pd
 from siting import registry
 from siting._errors import MapError
 from siting._io import atomic_path
+from siting._optional import require
 from siting.maps.layers import HasMapLayers, MapLayers, _default_title, _gather, _Parts
 from siting.maps.style import (
     _CJK_FAMILIES,
@@ -53,6 +54,7 @@ def cjk_font() -> str | None:
     >>> cjk_font()  # doctest: +SKIP
     'Noto Sans CJK JP'
     """
+    require("matplotlib", "maps", "打印版静态地图", purpose="the printed (static) map")
     from matplotlib import font_manager
 
     if CJK_FONT_PATH.is_file():
@@ -445,6 +447,7 @@ def static_map(
         service_areas=service_areas,
         data=data,
     )
+    require("matplotlib", "maps", "打印版静态地图", purpose="the printed (static) map")
     import matplotlib as mpl
     from matplotlib.figure import Figure
 

@@ -14,6 +14,7 @@ import networkx as nx
 import shapely
 
 from siting._errors import DataError, NetworkError
+from siting._optional import require
 from siting.network.speeds import (
     _existing_file,
     _finish,
@@ -73,7 +74,9 @@ def from_pbf(
     Raises
     ------
     DataError
-        If the file is missing, pyrosm is not installed or the file holds no such roads.
+        If the file is missing or holds no such roads.
+    siting.MissingDependencyError
+        If pyrosm is not installed (``pip install 'siting[osm]'``).
     NetworkError
         If the file is not a complete ``.osm.pbf`` (empty, cut off, or not one at all, e.g. a
         web page saved under that name): one line saying where it breaks.
@@ -90,11 +93,9 @@ def from_pbf(
     file = _existing_file(path, "OSM pbf")
     table = speed_table(speeds)
     _check_pbf(file)
-    try:
-        import pyrosm  # type: ignore[import-untyped]
-    except ImportError as exc:  # pragma: no cover - pyrosm is a dependency
-        msg = "from_pbf needs pyrosm: pip install pyrosm"
-        raise DataError(msg) from exc
+    pyrosm = require(
+        "pyrosm", "osm", "读取 .osm.pbf 路网", purpose="reading .osm.pbf road networks"
+    )
     box: list[float] | shapely.Geometry | None = None
     if isinstance(bounding_box, shapely.Geometry):
         box = bounding_box

@@ -16,6 +16,7 @@ import shapely
 
 from siting import (
     __version__,
+    _log,
     coverage,
     indicators,
     pairing,
@@ -24,7 +25,7 @@ from siting import (
     settings,
 )
 from siting import layout as layouts
-from siting._errors import SitingError
+from siting._errors import MissingDependencyError, SitingError
 from siting._outdir import (
     KeepNumbered,
     OutputFolder,
@@ -241,10 +242,30 @@ def _pair(ctx: _Context) -> None:
 
 
 def _plan_patrols(ctx: _Context) -> None:
-    """The patrol plan of the ``patrol`` rule; the layout elements of every facility."""
+    """The patrol plan of the ``patrol`` rule; the layout elements of every facility.
+
+    Without OR-Tools (the extra ``siting[patrol]``) there is no patrol plan: a WARNING says
+    so, and ``summary.json``'s ``not_computed`` says how to install it; every other output is
+    written as usual.
+    """
     if ctx.patrol_plan and "patrol" in {r.id for r in ctx.rs}:
-        with ctx.clock.step("patrols", "巡诊路线 patrol routes"):
-            ctx.patrols = patrol.plan(ctx.net, ctx.fac, ctx.pairs, rules=ctx.rs)
+        try:
+            with ctx.clock.step("patrols", "巡诊路线 patrol routes"):
+                ctx.patrols = patrol.plan(ctx.net, ctx.fac, ctx.pairs, rules=ctx.rs)
+        except MissingDependencyError as exc:
+            if exc.extra != "patrol":
+                raise
+            hint = "pip install 'siting[patrol]'"
+            _log.warning(
+                f"提示 WARNING: 未安装 OR-Tools，跳过巡诊路线（patrols.csv 等）；安装：{hint} / "
+                f"OR-Tools is not installed: patrol routes skipped, the rest of the run goes on; "
+                f"install it with {hint}"
+            )
+            ctx.skipped(
+                "patrols.csv",
+                f"未安装 OR-Tools，未排巡诊；安装后重新运行：{hint}",
+                f"OR-Tools is not installed, so no patrol plan; install it and run again: {hint}",
+            )
     ctx.fac_tags = None if ctx.plan is None else layouts.tag_joined(ctx.fac, ctx.plan)
     if ctx.fac_tags is not None:
         ctx.pairs["layout_elements"] = ctx.pairs["facility_id"].map(ctx.fac_tags)
@@ -428,7 +449,11 @@ def _summarize_layout(ctx: _Context) -> None:
             "本区域没有规划布局文件（siting/layouts/），未标注布局",
             "no layout spec for this area (siting/layouts/), so no layout tags",
         )
-    if ctx.patrol_plan and ctx.patrols is None:
+    if (
+        ctx.patrol_plan
+        and ctx.patrols is None
+        and not any(n["output"] == "patrols.csv" for n in ctx.not_computed)
+    ):
         ctx.skipped(
             "patrols.csv",
             "规则中没有巡诊规则 patrol，未排巡诊",
