@@ -142,7 +142,7 @@ PBF = (
         ),
         (
             "distributed",
-            "from siting.batch import run; run._start_client(None, 1, False)",
+            "from siting import batch; batch.run_batch(['xuanhan'], {png!r})",
             "batch",
             "distributed",
         ),
@@ -221,19 +221,30 @@ def test_cli_run_without_ortools_skips_the_patrols_only(tmp_path: Path) -> None:
     assert "patrols" not in manifest["timings_s"]
 
 
-def test_cli_run_without_any_extra_and_no_maps(tmp_path: Path) -> None:
-    """A base install runs a region: ``--no-maps``, no patrols, every other file."""
+def test_cli_run_without_any_extra_skips_maps_and_patrols(tmp_path: Path) -> None:
+    """A base install runs a region: no maps, no patrols (each said once, with its extra),
+    every other file; the manifest times the writing, file by file."""
     out = tmp_path / "xuanhan"
     done = run_blocked(
         f"""
         from siting.cli import main
-        raise SystemExit(main(["run", "--region", "xuanhan", "--quiet", "--no-maps",
-                               "--out", {str(out)!r}]))
+        raise SystemExit(main(["run", "--region", "xuanhan", "--quiet", "--out", {str(out)!r}]))
         """,
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "pip install 'siting[patrol]'" in done.stderr
-    files = set(json.loads((out / "manifest.json").read_text(encoding="utf-8"))["files"])
+    said = [line for line in done.stderr.splitlines() if "pip install 'siting[maps]'" in line]
+    assert len(said) == 1, said
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    files = set(manifest["files"])
     assert {"pairings.csv", "gaps.csv", "report.xlsx", "summary.json"} <= files
     assert not any(f.startswith(("maps/", "patrol")) for f in files)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    skipped = {n["output"]: n for n in summary["not_computed"]}
+    for name in ("maps/map.html", "maps/map.png"):
+        assert "pip install 'siting[maps]'" in skipped[name]["reason"]
+    assert manifest["settings"]["maps"] is False
+    # writing is timed: every file but the manifest, and the total
+    assert set(manifest["write_s"]) == files - {"manifest.json"}
+    assert manifest["timings_s"]["write"] >= max(manifest["write_s"].values())

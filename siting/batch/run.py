@@ -172,6 +172,8 @@ def run_batch(
     started = dt.datetime.now(dt.UTC)
     t_start = time.perf_counter()
     _check_call(run_options, retries)
+    # before any planning: a batch runs on Dask (siting[batch])
+    require("distributed", "batch", "多区域批量运行", purpose="batch runs")
     out_dir = Path(out)
     with OutputFolder(out_dir, force=force, manifest_name=MANIFEST):
         _clean_leftovers(out_dir)

@@ -26,6 +26,7 @@ from siting import (
 )
 from siting import layout as layouts
 from siting._errors import MissingDependencyError, SitingError
+from siting._optional import require
 from siting._outdir import (
     KeepNumbered,
     OutputFolder,
@@ -171,6 +172,33 @@ def _check_options(
         msg = f"thresholds_min must be positive minutes, got {list(thresholds_min)}"
         raise SitingError(msg)
     return thresholds
+
+
+def _check_maps(ctx: _Context) -> None:
+    """Without the map packages (the extra ``siting[maps]``) the maps are skipped: a WARNING
+    says so, and ``summary.json``'s ``not_computed`` says how to install them; every other
+    output is written as usual."""
+    if not ctx.maps:
+        return
+    try:
+        require("matplotlib", "maps", "打印版静态地图", purpose="the printed map")
+        require("xstatic.pkg.leaflet", "maps", "离线会议地图", purpose="the offline meeting map")
+    except MissingDependencyError:
+        hint = "pip install 'siting[maps]'"
+        _log.warning(
+            f"提示 WARNING: 未安装地图组件，跳过地图（maps/map.html、maps/map.png）；"
+            f"安装：{hint} / "
+            f"the map packages are not installed: maps skipped, the rest of the run goes on; "
+            f"install them with {hint}"
+        )
+        for name in ("maps/map.html", "maps/map.png"):
+            ctx.skipped(
+                name,
+                f"未安装地图组件，未绘制地图；安装后重新运行：{hint}",
+                f"the map packages are not installed, so no map; install them and run "
+                f"again: {hint}",
+            )
+        ctx.maps = False
 
 
 def _select_home_and_layout(ctx: _Context) -> None:
@@ -515,6 +543,7 @@ def _summarize(ctx: _Context) -> None:
 
 #: The steps of a run after its inputs are read, in order: each reads and fills the context.
 _STEPS: Final[tuple[Callable[[_Context], None], ...]] = (
+    _check_maps,
     _select_home_and_layout,
     _compile_network,
     _pair,
@@ -681,9 +710,15 @@ def _commit(
 ) -> RunResult:
     """Write a prepared run into its folder, all or nothing (:class:`OutputFolder`)."""
     result = prepared.result
-    text = _json(_clean(result.manifest))
+
+    def manifest(seconds: Mapping[str, float]) -> str:
+        # the writing is timed too: in all, and file by file
+        result.manifest.setdefault("timings_s", {})["write"] = round(sum(seconds.values()), 3)
+        result.manifest["write_s"] = dict(seconds)
+        return _json(_clean(result.manifest))
+
     with prepared.clock.step("write", "写出结果 writing outputs"):
-        committed = folder.commit(prepared.writers, text, extra=extra)
+        committed = folder.commit(prepared.writers, manifest, extra=extra)
     result.files = committed.paths
     result.kept = committed.kept
     return result
