@@ -1,5 +1,6 @@
 """What the layout modules share: the vocabulary of a spec (element types, rules, location
-qualities, keys), the issues of a spec, :class:`Layout`, and the building context.
+qualities, keys), the issues of a spec (a :class:`siting._issues.Problems` of
+:class:`LayoutIssue`), :class:`Layout`, and the building context.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
 from siting._errors import Issue, LayoutError
+from siting._issues import Problems
 from siting.regions import Region
 
 WGS84_CRS: Final = "EPSG:4326"
@@ -101,36 +103,14 @@ class LayoutIssue(Issue):
         return f"{where}: {self.reason}"
 
 
-class _Issues:
-    """Collects the problems of one spec."""
+def _spec_problems(file: str) -> Problems:
+    """The collector of the problems of one spec: :class:`LayoutIssue` items, a
+    :class:`~siting.layout.LayoutError` from ``raise_if_any``."""
 
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.items: list[LayoutIssue] = []
+    def error(items: list[Issue]) -> LayoutError:
+        return LayoutError(items, file=file)
 
-    def add(
-        self,
-        reason: str,
-        *,
-        element: str | None = None,
-        anchor: str | None = None,
-        key: str | None = None,
-    ) -> None:
-        self.items.append(
-            LayoutIssue(
-                file=self.file,
-                row=None,
-                column=key,
-                reason=reason,
-                element=element,
-                anchor=anchor,
-                key=key,
-            )
-        )
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise LayoutError(self.items, file=self.file)
+    return Problems(file, issue=LayoutIssue, error=error)
 
 
 def _suggest(value: str, choices: Iterable[str]) -> str:
@@ -197,7 +177,7 @@ class _Anchor:
 @dataclass
 class _Ctx:
     region: Region
-    issues: _Issues
+    issues: Problems
     to_metric: Transformer
     to_wgs: Transformer
     counties_m: gpd.GeoSeries
@@ -217,7 +197,7 @@ def _as_str(value: Any) -> str:
 def _check_keys(
     item: Mapping[str, Any],
     allowed: Sequence[str],
-    issues: _Issues,
+    issues: Problems,
     *,
     prefix: str = "",
     element: str | None = None,

@@ -14,6 +14,7 @@ import yaml
 from pyproj import Transformer
 
 from siting import settings
+from siting._issues import Problems
 from siting.layout.anchors import _top_anchors
 from siting.layout.base import (
     _LAYOUTS,
@@ -24,7 +25,7 @@ from siting.layout.base import (
     _as_str,
     _check_keys,
     _Ctx,
-    _Issues,
+    _spec_problems,
     _suggest,
 )
 from siting.layout.rules import _element, _polygonal
@@ -82,7 +83,7 @@ def spec_path(spec: str | os.PathLike[str]) -> Path:
         return Path(text)
     path = _layouts_dir() / f"{text}.yaml"
     if not path.is_file():
-        issues = _Issues(f"siting/layouts/{text}.yaml")
+        issues = _spec_problems(f"siting/layouts/{text}.yaml")
         names = available()
         issues.add(
             f"no layout spec named {text!r}{_suggest(text, names)} "
@@ -129,14 +130,14 @@ def load(
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        issues = _Issues(file)
+        issues = _spec_problems(file)
         issues.add(f"cannot read the file: {exc}")
         issues.raise_if_any()
         raise  # pragma: no cover - raise_if_any raised
     try:
         mapping = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        issues = _Issues(file)
+        issues = _spec_problems(file)
         issues.add(f"not valid YAML: {exc}")
         issues.raise_if_any()
         raise  # pragma: no cover
@@ -197,7 +198,7 @@ def _build(
     file: str,
     source: Path | None,
 ) -> Layout:
-    issues = _Issues(file)
+    issues = _spec_problems(file)
     if not isinstance(mapping, Mapping):
         issues.add(f"a layout spec must be a mapping, not {type(mapping).__name__}")
         issues.raise_if_any()
@@ -235,7 +236,7 @@ def _build(
 
 
 def _spec_region(
-    mapping: Mapping[str, Any], region: Region | None, issues: _Issues
+    mapping: Mapping[str, Any], region: Region | None, issues: Problems
 ) -> Region | None:
     declared = mapping.get("region")
     if declared is None or _as_str(declared) == "":
@@ -256,7 +257,7 @@ def _spec_region(
     return region
 
 
-def _context(region: Region, issues: _Issues) -> _Ctx:
+def _context(region: Region, issues: Problems) -> _Ctx:
     metric = settings.metric_crs
     counties_m = region.counties.geometry.to_crs(metric)
     areas_m = region.township_areas.geometry.to_crs(metric)

@@ -53,7 +53,7 @@ The room is a package; its modules, in the order they build on each other:
 - :mod:`siting.kinds` (outside the package, a leaf): the kind vocabulary, labels, groups,
   hospital levels and kind inference from names.
 - ``schema``: columns, dtypes, header aliases, ownership/operation/point-quality vocabularies.
-- ``issues``: the issue collector and :func:`format_issues`.
+- ``issues``: :func:`format_issues` (issues are collected in :class:`siting._issues.Problems`).
 - ``coords``: coordinate checks (boundary, CRS evidence from reference points).
 - ``checks``: cell parsers and the per-column vocabulary checks, argument checks.
 - ``readers``: reading CSV/Excel/vector files (encodings, header rows, extra columns).

@@ -20,6 +20,7 @@ import pandas as pd
 
 from siting import crs as _crs
 from siting import settings
+from siting._issues import Problems
 from siting._tables import normalize_label as _norm_value
 from siting.kinds import (
     KIND_LOOKUP,
@@ -30,7 +31,6 @@ from siting.kinds import (
     parse_level,
 )
 from siting.registry.coords import _boundary_geometry, _check_reference
-from siting.registry.issues import _Issues
 from siting.registry.schema import _LOCATION_LOOKUP, _OPERATION_LOOKUP, _OWNERSHIP_LOOKUP
 
 # --- cell parsing ------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ def _options(
     poi_source: str | None,
     kind_keywords: Mapping[str, Iterable[str]] | None,
     reference_points: Any,
-    issues: _Issues,
+    issues: Problems,
 ) -> _Options:
     """Check the arguments; problems become file-level issues, like the file's own."""
     opts = _Options()

@@ -17,7 +17,7 @@ import shapely
 
 from siting import crs as _crs
 from siting import settings
-from siting.registry.issues import _Issues
+from siting._issues import Problems
 from siting.registry.schema import FloatArray
 
 # --- coordinate checks -------------------------------------------------------------------------
@@ -114,7 +114,7 @@ def _evidence(lon: FloatArray, lat: FloatArray, reference: pd.DataFrame) -> _Evi
     return _Evidence(verdict, n, med_g, med_w)
 
 
-def _check_reference(reference: Any, issues: _Issues) -> pd.DataFrame | None:
+def _check_reference(reference: Any, issues: Problems) -> pd.DataFrame | None:
     if reference is None:
         return None
     if not isinstance(reference, pd.DataFrame):

@@ -14,10 +14,10 @@ import pandas as pd
 
 from siting import crs as _crs
 from siting._errors import Issue, ValidationError
+from siting._issues import Problems, problems_header
 from siting.kinds import KIND_LOOKUP, KINDS, LEVEL_LOOKUP, parse_level
 from siting.registry.checks import _code, _float, _lookup, _text
 from siting.registry.ids import _fill_ids
-from siting.registry.issues import _header, _Issues
 from siting.registry.schema import (
     _CODE_DIGITS,
     _GEOMETRY,
@@ -43,7 +43,7 @@ def _frame_ids(
     frame: pd.DataFrame,
     data: pd.DataFrame,
     rows: list[int],
-    issues: _Issues,
+    issues: Problems,
     *,
     need_ids: bool,
     renumber_generated: bool,
@@ -69,7 +69,7 @@ def _frame_ids(
 
 
 def _frame_names_kinds(
-    data: pd.DataFrame, rows: list[int], issues: _Issues
+    data: pd.DataFrame, rows: list[int], issues: Problems
 ) -> tuple[list[str | None], list[str | None]]:
     """The required ``name`` and ``kind`` columns, checked."""
     for c in ("name", "kind"):
@@ -94,7 +94,7 @@ def _frame_names_kinds(
 
 
 def _frame_points(
-    data: pd.DataFrame, geoms: Any, rows: list[int], issues: _Issues
+    data: pd.DataFrame, geoms: Any, rows: list[int], issues: Problems
 ) -> tuple[FloatArray, FloatArray]:
     """WGS84 lon/lat from the ``lon``/``lat`` columns or else the point geometry, checked
     against each other when the frame has both."""
@@ -131,7 +131,7 @@ def _frame_points(
     return lon, lat
 
 
-def _frame_crs(data: pd.DataFrame, rows: list[int], issues: _Issues) -> list[str | None]:
+def _frame_crs(data: pd.DataFrame, rows: list[int], issues: Problems) -> list[str | None]:
     """The ``crs`` column (provenance only), normalised."""
     crs_values: list[str | None] = []
     for i, v in enumerate(_column(data, "crs")):
@@ -145,7 +145,7 @@ def _frame_crs(data: pd.DataFrame, rows: list[int], issues: _Issues) -> list[str
 
 
 def _frame_codes_numbers(
-    data: pd.DataFrame, rows: list[int], issues: _Issues, core: dict[str, Any]
+    data: pd.DataFrame, rows: list[int], issues: Problems, core: dict[str, Any]
 ) -> None:
     """The administrative codes and ``beds``/``capacity``, checked, into ``core``."""
     for c, digits in _CODE_DIGITS.items():
@@ -168,7 +168,7 @@ def _frame_codes_numbers(
 
 
 def _frame_vocabularies(
-    data: pd.DataFrame, rows: list[int], issues: _Issues, core: dict[str, Any]
+    data: pd.DataFrame, rows: list[int], issues: Problems, core: dict[str, Any]
 ) -> None:
     """The optional categorical columns (unknown values warned and left empty) into ``core``,
     then operation modes found in ``ownership`` moved to ``operation`` and the ownership they
@@ -219,7 +219,7 @@ def _conform(
     Returns the typed registry (its index holds <NA> where an id is missing), the ids
     (``None`` where missing) and the issues; ``None`` instead of the registry on errors.
     """
-    issues = _Issues(file)
+    issues = Problems(file)
     if not isinstance(frame, pd.DataFrame):
         msg = f"expected a DataFrame or GeoDataFrame, got {type(frame).__name__}"
         raise TypeError(msg)
@@ -293,7 +293,7 @@ def from_frame(frame: pd.DataFrame, *, id_prefix: str | None = None) -> gpd.GeoD
     """
     gdf, ids, issues = _conform(frame, file="<frame>", need_ids=False)
     if gdf is None:
-        raise ValidationError(issues, header=_header("<frame>", issues))
+        raise ValidationError(issues, header=problems_header("<frame>", issues))
     full = _fill_ids(
         ids,
         [_text(v) for v in gdf["kind"]],
@@ -362,10 +362,10 @@ def append(
         raise ValueError(msg)
     gdf, ids, issues = _conform(new, file="<new>", need_ids=False, renumber_generated=True)
     if gdf is None:
-        raise ValidationError(issues, header=_header("<new>", issues))
+        raise ValidationError(issues, header=problems_header("<new>", issues))
     existing = [str(i) for i in registry.index]
     position = {v: p for p, v in enumerate(existing)}
-    clash = _Issues("<new>")
+    clash = Problems("<new>")
     for pos, v in enumerate(ids):
         if v is not None and v in position:
             old = registry.iloc[position[v]]
@@ -377,7 +377,7 @@ def append(
                 f"编号“{v}”已被名录第 {position[v] + 1} 行使用",
             )
     if clash.has_errors:
-        raise ValidationError(clash.sorted(), header=_header("<new>", clash.items))
+        raise ValidationError(clash.sorted(), header=problems_header("<new>", clash.items))
     full = _fill_ids(
         ids,
         [_text(v) for v in gdf["kind"]],

@@ -1,7 +1,8 @@
-"""Problems found in an input file: the collector used while reading, and their printing.
+"""Problems found in an input file: their printing (the collector is :mod:`siting._issues`).
 
-``_Issues`` gathers every problem of a file (row, column, reason, severity); :func:`format_issues`
-prints a list of :class:`siting.Issue` bounded and grouped, for the command line and notebooks.
+While reading, every problem of a file (row, column, reason, severity) goes into one
+:class:`siting._issues.Problems` (``_Issues`` is its old name here); :func:`format_issues` prints
+a list of :class:`siting.Issue` bounded and grouped, for the command line and notebooks.
 """
 
 from __future__ import annotations
@@ -12,48 +13,21 @@ from collections.abc import Sequence
 from typing import Final
 
 from siting._errors import Issue
+from siting._issues import Problems, problems_header
 from siting.registry.schema import PathLike
 
 # --- issues ------------------------------------------------------------------------------------
 
-
-class _Issues:
-    """Collects the issues of one input."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.items: list[Issue] = []
-        self.columns: list[str] = []  # the file's headers: issues of a row go left to right
-
-    def error(self, row: int | None, column: str | None, reason: str, reason_zh: str = "") -> None:
-        self.items.append(Issue(self.file, row, column, reason, "error", reason_zh))
-
-    def warn(self, row: int | None, column: str | None, reason: str, reason_zh: str = "") -> None:
-        self.items.append(Issue(self.file, row, column, reason, "warning", reason_zh))
-
-    @property
-    def has_errors(self) -> bool:
-        return any(i.severity == "error" for i in self.items)
-
-    def sorted(self) -> list[Issue]:
-        """File-level issues first, then by row, and within a row by column, left to right."""
-        order = {c: k for k, c in enumerate(self.columns)}
-
-        def key(i: Issue) -> tuple[bool, int, int]:
-            return i.row is not None, i.row or 0, order.get(i.column or "", len(order))
-
-        return sorted(self.items, key=key)
+#: The collector used while reading: the one :class:`siting._issues.Problems` (old name).
+_Issues = Problems
+#: The first line of an error listing the issues of a file (old name).
+_header = problems_header
 
 
 def _rows_text(rows: Sequence[int], limit: int = 10) -> str:
     """``"2, 3, 5"`` or ``"2, 3, 5 … (12 rows)"``."""
     shown = ", ".join(str(r) for r in rows[:limit])
     return shown if len(rows) <= limit else f"{shown} … ({len(rows)} rows)"
-
-
-def _header(file: str, issues: list[Issue]) -> str:
-    errors = sum(i.severity == "error" for i in issues)
-    return f"{file}: {errors} problem(s) found (发现 {errors} 个问题)"
 
 
 _VARYING: Final = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”|[+-]?\d+(?:[.,]\d+)*")

@@ -23,8 +23,8 @@ import pandas as pd
 import pyogrio
 import pyproj
 
+from siting._issues import Problems
 from siting.registry.checks import _is_missing, _text
-from siting.registry.issues import _Issues
 from siting.registry.schema import _HEADER_LOOKUP, _norm_header
 
 # --- loading files -----------------------------------------------------------------------------
@@ -132,7 +132,7 @@ def _sample(text: str) -> str:
     return text[:40]
 
 
-def _decode(data: bytes, encoding: str | None, issues: _Issues) -> tuple[str, str] | None:
+def _decode(data: bytes, encoding: str | None, issues: Problems) -> tuple[str, str] | None:
     """Decode a CSV's bytes: a byte-order mark first (UTF-8, UTF-16 LE/BE), then strict UTF-8,
     then GB18030, Big5 and Shift-JIS, believed only when they give common characters."""
     if encoding is not None:
@@ -177,7 +177,7 @@ def _decode(data: bytes, encoding: str | None, issues: _Issues) -> tuple[str, st
     return _decode_legacy(data, issues)
 
 
-def _decode_declared(data: bytes, encoding: str, issues: _Issues) -> tuple[str, str] | None:
+def _decode_declared(data: bytes, encoding: str, issues: Problems) -> tuple[str, str] | None:
     """Decode a CSV's bytes in the encoding the caller gave (``encoding=``)."""
     try:
         return data.decode(encoding), encoding
@@ -191,7 +191,7 @@ def _decode_declared(data: bytes, encoding: str, issues: _Issues) -> tuple[str, 
         return None
 
 
-def _decode_legacy(data: bytes, issues: _Issues) -> tuple[str, str] | None:
+def _decode_legacy(data: bytes, issues: Problems) -> tuple[str, str] | None:
     """Decode a CSV's bytes that are not UTF-8: GB18030, Big5 or Shift-JIS, whichever gives
     plausible (common) characters; an error naming what was tried when none does."""
     decoded: dict[str, tuple[str, float]] = {}
@@ -261,7 +261,7 @@ class _Lines:
 _LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
 
 
-def _csv_rows(text: str, issues: _Issues) -> list[list[Any]] | None:
+def _csv_rows(text: str, issues: Problems) -> list[list[Any]] | None:
     """The records of a CSV text; ``None`` (with the row named) when quoting is broken.
 
     A quote that is never closed makes the rest of the file one cell: a cell whose lines look
@@ -329,7 +329,7 @@ def _csv_rows(text: str, issues: _Issues) -> list[list[Any]] | None:
     return rows
 
 
-def _xlsx_rows(path: Path, sheet: str | int | None, issues: _Issues) -> list[list[Any]] | None:
+def _xlsx_rows(path: Path, sheet: str | int | None, issues: Problems) -> list[list[Any]] | None:
     import openpyxl
 
     try:
@@ -371,7 +371,7 @@ def _xlsx_rows(path: Path, sheet: str | int | None, issues: _Issues) -> list[lis
         book.close()
 
 
-def _table_from_rows(rows: list[list[Any]], fmt: str, issues: _Issues) -> _Raw:
+def _table_from_rows(rows: list[list[Any]], fmt: str, issues: Problems) -> _Raw:
     """Find the header row, and turn the cells below it into a frame with their row numbers."""
 
     def known(cells: list[Any]) -> int:
@@ -433,7 +433,7 @@ def _table_from_rows(rows: list[list[Any]], fmt: str, issues: _Issues) -> _Raw:
     return _Raw(frame=frame, rows=numbers, fmt=fmt, attrs={"header_row": header_at + 1})
 
 
-def _load_vector(path: Path, fmt: str, layer: str | None, issues: _Issues) -> _Raw | None:
+def _load_vector(path: Path, fmt: str, layer: str | None, issues: Problems) -> _Raw | None:
     try:
         layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
     except Exception as exc:  # pyogrio raises DataSourceError and friends
@@ -492,7 +492,12 @@ def _load_vector(path: Path, fmt: str, layer: str | None, issues: _Issues) -> _R
 
 
 def _load(
-    path: Path, *, sheet: str | int | None, layer: str | None, encoding: str | None, issues: _Issues
+    path: Path,
+    *,
+    sheet: str | int | None,
+    layer: str | None,
+    encoding: str | None,
+    issues: Problems,
 ) -> _Raw | None:
     if not path.is_file():
         issues.error(None, None, "file not found", "文件不存在")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from siting._errors import Issue, ValidationError
+from siting._issues import Problems, problems_header
 from siting.kinds import (
     KINDS_TABLE,
 )
@@ -27,7 +28,6 @@ from siting.registry.checks import (
 )
 from siting.registry.columns import _ColumnChecks
 from siting.registry.ids import _fill_ids
-from siting.registry.issues import _header, _Issues
 from siting.registry.points import _PointChecks
 from siting.registry.readers import _load
 from siting.registry.schema import (
@@ -150,7 +150,7 @@ def _run(
     reference_points: Any,
 ) -> tuple[gpd.GeoDataFrame | None, list[Issue], dict[str, Any]]:
     file = os.fspath(path)
-    issues = _Issues(file)
+    issues = Problems(file)
     opts = _options(
         crs=crs,
         boundary=boundary,
@@ -310,7 +310,7 @@ def read(
         reference_points=reference_points,
     )
     if gdf is None or any(i.severity == "error" for i in issues):
-        raise ValidationError(issues, header=_header(os.fspath(path), issues))
+        raise ValidationError(issues, header=problems_header(os.fspath(path), issues))
     gdf.attrs.update(attrs)
     gdf.attrs["issues"] = Shared(i for i in issues if i.severity != "error")
     return gdf

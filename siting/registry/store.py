@@ -17,11 +17,11 @@ import pyogrio
 
 from siting._errors import ValidationError
 from siting._io import atomic_target
+from siting._issues import problems_header
 from siting.registry.checks import _is_missing
 from siting.registry.coords import _EARTH_RADIUS_M
 from siting.registry.frames import _conform
 from siting.registry.frames import from_frame as from_frame  # the doctest of write uses it
-from siting.registry.issues import _header
 from siting.registry.schema import PathLike
 
 # --- duplicates --------------------------------------------------------------------------------
@@ -235,7 +235,7 @@ def write(
     target = Path(path)
     checked, _ids, issues = _conform(gdf, file=os.fspath(target), need_ids=True)
     if checked is None:
-        raise ValidationError(issues, header=_header(os.fspath(target), issues))
+        raise ValidationError(issues, header=problems_header(os.fspath(target), issues))
     layers = dict(extra_layers or {})
     if layer in layers:
         msg = f"extra_layers has a layer named {layer!r}, the registry's layer"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from siting._issues import Problems
 from siting.registry.checks import (
     _VOCABULARY_LABELS,
     _ZH_NAMES,
@@ -17,7 +18,7 @@ from siting.registry.checks import (
     _Options,
     _other_vocabulary,
 )
-from siting.registry.issues import _Issues, _rows_text
+from siting.registry.issues import _rows_text
 from siting.registry.readers import _Raw
 from siting.registry.schema import (
     _GEOMETRY,
@@ -29,7 +30,7 @@ from siting.registry.schema import (
 class _Table:
     """A loaded file being interpreted; every problem becomes an issue."""
 
-    def __init__(self, raw: _Raw, opts: _Options, issues: _Issues) -> None:
+    def __init__(self, raw: _Raw, opts: _Options, issues: Problems) -> None:
         self.raw = raw
         self.opts = opts
         self.issues = issues
