@@ -16,6 +16,7 @@ import html
 import math
 import os
 import re
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "atomic_folder",
     "atomic_path",
     "atomic_target",
     "escape_html",
@@ -209,6 +211,17 @@ def share_mode(path: Path) -> None:
     path.chmod(0o666 & ~umask)
 
 
+def _replace_with(tmp: Path, target: Path) -> Iterator[Path]:
+    """The shared tail of the atomic writers: yield ``tmp``; on success give it the usual
+    permissions and rename it over ``target``; remove it in any case."""
+    try:
+        yield tmp
+        share_mode(tmp)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary file beside ``path`` (same suffix) to write; it replaces ``path`` when the
@@ -217,13 +230,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix, dir=target.parent)
     os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        share_mode(tmp)
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    yield from _replace_with(Path(name), target)
 
 
 @contextmanager
@@ -245,12 +252,47 @@ def atomic_target(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = target.with_name(
         f".{target.stem}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp{target.suffix}"
     )
+    yield from _replace_with(tmp, target)
+
+
+@contextmanager
+def atomic_folder(
+    path: str | os.PathLike[str], *, before_swap: Callable[[Path], None] | None = None
+) -> Iterator[Path]:
+    """A new empty folder beside ``path`` to fill; when the block ends without an error it
+    takes the place of ``path`` (an existing folder is first moved aside, then removed), and
+    it is removed otherwise. ``before_swap(target)`` runs just before an existing folder is
+    moved aside (e.g. to remove its manifest first, so a crash in between never leaves an old
+    folder that looks whole).
+
+    >>> import pathlib, tempfile
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "run"
+    >>> target.mkdir(); _ = (target / "old.txt").write_text("old")
+    >>> with atomic_folder(target) as tmp:
+    ...     _ = (tmp / "new.txt").write_text("new")
+    >>> sorted(p.name for p in target.iterdir()), sorted(p.name for p in target.parent.iterdir())
+    (['new.txt'], ['run'])
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private to the user
     try:
         yield tmp
-        share_mode(tmp)
-        tmp.replace(target)
+        old = None
+        if target.exists():
+            if before_swap is not None:
+                before_swap(target)
+            old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+            target.rename(old)
+        tmp.rename(target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_text(text: str, path: str | os.PathLike[str]) -> Path:

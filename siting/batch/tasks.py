@@ -10,7 +10,6 @@ import platform
 import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 
 from siting import __version__
 from siting._errors import BatchError
+from siting._io import atomic_folder
 from siting._outdir import LOCK, is_siting_manifest
 from siting.batch.base import BATCH_RECORD, BORDER_REASONS, MANIFEST
 from siting.batch.own import OwnPartition
@@ -197,11 +197,21 @@ def _write_region(
 ) -> None:
     """Write a region's files into ``out/folder`` atomically: a temporary folder renamed into
     place, the run's manifest written last."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.", suffix=".tmp", dir=out))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private to the user
-    try:
+    target = out / folder
+    if target.exists() and not (
+        is_siting_manifest(target / "manifest.json") or (target / BATCH_RECORD).is_file()
+    ):
+        msg = (
+            f"{target} exists and was not written by siting: not replacing it (move it away "
+            "or choose another --out)"
+        )
+        raise BatchError(msg)
+
+    def drop_manifest(old: Path) -> None:
+        # a folder without its manifest is never taken for a finished run
+        (old / "manifest.json").unlink(missing_ok=True)
+
+    with atomic_folder(target, before_swap=drop_manifest) as tmp:
         for rel, data in files.items():
             if rel == "manifest.json":
                 continue
@@ -211,26 +221,6 @@ def _write_region(
         record = {**record, "manifest_sha256": hashlib.sha256(files["manifest.json"]).hexdigest()}
         (tmp / BATCH_RECORD).write_text(_json_text(record), encoding="utf-8")
         (tmp / "manifest.json").write_bytes(files["manifest.json"])
-        target = out / folder
-        old = None
-        if target.exists() and not (
-            is_siting_manifest(target / "manifest.json") or (target / BATCH_RECORD).is_file()
-        ):
-            msg = (
-                f"{target} exists and was not written by siting: not replacing it (move it away "
-                "or choose another --out)"
-            )
-            raise BatchError(msg)
-        if target.exists():
-            (target / "manifest.json").unlink(missing_ok=True)
-            old = out / f".{folder}.old-{uuid.uuid4().hex[:8]}"
-            target.rename(old)
-        tmp.rename(target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _finished_record(out: Path, folder: str) -> dict[str, Any] | None:
