@@ -425,34 +425,6 @@ def _partners(facilities: gpd.GeoDataFrame, rule: Rule) -> gpd.GeoDataFrame:
     return facilities[mask]
 
 
-def _explain(group: pd.DataFrame, rule: Rule, kinds_zh: str, kinds_en: str) -> tuple[str, str]:
-    """The nearest-pairing explanation of one facility (its rows by rank)."""
-    ok = group[group["reachable"]]
-    if ok.empty:
-        return (
-            f"路网上没有可达的{kinds_zh}",
-            f"no {kinds_en} can be reached on the road network",
-        )
-    zh, en = [], []
-    for i, (_, r) in enumerate(ok.iterrows()):
-        t = _minutes(float(r["travel_time_min"]))
-        name = r["partner_name"]
-        if i == 0:
-            zh.append(f"最近的{_label(r['partner_kind'])}为{name}，车程{t}分钟")
-            en.append(f"nearest {registry.kind_label(r['partner_kind'], 'en')}: {name}, {t} min")
-        elif i < len(_ORDINALS_ZH):
-            zh.append(f"{_ORDINALS_ZH[i]}为{name}，{t}分钟")
-            en.append(f"{_ORDINALS_EN[i]}: {name}, {t} min")
-    first = ok.iloc[0]
-    if float(first["travel_time_min"]) > rule.threshold_min:
-        zh.append(f"超过{rule.threshold_min:g}分钟阈值")
-        en.append(f"beyond the {rule.threshold_min:g}-minute threshold")
-    if first["method"] == costs.STRAIGHT_LINE:
-        zh.append("（无路网，按直线距离估算）")
-        en.append("(no road network: straight-line estimate)")
-    return "；".join(zh), "; ".join(en)
-
-
 def _frame(
     rule: Rule,
     demand: gpd.GeoDataFrame,
@@ -691,6 +663,10 @@ def no_partner_reason(rule: Rule) -> tuple[str, str]:
 def _reasons(
     rows: pd.DataFrame, rule: Rule, capacity: bool, *, no_partners: bool = False
 ) -> pd.DataFrame:
+    """The reason (zh, en) of every pairing row: the explanation on each facility's assigned
+    row (its first row when none is assigned), "alternative: rank r" on its other reachable
+    rows. Worked on plain arrays, one facility at a time (a pandas group per facility took
+    seconds for a city)."""
     kinds_zh = "或".join(_label(k) for k in rule.to_kinds)
     kinds_en = " or ".join(registry.kind_label(k, "en") for k in rule.to_kinds)
     if rule.partner_filter:
@@ -699,29 +675,74 @@ def _reasons(
         kinds_en = f"{kinds_en} ({', '.join('/'.join(v) for v in rule.partner_filter.values())})"
     reason = rows["reason"].astype(object).to_numpy().copy()
     reason_en = rows["reason_en"].astype(object).to_numpy().copy()
-    for _, group in rows.groupby("facility_id", sort=False):
-        near = group[group["rank"] <= rule.k]
+    codes, _ = pd.factorize(rows["facility_id"], sort=False)
+    order = np.argsort(codes, kind="stable")
+    order = order[codes[order] >= 0]  # rows without a facility id belong to no facility
+    groups = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1) if len(order) else []
+    cols = _ReasonColumns(rows)
+    for members in groups:
         if no_partners:  # not a gap of the roads: the list has none of the partners at all
             zh, en = no_partner_reason(rule)
         else:
-            zh, en = _explain(near, rule, kinds_zh, kinds_en)
-        pos = rows.index.get_indexer(group.index)
+            near = [int(p) for p in members if cols.rank[p] <= rule.k]
+            zh, en = _explain_rows(cols, near, rule, kinds_zh, kinds_en)
         if capacity:
-            zh, en = _capacity_reason(group, zh, en, kinds_zh, kinds_en)
-        target = group.index[group["assigned"].to_numpy()]
-        if len(target) == 0:
-            target = group.index[:1]
-        for p, idx in zip(pos, group.index, strict=True):
-            if idx in target:
+            zh, en = _capacity_reason(rows.iloc[members], zh, en, kinds_zh, kinds_en)
+        target = [int(p) for p in members if cols.assigned[p]] or [int(members[0])]
+        for p in members:
+            if p in target:
                 reason[p], reason_en[p] = zh, en
-            elif group.at[idx, "reachable"]:
-                r = int(cast(Any, group.at[idx, "rank"]))
-                t = _minutes(float(cast(Any, group.at[idx, "travel_time_min"])))
+            elif cols.reachable[p]:
+                r = int(cols.rank[p])
+                t = _minutes(float(cols.minutes[p]))
                 reason[p] = f"备选：第{r}近，车程{t}分钟"
                 reason_en[p] = f"alternative: rank {r}, {t} min"
     rows["reason"] = pd.array(reason, dtype="string")
     rows["reason_en"] = pd.array(reason_en, dtype="string")
     return rows
+
+
+class _ReasonColumns:
+    """The columns of pairing rows that the reasons read, as plain arrays."""
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        self.rank = rows["rank"].to_numpy()
+        self.reachable = rows["reachable"].to_numpy(dtype=bool)
+        self.assigned = rows["assigned"].to_numpy(dtype=bool)
+        self.minutes = rows["travel_time_min"].to_numpy(dtype=float)
+        self.name = rows["partner_name"].astype(object).to_numpy()
+        self.kind = rows["partner_kind"].astype(object).to_numpy()
+        self.method = rows["method"].astype(object).to_numpy()
+
+
+def _explain_rows(
+    cols: _ReasonColumns, near: list[int], rule: Rule, kinds_zh: str, kinds_en: str
+) -> tuple[str, str]:
+    """:func:`_explain` on the rows at positions ``near`` (one facility's rows by rank)."""
+    ok = [p for p in near if cols.reachable[p]]
+    if not ok:
+        return (
+            f"路网上没有可达的{kinds_zh}",
+            f"no {kinds_en} can be reached on the road network",
+        )
+    zh, en = [], []
+    for i, p in enumerate(ok):
+        t = _minutes(float(cols.minutes[p]))
+        name = cols.name[p]
+        if i == 0:
+            zh.append(f"最近的{_label(cols.kind[p])}为{name}，车程{t}分钟")
+            en.append(f"nearest {registry.kind_label(cols.kind[p], 'en')}: {name}, {t} min")
+        elif i < len(_ORDINALS_ZH):
+            zh.append(f"{_ORDINALS_ZH[i]}为{name}，{t}分钟")
+            en.append(f"{_ORDINALS_EN[i]}: {name}, {t} min")
+    first = ok[0]
+    if float(cols.minutes[first]) > rule.threshold_min:
+        zh.append(f"超过{rule.threshold_min:g}分钟阈值")
+        en.append(f"beyond the {rule.threshold_min:g}-minute threshold")
+    if cols.method[first] == costs.STRAIGHT_LINE:
+        zh.append("（无路网，按直线距离估算）")
+        en.append("(no road network: straight-line estimate)")
+    return "；".join(zh), "; ".join(en)
 
 
 def _capacity_reason(

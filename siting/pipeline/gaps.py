@@ -26,20 +26,25 @@ def _facility_gaps(pairs: pd.DataFrame, skip_rules: Iterable[str] = ()) -> pd.Da
     if pairs.empty:
         return pd.DataFrame(columns=list(GAP_COLUMNS))
     skip = set(skip_rules)
+    frame = pairs.reset_index(drop=True)
+    group = frame.groupby(["rule", "facility_id"], sort=False).ngroup().to_numpy()
+    pos = np.arange(len(frame))
+    assigned = frame["assigned"].to_numpy(dtype=bool)
+    # each group's row: its first assigned row, else its nearest (lowest rank)
+    rank = pd.to_numeric(frame["rank"], errors="coerce").to_numpy(dtype=float)
+    order = np.lexsort((pos, np.where(assigned, pos, rank), ~assigned, group))
+    order = order[group[order] >= 0]  # rows without a rule or facility id belong to no group
+    firsts = order[np.r_[True, np.diff(group[order]) != 0]] if len(order) else order
+    within = frame["within_threshold"].to_numpy(dtype=bool)
+    keep = ~(assigned[firsts] & within[firsts]) & ~frame["rule"].iloc[firsts].isin(skip).to_numpy()
     rows = []
-    for (rule, fid), group in pairs.groupby(["rule", "facility_id"], sort=False):
-        if rule in skip:
-            continue
-        chosen = group[group["assigned"]]
-        first = chosen.iloc[0] if len(chosen) else group.sort_values("rank").iloc[0]
-        if len(chosen) and bool(first["within_threshold"]):
-            continue
-        reachable = bool(len(chosen)) or pd.notna(first["partner_id"])
+    for first in frame.iloc[firsts[keep]].to_dict("records"):
+        reachable = bool(first["assigned"]) or pd.notna(first["partner_id"])
         rows.append(
             {
                 "gap_type": "facility",
-                "rule": rule,
-                "facility_id": fid,
+                "rule": first["rule"],
+                "facility_id": first["facility_id"],
                 "facility_name": first["facility_name"],
                 "facility_kind": first["facility_kind"],
                 "nearest_partner_id": first["partner_id"] if reachable else pd.NA,
