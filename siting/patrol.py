@@ -864,8 +864,16 @@ def plan(
     run = _Run(stops)
     lon_all, lat_all = _lonlat(facilities)
     pos_of = {f: p for p, f in enumerate(facilities.index)}
-    for clinic in sorted(by_clinic, key=str):
-        _plan_clinic(run, clinic, by_clinic[clinic], net, facilities, pos_of, docs, opts, cost_kw)
+    order = sorted(by_clinic, key=str)
+    matrices = _Matrices(
+        net,
+        facilities,
+        pos_of,
+        [(c, [c, *[stops[i].fid for i in by_clinic[c]]]) for c in order],
+        cost_kw,
+    )
+    for clinic in order:
+        _plan_clinic(run, clinic, by_clinic[clinic], matrices, facilities, docs, opts)
     _stop_gaps(run, facilities, opts)
 
     visits, route_rows, legs = _tables(
@@ -1109,31 +1117,92 @@ class _Run:
         self.scheduled = [False] * len(self.stops)
 
 
+class _Matrices:
+    """The travel matrices (seconds, km) among each clinic and its stops, from batched searches.
+
+    On a network the matrices of consecutive clinics are read from one
+    :func:`siting.costs.od_matrix` over the union of their points (at most
+    :data:`_OD_BATCH` points): each pair's time and distance do not depend on the other points
+    of a call, and a call has a fixed cost (checking and copying the graph) that thousands of
+    tiny searches paid one by one. Straight-line times stay one call per clinic (their metric
+    CRS follows the points).
+    """
+
+    def __init__(
+        self,
+        net: GraphArrays | None,
+        facilities: gpd.GeoDataFrame,
+        pos_of: dict[Any, int],
+        plan: list[tuple[Any, list[Any]]],
+        cost_kw: dict[str, Any],
+    ) -> None:
+        self.net, self.facilities, self.pos_of, self.cost_kw = net, facilities, pos_of, cost_kw
+        self.plan = plan
+        self.next = 0  # the first clinic of ``plan`` not searched yet
+        self.ready: dict[Any, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str]] = {}
+
+    def of(
+        self, clinic: Any, ids: list[Any]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str]:
+        if self.net is None:
+            return self._search([(clinic, ids)])[clinic]
+        while clinic not in self.ready and self.next < len(self.plan):
+            batch: list[tuple[Any, list[Any]]] = []
+            union: set[int] = set()
+            while self.next < len(self.plan):
+                more = {self.pos_of[f] for f in self.plan[self.next][1]}
+                if batch and len(union | more) > _OD_BATCH:
+                    break
+                batch.append(self.plan[self.next])
+                union |= more
+                self.next += 1
+            self.ready.update(self._search(batch))
+        if clinic not in self.ready:  # not in the plan: on its own
+            self.ready.update(self._search([(clinic, ids)]))
+        return self.ready.pop(clinic)
+
+    def _search(
+        self, batch: list[tuple[Any, list[Any]]]
+    ) -> dict[Any, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str]]:
+        order = list(dict.fromkeys(self.pos_of[f] for _, ids in batch for f in ids))
+        where = {p: i for i, p in enumerate(order)}
+        pts = self.facilities.iloc[order]
+        od = costs.od_matrix(self.net, pts, pts, **self.cost_kw)
+        u = len(order)
+        t_all = od["time_s"].to_numpy(dtype=float).reshape(u, u)
+        access = (
+            od["origin_snap_m"].fillna(0.0).to_numpy()
+            + od["destination_snap_m"].fillna(0.0).to_numpy()
+        )
+        km_all = ((od["distance_m"].to_numpy(dtype=float) + access) / 1000.0).reshape(u, u)
+        method = str(od["method"].iloc[0])
+        out = {}
+        for clinic, ids in batch:
+            idx = np.array([where[self.pos_of[f]] for f in ids], dtype=np.int64)
+            t = t_all[np.ix_(idx, idx)].copy()
+            km = km_all[np.ix_(idx, idx)].copy()
+            np.fill_diagonal(t, 0.0)
+            np.fill_diagonal(km, 0.0)
+            out[clinic] = (t, km, method)
+        return out
+
+
+#: Points of one batched travel-matrix search of the patrols (:class:`_Matrices`).
+_OD_BATCH: Final = 256
+
+
 def _plan_clinic(
     run: _Run,
     clinic: Any,
     members: list[int],
-    net: GraphArrays | None,
+    matrices: _Matrices,
     facilities: gpd.GeoDataFrame,
-    pos_of: dict[Any, int],
     docs: dict[Any, int],
     opts: _Options,
-    cost_kw: dict[str, Any],
 ) -> None:
     """One clinic: its travel matrices, the stops it can serve, their days and routes."""
     stops = run.stops
-    ids = [clinic, *[stops[i].fid for i in members]]
-    pts = facilities.iloc[[pos_of[f] for f in ids]]
-    od = costs.od_matrix(net, pts, pts, **cost_kw)
-    m = len(ids)
-    t = od["time_s"].to_numpy(dtype=float).reshape(m, m).copy()
-    access = (
-        od["origin_snap_m"].fillna(0.0).to_numpy() + od["destination_snap_m"].fillna(0.0).to_numpy()
-    )
-    km = ((od["distance_m"].to_numpy(dtype=float) + access) / 1000.0).reshape(m, m)
-    np.fill_diagonal(t, 0.0)
-    np.fill_diagonal(km, 0.0)
-    method = str(od["method"].iloc[0])
+    t, km, method = matrices.of(clinic, [clinic, *[stops[i].fid for i in members]])
     svc_s = np.array([0.0] + [stops[i].service_min * 60.0 for i in members])
     loads = t[0, 1:] + t[1:, 0] + svc_s[1:]
     ok_pos = _servable(run, clinic, members, t, loads, facilities, opts)
@@ -1364,10 +1433,11 @@ def _tables(
     rows: list[dict[str, Any]] = []
     route_rows: list[dict[str, Any]] = []
     legs: list[list[tuple[Any, Any]]] = []
+    names, kinds = facilities["name"], facilities["kind"]  # a column's .at is 20x a frame's
     for d in days:
         t, km, members, method = matrices[d.clinic]
-        c_name = _name(facilities, d.clinic)
-        c_kind = str(facilities.at[d.clinic, "kind"])
+        c_name = str(names.at[d.clinic])
+        c_kind = str(kinds.at[d.clinic])
         week, wd = divmod(d.day, 5)
         date = None if first_day is None else first_day + dt.timedelta(days=week * 7 + wd)
         base = {
@@ -1539,6 +1609,7 @@ def _totals(
     per_month = WORKING_DAYS_PER_MONTH / horizon
     rows = []
     grouped = dict(iter(routes.groupby("clinic_id", sort=False))) if len(routes) else {}
+    names, kinds = facilities["name"], facilities["kind"]  # a column's .at is 20x a frame's
     for clinic in sorted(by_clinic, key=str):
         g = grouped.get(clinic)
         members = by_clinic[clinic]
@@ -1549,8 +1620,8 @@ def _totals(
         rows.append(
             {
                 "clinic_id": clinic,
-                "clinic_name": _name(facilities, clinic),
-                "clinic_kind": str(facilities.at[clinic, "kind"]),
+                "clinic_name": str(names.at[clinic]),
+                "clinic_kind": str(kinds.at[clinic]),
                 "doctors": docs.get(clinic, 1),
                 "facilities": len(members),
                 "visits": 0 if g is None else int(g["stops"].sum()),
