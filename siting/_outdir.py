@@ -200,6 +200,104 @@ def keep_numbered(src: Path, folder: Path, stem: str, suffix: str) -> Path:
         n += 1
 
 
+#: Relative cost of writing a file, by suffix (to share the files between two processes).
+_WRITE_WEIGHT: Final = {".xlsx": 10.0, ".html": 6.0, ".png": 5.0, ".geojson": 1.0}
+
+
+def _stop_tqdm_monitor() -> None:
+    """Stop tqdm's monitor thread if it runs (tqdm starts it again with its next bar): it only
+    tunes how often bars redraw, and a thread alive would rule out writing in two processes."""
+    import threading
+
+    for thread in threading.enumerate():
+        monitor: Any = thread
+        if type(monitor).__name__ == "TMonitor" and hasattr(monitor, "tqdm_cls"):
+            monitor.exit()
+            monitor.tqdm_cls.monitor = None
+
+
+def _parallel_writes() -> bool:
+    """Whether a commit may write its files in two processes: the machine has two CPUs, the
+    system can fork, no other thread runs (a fork copies no thread, and a lock another
+    thread held would stay held in the child) and ``SITING_WRITE_WORKERS`` is not ``1``."""
+    import multiprocessing as mp
+    import threading
+
+    _stop_tqdm_monitor()
+    return (
+        os.environ.get("SITING_WRITE_WORKERS", "").strip() != "1"
+        and (os.cpu_count() or 1) >= 2
+        and "fork" in mp.get_all_start_methods()
+        and threading.active_count() == 1
+    )
+
+
+def _write_some(
+    writers: Mapping[str, Callable[[Path], None]], names: Sequence[str], stage: Path
+) -> dict[str, float]:
+    seconds: dict[str, float] = {}
+    for name in names:
+        t = time.perf_counter()
+        writers[name](stage / name)
+        seconds[name] = round(time.perf_counter() - t, 3)
+    return seconds
+
+
+def _write_files(writers: Mapping[str, Callable[[Path], None]], stage: Path) -> dict[str, float]:
+    """Write every file into ``stage``; the seconds each took, in the order of ``writers``.
+
+    With :func:`_parallel_writes`, the files are shared between this process and one forked
+    child by their weight (an Excel workbook and the maps are the slow ones); an error in the
+    child is raised here as it was raised there. Each file is written by one function into its
+    own path, so the two never touch the same file.
+    """
+    names = list(writers)
+    if len(names) < 2 or not _parallel_writes():
+        return _write_some(writers, names, stage)
+    import multiprocessing as mp
+
+    weight = {n: _WRITE_WEIGHT.get(Path(n).suffix.lower(), 0.3) for n in names}
+    mine: list[str] = []
+    theirs: list[str] = []
+    load = [0.0, 0.0]
+    for n in sorted(names, key=lambda n: -weight[n]):
+        side = 0 if load[0] <= load[1] else 1
+        (mine if side == 0 else theirs).append(n)
+        load[side] += weight[n]
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+
+    def child() -> None:
+        try:
+            send.send(("ok", _write_some(writers, theirs, stage)))
+        except BaseException as exc:  # every error goes back to the parent
+            try:
+                send.send(("error", exc))
+            except Exception:
+                send.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+        finally:
+            send.close()
+
+    proc = ctx.Process(target=child, name="siting-writer", daemon=True)
+    sys.stdout.flush()  # what is buffered now must not be written twice (by the child too)
+    sys.stderr.flush()
+    proc.start()
+    send.close()
+    try:
+        seconds = _write_some(writers, mine, stage)
+    finally:
+        try:
+            status, payload = recv.recv()
+        except EOFError:
+            status, payload = "error", RuntimeError("the writer process ended without a word")
+        proc.join()
+        recv.close()
+    if status != "ok":
+        raise payload
+    seconds.update(payload)
+    return {n: seconds[n] for n in names}
+
+
 @dataclass
 class CommitResult:
     """What a commit put where."""
@@ -458,16 +556,14 @@ class OutputFolder:
         folder as it was; it is raised as :class:`FolderError` with one clear line.
         """
         stage = stage or self.stage()
-        seconds: dict[str, float] = {}
         try:
-            for name, write in writers.items():
+            for name in writers:
                 if not self._inside(name):
                     msg = f"output name {name!r} is outside {self.path}"
                     raise ValueError(msg)
                 (stage / name).parent.mkdir(parents=True, exist_ok=True)
-                t = time.perf_counter()
-                write(stage / name)
-                seconds[name] = round(time.perf_counter() - t, 3)
+            seconds = _write_files(writers, stage)
+            for name in writers:
                 fault_point(f"stage:{name}")
             manifest_path = stage / self.manifest_name
             text = manifest_text if isinstance(manifest_text, str) else manifest_text(seconds)
