@@ -5,7 +5,9 @@ The public home of :class:`GraphArrays`, :func:`graph_arrays` and :func:`snap`
 
 A road graph follows the osmnx contract (networkx MultiDiGraph; nodes ``x``, ``y`` in WGS84;
 edges ``length`` in metres, ``travel_time`` in seconds, ``speed_kph``). :func:`graph_arrays`
-compiles it once into a sparse matrix for the scipy kernels; :func:`snap` ties points to nodes.
+compiles it into sparse matrices for the scipy kernels (:func:`compiled` keeps that compilation
+per graph object while the graph is unchanged); :func:`snap` ties points to nodes
+(:func:`snap_points`: the same as arrays, without a frame).
 
 Snapping avoids *islands*: strongly connected components of the graph with fewer nodes than
 :data:`ISLAND_SHARE` of the largest one (one-way dead ends, car parks, fragments cut by an
@@ -23,7 +25,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeAlias
+from typing import Any, NoReturn, TypeAlias
 
 import networkx as nx
 import numpy as np
@@ -44,12 +46,17 @@ __all__ = [
     "GraphArrays",
     "GraphError",
     "Network",
+    "Snapped",
+    "compiled",
     "components",
     "edge_text",
+    "forget",
     "graph_arrays",
     "node_tree",
     "snap",
     "snap_in_background",
+    "snap_points",
+    "snap_points_in_background",
 ]
 
 
@@ -131,9 +138,10 @@ def graph_arrays(graph: nx.MultiDiGraph, *, weight: str = "travel_time") -> Grap
         one place) may take no time.
     """
     nodes = np.array(list(graph.nodes), dtype=object)
+    attrs = [d for _, d in graph.nodes(data=True)]  # (one walk of the node dicts, in order)
     try:
-        lon = np.fromiter((graph.nodes[n]["x"] for n in nodes), float, len(nodes))
-        lat = np.fromiter((graph.nodes[n]["y"] for n in nodes), float, len(nodes))
+        lon = np.fromiter((d["x"] for d in attrs), float, len(nodes))
+        lat = np.fromiter((d["y"] for d in attrs), float, len(nodes))
     except KeyError as exc:
         bad = next(n for n in nodes if "x" not in graph.nodes[n] or "y" not in graph.nodes[n])
         msg = f"graph node {bad!r} has no {exc.args[0]!r} coordinate (WGS84 lon/lat expected)"
@@ -144,20 +152,27 @@ def graph_arrays(graph: nx.MultiDiGraph, *, weight: str = "travel_time") -> Grap
     if all(isinstance(n, int | np.integer) for n in nodes[:1000]):
         nodes = nodes.astype(np.int64) if len(nodes) else nodes
     index = {n: i for i, n in enumerate(nodes.tolist())}
-    m = graph.number_of_edges()
-    src = np.empty(m, dtype=np.int64)
-    dst = np.empty(m, dtype=np.int64)
-    cost = np.empty(m, dtype=float)
-    dist = np.empty(m, dtype=float)
-    for i, (u, v, data) in enumerate(graph.edges(data=True)):
-        try:
-            cost[i] = float(data[weight])
-            dist[i] = float(data["length"])
-        except (KeyError, TypeError, ValueError) as exc:
-            missing = weight if weight not in data else "length"
-            msg = f"graph edge ({u!r}, {v!r}) has no usable {missing!r} (osmnx contract)"
-            raise GraphError(msg) from exc
-        src[i], dst[i] = index[u], index[v]
+    # one walk of the edges into lists, converted by C loops (map(float, ...)): several times
+    # faster than filling arrays edge by edge; a bad edge is then looked for edge by edge
+    src_l: list[int] = []
+    dst_l: list[int] = []
+    cost_l: list[Any] = []
+    dist_l: list[Any] = []
+    try:
+        for u, v, data in graph.edges(data=True):
+            cost_l.append(data[weight])
+            dist_l.append(data["length"])
+            src_l.append(index[u])
+            dst_l.append(index[v])
+        m = len(src_l)
+        cost = np.fromiter(map(float, cost_l), float, m)
+        dist = np.fromiter(map(float, dist_l), float, m)
+    except (KeyError, TypeError, ValueError) as exc:
+        _edge_error(graph, weight, exc)
+    del cost_l, dist_l
+    src = np.array(src_l, dtype=np.int64)
+    dst = np.array(dst_l, dtype=np.int64)
+    del src_l, dst_l
     _check_costs(graph, cost, dist, weight)
     # keep the fastest of parallel edges (and its length)
     order = np.lexsort((cost, dst, src))
@@ -183,6 +198,158 @@ def graph_arrays(graph: nx.MultiDiGraph, *, weight: str = "travel_time") -> Grap
         time=time,
         length=length,
     )
+
+
+# --- compiled graphs cached per networkx graph ----------------------------------------------------
+
+#: Key of the marker that :func:`compiled` puts in a graph's ``__networkx_cache__``.
+_MARK = "siting.graph.compiled"
+
+
+class _Marker:
+    """The version marker of one compilation: networkx drops it from the graph's
+    ``__networkx_cache__`` whenever the graph changes through its methods."""
+
+    __slots__ = ()
+
+
+#: Edges whose attributes :func:`compiled` watches (spread evenly over the graph).
+_WATCHED_EDGES = 1024
+
+
+@dataclass(eq=False)
+class _Compiled:
+    """What :func:`compiled` keeps of a graph: the marker, the node count, the speed table
+    (``graph.graph["speeds"]``, replaced by :func:`siting.network.add_travel_times`), a sample
+    of edge attribute dicts with the values they had, and the compiled arrays per weight."""
+
+    marker: _Marker
+    nodes: int
+    speeds: Any
+    watched: list[tuple[dict[str, Any], tuple[Any, ...]]]
+    arrays: dict[str, GraphArrays]
+
+    def fresh(self, graph: nx.Graph, cache: dict[str, Any]) -> bool:
+        """Whether the graph is as it was: marker, node count, speed table, watched values."""
+        return (
+            cache.get(_MARK) is self.marker
+            and graph.number_of_nodes() == self.nodes
+            and graph.graph.get("speeds") is self.speeds
+            and all(tuple(d.get(a) for a in _ATTRS) == v for d, v in self.watched)
+        )
+
+
+#: The edge attributes the watched edges are compared on.
+_ATTRS: tuple[str, ...] = ("travel_time", "length", "speed_kph")
+
+
+def _watch(graph: nx.Graph) -> list[tuple[dict[str, Any], tuple[Any, ...]]]:
+    """Attribute dicts of about :data:`_WATCHED_EDGES` edges spread over the graph (the first
+    out-edge of nodes taken at even steps; cheap: no walk of every edge), with their values."""
+    step = max(1, graph.number_of_nodes() // _WATCHED_EDGES)
+    multi = graph.is_multigraph()
+    out = []
+    for u in itertools.islice(graph, 0, None, step):
+        for data in graph.adj[u].values():
+            d = next(iter(data.values()), None) if multi else data
+            if isinstance(d, dict):
+                out.append((d, tuple(d.get(a) for a in _ATTRS)))
+            break
+    return out
+
+
+_COMPILED: weakref.WeakKeyDictionary[nx.Graph, _Compiled] = weakref.WeakKeyDictionary()
+_COMPILED_LOCK = threading.Lock()
+
+
+def compiled(graph: nx.Graph, *, weight: str = "travel_time") -> GraphArrays:
+    """:func:`graph_arrays` of ``graph`` (its directed version if undirected), cached.
+
+    The compiled arrays are kept while ``graph`` lives and reused for as long as it is unchanged,
+    so that a second analysis on the same graph does not compile it again. A change is detected
+    by a version marker that this function stores in ``graph.__networkx_cache__`` (networkx >=
+    3.3 empties that cache whenever the graph changes through its methods: ``add_edge``,
+    ``remove_node``, ``add_edges_from``, :func:`networkx.set_edge_attributes`, ``update``...), by
+    the number of nodes, by the speed table ``graph.graph["speeds"]`` (which
+    :func:`siting.network.add_travel_times` replaces) and by the ``travel_time``, ``length`` and
+    ``speed_kph`` of about a thousand edges spread over the graph (a change of many edges, such
+    as new speeds, is seen; checking them takes well under a millisecond). An attribute of a few
+    edges changed in place (``G.edges[u, v, k]["travel_time"] = t``) may not be seen: as for
+    networkx's own caches, call :func:`forget` (or ``G.__networkx_cache__.clear()``) after such
+    edits. Views of a graph
+    (``G.subgraph(nodes)``) are not cached (they change with their graph unseen), nor is anything
+    without ``__networkx_cache__`` (networkx 3.2).
+
+    >>> g = nx.MultiDiGraph()
+    >>> g.add_node(1, x=106.0, y=30.0); g.add_node(2, x=106.001, y=30.0)
+    >>> _ = g.add_edge(1, 2, length=96.0, travel_time=10.0)
+    >>> compiled(g) is compiled(g)
+    True
+    >>> first = compiled(g)
+    >>> _ = g.add_edge(2, 1, length=96.0, travel_time=12.0)
+    >>> compiled(g) is first, compiled(g).time.nnz
+    (False, 2)
+    """
+    cache = getattr(graph, "__networkx_cache__", None)
+    if not isinstance(cache, dict) or getattr(graph, "_graph", None) is not None:
+        # a view (G.subgraph(...), G.reverse(copy=False)) changes with its graph, whose changes
+        # do not reach the view's cache: compiled anew every time
+        return _compile(graph, weight)
+    with _COMPILED_LOCK:
+        found = _COMPILED.get(graph)
+        if found is not None and not found.fresh(graph, cache):
+            found = None
+        if found is not None and weight in found.arrays:
+            return found.arrays[weight]
+    arrays = _compile(graph, weight)
+    with _COMPILED_LOCK:
+        if found is None or _COMPILED.get(graph) is not found:
+            found = _Compiled(
+                _Marker(),
+                graph.number_of_nodes(),
+                graph.graph.get("speeds"),
+                _watch(graph),
+                {},
+            )
+            _COMPILED[graph] = found
+            cache[_MARK] = found.marker
+        found.arrays[weight] = arrays
+    return arrays
+
+
+def _compile(graph: nx.Graph, weight: str) -> GraphArrays:
+    return graph_arrays(graph if graph.is_directed() else graph.to_directed(), weight=weight)
+
+
+def forget(graph: nx.Graph) -> None:
+    """Drop what :func:`compiled` keeps of ``graph`` (after editing its attributes in place).
+
+    >>> g = nx.MultiDiGraph()
+    >>> g.add_node(1, x=106.0, y=30.0)
+    >>> first = compiled(g)
+    >>> g.nodes[1]["x"] = 106.5  # an in-place edit networkx does not see
+    >>> forget(g)
+    >>> compiled(g) is first
+    False
+    """
+    with _COMPILED_LOCK:
+        _COMPILED.pop(graph, None)
+        cache = getattr(graph, "__networkx_cache__", None)
+        if isinstance(cache, dict):
+            cache.pop(_MARK, None)
+
+
+def _edge_error(graph: nx.MultiDiGraph, weight: str, exc: Exception) -> NoReturn:
+    """Raise the error of the first edge without a usable cost or length."""
+    for u, v, data in graph.edges(data=True):
+        try:
+            float(data[weight])
+            float(data["length"])
+        except (KeyError, TypeError, ValueError) as bad:
+            missing = weight if weight not in data else "length"
+            msg = f"graph edge ({u!r}, {v!r}) has no usable {missing!r} (osmnx contract)"
+            raise GraphError(msg) from bad
+    raise exc  # not an edge's fault (cannot happen)
 
 
 def _check_costs(
@@ -345,6 +512,22 @@ def _snap_input(
     return np.column_stack([px, py]), max_snap, speed
 
 
+def _query(
+    tree: cKDTree, query: npt.NDArray[np.float64], workers: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+    """Nearest node (distance, position) of each query point."""
+    if len(query) <= _SORT_QUERIES_ABOVE:
+        dist, pos = tree.query(query, workers=workers)
+        return np.asarray(dist, dtype=np.float64), np.asarray(pos, dtype=np.intp)
+    # many points: query them in spatial order (2 km cells), which keeps the tree walk in cache
+    # (about twice as fast); each answer is independent of the order, so the result is the same
+    order = np.lexsort((np.floor(query[:, 1] / 2000.0), np.floor(query[:, 0] / 2000.0)))
+    dist = np.empty(len(query))
+    pos = np.empty(len(query), dtype=np.intp)
+    dist[order], pos[order] = tree.query(query[order], workers=workers)
+    return dist, pos
+
+
 def _off_islands(
     arrays: GraphArrays,
     query: npt.NDArray[np.float64],
@@ -371,26 +554,56 @@ def _off_islands(
     return dist, pos, island
 
 
-def _snap_frame(
-    arrays: GraphArrays,
+@dataclass(frozen=True, eq=False)
+class Snapped:
+    """Points tied to graph nodes, as arrays (what :func:`snap` returns as a frame, without the
+    node ids): ``node_pos`` (matrix position), ``snap_m``, ``access_s``, ``snap_flag``,
+    ``island``, aligned to the points."""
+
+    node_pos: npt.NDArray[np.int64]
+    snap_m: npt.NDArray[np.float64]
+    access_s: npt.NDArray[np.float64]
+    snap_flag: npt.NDArray[np.bool_]
+    island: npt.NDArray[np.bool_]
+
+    def frame(self, arrays: GraphArrays, index: pd.Index | None = None) -> pd.DataFrame:
+        """The frame of :func:`snap`."""
+        return pd.DataFrame(
+            {
+                "node": arrays.nodes[self.node_pos],
+                "node_pos": self.node_pos,
+                "snap_m": self.snap_m,
+                "access_s": self.access_s,
+                "snap_flag": self.snap_flag,
+                "island": self.island,
+            },
+            index=index if index is not None else pd.RangeIndex(len(self.node_pos)),
+        )
+
+
+def _snapped(
     dist: npt.NDArray[np.float64],
     pos: npt.NDArray[np.intp],
     max_snap: float,
     speed: float,
-    index: pd.Index | None,
     island: npt.NDArray[np.bool_],
-) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "node": arrays.nodes[pos],
-            "node_pos": pos.astype(np.int64),
-            "snap_m": dist,
-            "access_s": dist / (speed / 3.6),
-            "snap_flag": dist > max_snap,
-            "island": island,
-        },
-        index=index if index is not None else pd.RangeIndex(len(dist)),
-    )
+) -> Snapped:
+    return Snapped(pos.astype(np.int64), dist, dist / (speed / 3.6), dist > max_snap, island)
+
+
+def snap_points(
+    arrays: GraphArrays,
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    *,
+    max_snap_m: float | None = None,
+    access_speed_kph: float | None = None,
+) -> Snapped:
+    """:func:`snap` as arrays (no frame): the cheap form for code that reads them at once."""
+    query, max_snap, speed = _snap_input(arrays, lon, lat, max_snap_m, access_speed_kph)
+    dist, pos = _query(node_tree(arrays), query, workers=-1)
+    dist, pos, island = _off_islands(arrays, query, dist, pos, max_snap)
+    return _snapped(dist, pos, max_snap, speed, island)
 
 
 def snap(
@@ -413,19 +626,8 @@ def snap(
     so) and ``island`` (``True`` when the point is tied to a node of an island because no other
     node lies within ``max_snap_m``: its trips may be impossible).
     """
-    query, max_snap, speed = _snap_input(arrays, lon, lat, max_snap_m, access_speed_kph)
-    tree = node_tree(arrays)
-    if len(query) > _SORT_QUERIES_ABOVE:
-        # many points: query them in spatial order (2 km cells), which keeps the tree walk in
-        # cache; each answer is independent of the order, so the result is the same
-        order = np.lexsort((np.floor(query[:, 1] / 2000.0), np.floor(query[:, 0] / 2000.0)))
-        dist = np.empty(len(query))
-        pos = np.empty(len(query), dtype=np.intp)
-        dist[order], pos[order] = tree.query(query[order], workers=-1)
-    else:
-        dist, pos = tree.query(query, workers=-1)
-    dist, pos, island = _off_islands(arrays, query, dist, pos, max_snap)
-    return _snap_frame(arrays, dist, pos, max_snap, speed, index, island)
+    found = snap_points(arrays, lon, lat, max_snap_m=max_snap_m, access_speed_kph=access_speed_kph)
+    return found.frame(arrays, index)
 
 
 def snap_in_background(
@@ -444,6 +646,22 @@ def snap_in_background(
     the calling thread that holds the GIL (a shortest-path kernel). The result is identical to
     :func:`snap`'s.
     """
+    join = snap_points_in_background(
+        arrays, lon, lat, max_snap_m=max_snap_m, access_speed_kph=access_speed_kph
+    )
+    return lambda: join().frame(arrays, index)
+
+
+def snap_points_in_background(
+    arrays: GraphArrays,
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    *,
+    max_snap_m: float | None = None,
+    access_speed_kph: float | None = None,
+) -> Callable[[], Snapped]:
+    """:func:`snap_in_background` as arrays: the returned function gives :func:`snap_points`'
+    result."""
     query, max_snap, speed = _snap_input(arrays, lon, lat, max_snap_m, access_speed_kph)
     tree = node_tree(arrays)
     out: dict[str, Any] = {}
@@ -454,7 +672,7 @@ def snap_in_background(
         try:
             # one call that releases the GIL for its whole run (one worker: the calling
             # thread keeps the other core)
-            out["result"] = tree.query(query, workers=1)
+            out["result"] = _query(tree, query, workers=1)
         except BaseException as exc:  # handed to the caller on join
             out["error"] = exc
 
@@ -462,12 +680,12 @@ def snap_in_background(
     thread.start()
     started.wait()
 
-    def join() -> pd.DataFrame:
+    def join() -> Snapped:
         thread.join()
         if "error" in out:
             raise out["error"]
         dist, pos = out["result"]
         dist, pos, island = _off_islands(arrays, query, dist, pos, max_snap)
-        return _snap_frame(arrays, dist, pos, max_snap, speed, index, island)
+        return _snapped(dist, pos, max_snap, speed, island)
 
     return join

@@ -27,6 +27,8 @@ from siting import costs
 from siting import settings as ssettings
 from siting._graph import GraphArrays, graph_arrays, snap
 from siting.costs import CostError, NearestIndex, nearest, od_matrix, reach, reach_count
+from siting.graph import forget
+from siting.network import add_travel_times
 
 LON0, LAT0 = 106.08, 30.80  # Nanchong
 STEP = 0.01  # degrees between hand-made nodes (about 1 km)
@@ -578,6 +580,77 @@ def test_index_with_max_time_and_kind() -> None:
     assert set(index.facilities) == set(fac.index[fac["kind"] == "health_center"])
     assert full["time_s"].max() <= limit
     assert repr(index).startswith("NearestIndex(30 demand points, 5 facilities, k=2")
+
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("direction", costs.DIRECTIONS)
+def test_result_kept_up_to_date_equals_one_computed_at_the_end(k: int, direction: str) -> None:
+    # the result columns are updated row by row on add: reading them after every change must
+    # give what an index with the same history computes from scratch at the end
+    g = random_graph(21, n=90)
+    rng = np.random.default_rng(21)
+    dem = random_sites(g, rng, 60, "v", jitter=0.002)
+    fac = random_sites(g, rng, 12, "HC", jitter=0.002)
+    far = gpd.GeoDataFrame(geometry=[Point(LON0 + 1.0, LAT0 + 1.0)], index=["HC-far"], crs=4326)
+    read = NearestIndex.build(g, dem, fac.iloc[:4], k=k, direction=direction)
+    quiet = NearestIndex.build(g, dem, fac.iloc[:4], k=k, direction=direction)
+    _ = read.result
+    for i in range(4, len(fac)):
+        for index in (read, quiet):
+            index.add(fac.iloc[i : i + 1])
+        got = read.result
+        ref = nearest(g, dem, fac.iloc[: i + 1], k=k, direction=direction)
+        pd.testing.assert_frame_equal(
+            got.drop(columns="distance_m"), ref.drop(columns="distance_m"), check_exact=True
+        )
+    for index in (read, quiet):
+        index.add(far)  # far away: few demand points (if any) change
+        index.remove(["HC-far"])
+        index.remove([fac.index[5]])
+    pd.testing.assert_frame_equal(read.result, quiet.result, check_exact=True)
+    got = read.result
+    kept = got.copy()
+    for column, value in (("time_s", -1.0), ("demand_id", "x"), ("method", "y"), ("rank", 9)):
+        got.loc[0, column] = value  # a copy: the index is not changed through it
+    pd.testing.assert_frame_equal(read.result, kept)
+    before = read.result
+    read.add(fac.iloc[5:6])  # nor is a frame handed out before by later changes
+    pd.testing.assert_frame_equal(before, kept)
+    assert not read.result.equals(kept)
+
+
+def test_nearest_on_a_changed_networkx_graph_is_not_stale() -> None:
+    # the compiled graph is cached per networkx graph: a change must be seen by the next call
+    g = graph(LINE, LINE_EDGES)
+    fac = at(g, {"HC-1": "a", "HC-2": "d"})
+    dem = at(g, {"v-c": "c"})
+    assert rows(nearest(g, dem, fac), "v-c") == [(1, "HC-2", 60.0, 1000.0)]
+    assert nearest(g, dem, fac).equals(nearest(g, dem, fac))
+    g.add_edge("c", "a", travel_time=10.0, length=300.0)  # a new fast road to HC-1
+    assert rows(nearest(g, dem, fac), "v-c") == [(1, "HC-1", 10.0, 300.0)]
+    g.remove_edge("c", "a")
+    assert rows(nearest(g, dem, fac), "v-c") == [(1, "HC-2", 60.0, 1000.0)]
+    nx.set_edge_attributes(g, {("c", "d", 0): 200.0}, "travel_time")  # the road to HC-2 slows
+    assert rows(nearest(g, dem, fac), "v-c") == [(1, "HC-1", 180.0, 3000.0)]
+    g.edges["c", "b", 0]["travel_time"] = 20.0  # in place: networkx sees nothing
+    forget(g)
+    assert rows(nearest(g, dem, fac), "v-c") == [(1, "HC-1", 80.0, 3000.0)]
+    for _, _, data in g.edges(data=True):  # every road twice as slow, in place
+        data["travel_time"] *= 2
+    assert rows(nearest(g, dem, fac), "v-c") == [(1, "HC-1", 160.0, 3000.0)]
+
+
+def test_nearest_after_new_travel_times_is_not_stale() -> None:
+    # siting.network.add_travel_times rewrites the edges in place (networkx sees nothing)
+    g = graph(LINE, LINE_EDGES)
+    for _, _, data in g.edges(data=True):
+        data["highway"] = "secondary"
+    add_travel_times(g, speeds={"secondary": 36.0})  # 10 m/s: 100 s per km
+    fac = at(g, {"HC-1": "a"})
+    dem = at(g, {"v-c": "c"})
+    assert rows(nearest(g, dem, fac), "v-c") == [(1, "HC-1", 300.0, 3000.0)]
+    add_travel_times(g, speeds={"secondary": 72.0})
+    assert rows(nearest(g, dem, fac), "v-c") == [(1, "HC-1", 150.0, 3000.0)]
 
 
 @st.composite

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+from typing import Any
+
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 
 from siting import settings
 from siting._graph import GraphError, graph_arrays, snap
+from siting.graph import compiled, forget, snap_points, snap_points_in_background
 
 
 def _graph() -> nx.MultiDiGraph:
@@ -95,6 +101,12 @@ def test_snap_many_points_same_as_one_by_one() -> None:
         a.y[None, :] - _proj(a, qlon, qlat)[1][:, None],
     )
     np.testing.assert_allclose(many["snap_m"], d.min(axis=1))
+    # the array forms give the same, on this thread and on a background one (sorted queries)
+    for found in (snap_points(a, qlon, qlat), snap_points_in_background(a, qlon, qlat)()):
+        assert np.array_equal(a.nodes[found.node_pos], many["node"].to_numpy())
+        for name in ("node_pos", "snap_m", "access_s", "snap_flag", "island"):
+            assert np.array_equal(getattr(found, name), many[name].to_numpy())
+        pd.testing.assert_frame_equal(found.frame(a), many)
 
 
 def _proj(a: object, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,3 +115,77 @@ def _proj(a: object, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.n
     tf = pyproj.Transformer.from_crs("EPSG:4326", a.crs, always_xy=True)  # type: ignore[attr-defined]
     x, y = tf.transform(lon, lat)
     return np.asarray(x), np.asarray(y)
+
+
+# --- the compiled graph cached per networkx graph -----------------------------------------------
+
+
+def test_compiled_is_reused_while_the_graph_is_unchanged() -> None:
+    g = _graph()
+    first = compiled(g)
+    assert compiled(g) is first
+    assert compiled(g, weight="length") is not first  # another weight, another compilation
+    assert compiled(g) is first
+    assert compiled(g).time[first.index[1], first.index[2]] == 60.0
+    other = g.copy()  # a copy is another graph: compiled on its own
+    assert compiled(other) is not first
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda g: g.add_edge(3, 1, length=500.0, travel_time=30.0),
+        lambda g: g.remove_edge(1, 2),
+        lambda g: g.add_node(4, x=106.03, y=30.8),
+        lambda g: g.remove_node(3),
+        lambda g: nx.set_edge_attributes(g, {(1, 2, 1): 45.0}, "travel_time"),
+        lambda g: nx.set_node_attributes(g, {1: 105.99}, "x"),
+        lambda g: g.update(edges=[(3, 2, {"length": 5.0, "travel_time": 1.0})]),
+    ],
+)
+def test_compiled_is_not_served_stale_after_a_change(change: Any) -> None:
+    g = _graph()
+    before = compiled(g)
+    change(g)
+    after = compiled(g)
+    assert after is not before
+    fresh = graph_arrays(g)
+    assert after.nodes.tolist() == fresh.nodes.tolist()
+    assert (after.time != fresh.time).nnz == 0 and (after.length != fresh.length).nnz == 0
+    assert np.array_equal(after.x, fresh.x)
+    assert compiled(g) is after  # and cached again
+
+
+def test_views_are_not_cached() -> None:
+    g = _graph()
+    view = g.subgraph([1, 2])
+    before = compiled(view)
+    g.add_edge(2, 1, length=900.0, travel_time=50.0)  # the view changes with its graph
+    after = compiled(view)
+    assert after.time.nnz == before.time.nnz + 1
+    assert after.time[after.index[2], after.index[1]] == 50.0
+
+
+def test_forget_after_an_in_place_edit() -> None:
+    g = _graph()
+    before = compiled(g)
+    g.edges[1, 2, 1]["travel_time"] = 20.0  # networkx does not see this edit
+    forget(g)
+    after = compiled(g)
+    assert after is not before
+    assert after.time[after.index[1], after.index[2]] == 20.0
+    forget(nx.MultiDiGraph())  # nothing cached: nothing to do
+
+
+def test_compiled_undirected_and_the_cache_lets_graphs_go() -> None:
+    und = nx.Graph()
+    und.add_node(1, x=106.00, y=30.8)
+    und.add_node(2, x=106.01, y=30.8)
+    und.add_edge(1, 2, length=1000.0, travel_time=60.0)
+    arrays = compiled(und)
+    assert arrays.time.nnz == 2  # both directions
+    assert compiled(und) is arrays
+    ref = weakref.ref(und)
+    del und
+    gc.collect()
+    assert ref() is None  # the cache does not keep the graph alive

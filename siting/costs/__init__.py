@@ -26,8 +26,11 @@ Conventions
   to it) whose index are the ids; every result keeps those ids. ``kind=`` keeps the facilities
   whose ``kind`` column matches. The network is an osmnx-style graph (networkx MultiDiGraph with
   ``x``/``y`` in WGS84, edges ``length`` m and ``travel_time`` s), a compiled
-  :class:`siting.graph.GraphArrays` (compile once with :func:`siting.graph.graph_arrays` to
-  reuse across calls), or ``None`` for the straight-line fallback.
+  :class:`siting.graph.GraphArrays`, or ``None`` for the straight-line fallback. A networkx graph
+  is compiled once and the compilation kept while the graph lives and is unchanged
+  (:func:`siting.graph.compiled`: networkx's own methods, ``add_edge``,
+  :func:`networkx.set_edge_attributes`..., mark it changed; after editing attributes in place,
+  call :func:`siting.graph.forget`), so a second call on the same graph starts at the search.
 * **Direction.** ``"to_facility"`` (default) measures the trip from the demand point to the
   facility (a search on the reversed graph, from the facilities); ``"from_facility"`` the trip
   from the facility to the demand point. One-way streets make the two differ.
@@ -92,8 +95,9 @@ seconds)``); and it runs on the subgraph of the nodes within that bound's crow-f
 for them the subgraph adds the nodes from which they can be reached at all (one multi-source run
 on the reverse graph, done once per index and kept, since adding facilities only shrinks that
 set of demand nodes), and only when a new facility lies among those nodes. The result equals a
-full recompute. ``remove`` keeps the result when no removed facility was among any demand
-point's ``k`` nearest, and recomputes otherwise.
+full recompute. The result frame is kept and only the rows of the demand points whose
+facilities changed are rewritten. ``remove`` keeps the result when no removed facility was among
+any demand point's ``k`` nearest, and recomputes otherwise.
 
 Ties are exact equalities of floating-point times; times are accumulated along paths in the same
 order by every function, so the same inputs give the same floats.

@@ -35,7 +35,7 @@ from scipy.spatial import cKDTree
 
 from siting import settings
 from siting._errors import CostError
-from siting.graph import GraphArrays, graph_arrays
+from siting.graph import GraphArrays, compiled
 from siting.graph import Network as Network
 
 F64 = npt.NDArray[np.float64]
@@ -103,6 +103,14 @@ class Points:
         return Points(self.ids[mask], self.lon[mask], self.lat[mask], kinds)
 
 
+def _is_wgs84(crs: Any) -> bool:
+    """Whether ``crs`` is WGS84 lon/lat; "EPSG:4326" is known without comparing definitions."""
+    srs = getattr(crs, "srs", None)
+    if isinstance(srs, str) and srs.upper() == "EPSG:4326":
+        return True
+    return bool(pyproj.CRS(crs).equals(_WGS84))
+
+
 def points(frame: Any, name: str) -> Points:
     """Check a GeoDataFrame/GeoSeries of points and return its ids and WGS84 coordinates."""
     if not isinstance(frame, gpd.GeoDataFrame | gpd.GeoSeries):
@@ -119,11 +127,14 @@ def points(frame: Any, name: str) -> Points:
         msg = f"{name} index must hold unique ids; duplicated: {dup}"
         raise CostError(msg)
     geoms = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
-    if len(frame) and not pyproj.CRS(frame.crs).equals(_WGS84):
+    if len(frame) and not _is_wgs84(frame.crs):
         geoms = geoms.to_crs("EPSG:4326")
     arr = np.asarray(geoms.array)
+    xy = shapely.get_coordinates(arr) if len(arr) else np.empty((0, 2))
     types = shapely.get_type_id(arr)
-    bad = (types != 0) | shapely.is_empty(arr)
+    bad = types != 0
+    if len(xy) != len(arr) or bad.any():  # empty points have no coordinates
+        bad |= shapely.is_empty(arr)
     if bad.any():
         first = int(np.argmax(bad))
         geom = arr[first]
@@ -133,8 +144,8 @@ def points(frame: Any, name: str) -> Points:
             f"{frame.index[first]!r} ({what}); use .representative_point() for areas"
         )
         raise CostError(msg)
-    lon = shapely.get_x(arr).astype(np.float64)
-    lat = shapely.get_y(arr).astype(np.float64)
+    lon = np.ascontiguousarray(xy[:, 0], dtype=np.float64)
+    lat = np.ascontiguousarray(xy[:, 1], dtype=np.float64)
     kinds = None
     if isinstance(frame, gpd.GeoDataFrame) and "kind" in frame.columns:
         kinds = frame["kind"].reset_index(drop=True)
@@ -224,12 +235,16 @@ def speed(value: float | None, default: float, name: str) -> float:
 
 
 def arrays(network: Network) -> GraphArrays | None:
-    """The compiled graph of ``network`` (``None`` means the straight-line fallback)."""
+    """The compiled graph of ``network`` (``None`` means the straight-line fallback).
+
+    A networkx graph is compiled once and kept while it lives and is unchanged
+    (:func:`siting.graph.compiled`), so the searches, KD-trees and components cached per
+    compiled graph serve every later call on the same graph.
+    """
     if network is None or isinstance(network, GraphArrays):
         return network
     if isinstance(network, nx.Graph):
-        graph = network if network.is_directed() else network.to_directed()
-        return graph_arrays(graph)
+        return compiled(network)
     msg = (
         "network must be a networkx graph (osmnx convention), a compiled GraphArrays or None "
         f"(straight-line fallback), got {type(network).__name__}"
@@ -245,24 +260,44 @@ def order(ids: pd.Index) -> I64:
         return np.asarray(pd.Index(ids.astype(str)).argsort(), dtype=np.int64)
 
 
-def take_ids(ids: pd.Index, pos: I64) -> Any:
-    """The ids at ``pos`` (-1 gives <NA>) as a nullable array."""
-    missing = pos < 0
-    if len(ids):
-        values: Any = ids.take(np.where(missing, 0, pos))
-    else:
-        values = pd.Index([None] * len(pos), dtype=object)
+def id_array(ids: pd.Index) -> Any:
+    """``ids`` as the array type of an id column: ``Int64`` for integers, ``string`` for text,
+    else object (what :func:`take_ids` takes from)."""
     if pd.api.types.is_integer_dtype(ids.dtype):
-        out = pd.array(values, dtype="Int64")
-    elif pd.api.types.is_string_dtype(ids.dtype) and (
+        return pd.array(np.asarray(ids), dtype="Int64")
+    if pd.api.types.is_string_dtype(ids.dtype) and (
         ids.dtype != object or all(isinstance(v, str) for v in ids)
     ):
-        out = pd.array(np.asarray(values, dtype=object).astype(str), dtype="string")
-    else:
-        out = pd.Series(np.asarray(values, dtype=object), dtype=object).array
-    if missing.any():
-        out[missing] = pd.NA
-    return out
+        return pd.array(np.asarray(ids, dtype=object).astype(str), dtype="string")
+    return pd.Series(np.asarray(ids, dtype=object), dtype=object).array
+
+
+def take_ids(ids: pd.Index | Any, pos: I64) -> Any:
+    """The ids at ``pos`` (-1 gives <NA>) as a nullable array.
+
+    ``ids`` is an index, or its non-empty :func:`id_array` (converted once and then taken from:
+    the cheap way when positions are taken often, or many from few ids).
+
+    >>> list(take_ids(pd.Index(["a", "b"]), np.array([1, -1, 0])))
+    ['b', <NA>, 'a']
+    """
+    pos = np.asarray(pos, dtype=np.intp)
+    missing = pos < 0
+    if isinstance(ids, pd.Index):
+        if not len(ids):
+            if pd.api.types.is_integer_dtype(ids.dtype):
+                return pd.array([pd.NA] * len(pos), dtype="Int64")
+            if pd.api.types.is_string_dtype(ids.dtype):
+                return pd.array([pd.NA] * len(pos), dtype="string")
+            return pd.Series(np.full(len(pos), pd.NA, dtype=object), dtype=object).array
+        ids = id_array(ids)
+    if pd.api.types.is_object_dtype(ids.dtype):
+        values = np.asarray(ids, dtype=object).take(np.where(missing, 0, pos))
+        out = pd.Series(values, dtype=object).array
+        if missing.any():
+            out[missing] = pd.NA
+        return out
+    return ids.take(pos, allow_fill=True)
 
 
 # --- the compiled search graph -------------------------------------------------------------------
@@ -306,6 +341,7 @@ class Search:
 
     @property
     def tree(self) -> cKDTree:
+        """KD-tree of the nodes (:func:`siting.graph.node_tree` holds the same, per graph)."""
         if self._tree is None:
             self._tree = cKDTree(np.column_stack([self.x, self.y]))
         return self._tree

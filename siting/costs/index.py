@@ -29,8 +29,11 @@ from siting.costs.args import (
     TravelSettings,
 )
 from siting.costs.kernel import (
-    _frame,
+    _CHANGING,
+    _columns,
+    _handed_out,
     _insert_sorted,
+    _member,
     _merge,
     _pad,
     _prepare,
@@ -43,7 +46,7 @@ from siting.costs.kernel import (
     _straight_crs,
     _subgraph,
 )
-from siting.graph import GraphArrays
+from siting.graph import GraphArrays, node_tree
 
 
 def _background_snap_from() -> int:
@@ -107,7 +110,7 @@ class NearestIndex:
         self._fac = facilities.sorted()
         self._state = self._solve(self._fac)
         self._demand_keys()  # the demand is known from here on
-        self._result: pd.DataFrame | None = None
+        self._cols: dict[str, Any] | None = None  # the columns of the result, kept up to date
         self._closure_nodes: I64 | None = None
         self._closure_known = False
         self._kxy: tuple[F64, F64] | None = None
@@ -200,8 +203,17 @@ class NearestIndex:
     def result(self) -> pd.DataFrame:
         """The nearest facilities in long form (columns :data:`COLUMNS`), ``k`` rows per
         demand point in input order, ``rank`` 1..k."""
-        if self._result is None:
-            self._result = _frame(
+        return _handed_out(self._columns())
+
+    def _release(self) -> pd.DataFrame:
+        """:attr:`result` without its defensive copy, for a caller that drops the index."""
+        cols, self._cols = self._columns(), None
+        return pd.DataFrame(cols, copy=False)
+
+    def _columns(self) -> dict[str, Any]:
+        """The result columns, computed once and then kept up to date by :meth:`add`."""
+        if self._cols is None:
+            self._cols = _columns(
                 self._dem,
                 self._key_of,
                 _Ranked(*self._state),
@@ -210,7 +222,30 @@ class NearestIndex:
                 limit=self._limit,
                 method=self.method,
             )
-        return self._result.copy()
+        return self._cols
+
+    def _update_rows(self, rows: I64) -> None:
+        """Bring the kept result columns up to date after the demand keys ``rows`` changed."""
+        if self._cols is None or rows.size == 0:
+            return
+        changed = np.zeros(len(self._state[0]), dtype=bool)
+        changed[rows] = True
+        only = np.flatnonzero(changed[self._key_of])
+        if only.size == 0:
+            return
+        part = _columns(
+            self._dem,
+            self._key_of,
+            _Ranked(*self._state),
+            self._fac,
+            k=self._k,
+            limit=self._limit,
+            method=self.method,
+            only=only,
+        )
+        at = (only[:, None] * self._k + np.arange(self._k)).ravel()
+        for name in _CHANGING:
+            self._cols[name][at] = part[name]
 
     @property
     def facilities(self) -> pd.Index:
@@ -350,45 +385,63 @@ class NearestIndex:
         bx, by = search.x[new.node], search.y[new.node]
         vmax = search.vmax
         # lower bound of the time from any new facility: access + crow-flies at top speed
-        lower = np.full(len(kx), np.inf)
-        step = max(1, 4_000_000 // max(len(kx), 1))
-        for i in range(0, len(new), step):
-            crow = np.hypot(
-                kx[:, None] - bx[None, i : i + step], ky[:, None] - by[None, i : i + step]
-            )
-            leg = crow / vmax if vmax > 0 else np.where(crow > 0, np.inf, 0.0)
-            lower = np.minimum(lower, (new.access_s[None, i : i + step] + leg).min(axis=1))
-        lower = lower * (1.0 - _SLACK)
-        finite = np.isfinite(kth)
-        near = finite & (kth >= lower) & (lower <= self._slack)
-        short = ~finite & (lower <= self._slack)
+        if len(new) == 1:  # the common case, in one dimension
+            # in place, few passes over the keys (np.hypot is several times slower)
+            lower = kx - bx[0]
+            dy = ky - by[0]
+            lower *= lower
+            dy *= dy
+            lower += dy
+            np.sqrt(lower, out=lower)
+            if vmax > 0:
+                lower *= (1.0 - _SLACK) / vmax
+            else:
+                lower = np.where(lower > 0, np.inf, 0.0)
+            lower += new.access_s[0] * (1.0 - _SLACK)
+        else:
+            lower = np.full(len(kx), np.inf)
+            step = max(1, 4_000_000 // max(len(kx), 1))
+            for i in range(0, len(new), step):
+                crow = np.hypot(
+                    kx[:, None] - bx[None, i : i + step], ky[:, None] - by[None, i : i + step]
+                )
+                leg = crow / vmax if vmax > 0 else np.where(crow > 0, np.inf, 0.0)
+                lower = np.minimum(lower, (new.access_s[None, i : i + step] + leg).min(axis=1))
+            lower = lower * (1.0 - _SLACK)
+        # a key can improve when the bound is within its k-th time and its slack (keys with
+        # fewer than k facilities have an infinite k-th time: within the slack is enough)
+        cap = np.minimum(kth, self._slack)
+        rows = np.flatnonzero(lower <= cap)
+        finite = np.isfinite(kth[rows])
         closure: I64 | None = None
         whole = False
-        if short.any():
+        if not finite.all():
             closure = self._closure()
             if closure is None:
                 whole = True
-            elif not np.isin(new.node, closure).any():
-                short[:] = False  # no new facility can reach those demand nodes
-        rows = np.flatnonzero(near | short)
+            elif not _member(closure, new.node).any():  # (closure: sorted positions)
+                rows, finite = rows[finite], finite[finite]  # no new facility reaches the short
         if rows.size == 0:
             return rows, 0.0, np.empty(0, dtype=np.int64)
         if whole:
             return rows, self._limit, None
         bound = -np.inf
         parts = [new.node]
-        if near.any():
-            bound = min(float(np.max(np.minimum(kth[near], self._slack[near]))), self._limit)
+        if finite.any():
+            bound = min(float(np.max(cap[rows[finite]])), self._limit)
             # only nodes within the bound's crow-flies radius of a new facility can matter
             inside = np.flatnonzero(new.access_s <= bound)
             if inside.size:
                 radius = (bound - new.access_s[inside]) * vmax * (1.0 + _SLACK) + 1e-6
                 centre = np.column_stack([bx[inside], by[inside]])
-                hits = search.tree.query_ball_point(centre, radius)
+                tree = node_tree(self._arrays)  # the one snapping uses: built once
+                hits = tree.query_ball_point(centre, radius, return_sorted=True)
                 parts += [np.asarray(h, dtype=np.int64) for h in hits]
-        if short.any() and closure is not None:
+        if not finite.all() and closure is not None:
             bound = self._limit
             parts.append(closure)
+        if len(parts) == 2 and _member(parts[1], parts[0]).all():
+            return rows, bound, parts[1]  # one ball around the new facilities: sorted, unique
         return rows, bound, np.unique(np.concatenate(parts))
 
     def add(self, new_facilities: gpd.GeoDataFrame) -> NearestIndex:
@@ -437,7 +490,7 @@ class NearestIndex:
         # one table sorted by id: old and new labels move to their places in it
         table, place_old, place_new = _insert_sorted(self._fac, new)
         time, lab, road = self._state
-        lab[lab >= 0] = place_old[lab[lab >= 0]]
+        lab[...] = np.append(place_old, -1)[lab]  # -1 (no facility) takes the appended -1
         new_lab = np.where(part[1] >= 0, place_new[np.maximum(part[1], 0)], -1)
         if rows.size:
             t, lb, rd = _merge(
@@ -445,7 +498,7 @@ class NearestIndex:
             )
             time[rows], lab[rows], road[rows] = t, lb, rd
         self._fac = table
-        self._result = None
+        self._update_rows(rows)
         return self
 
     def remove(self, ids: Iterable[Any]) -> NearestIndex:
@@ -476,7 +529,7 @@ class NearestIndex:
         if affected.any():
             self._state = self._solve(self._fac)
             self._closure_known = False
-        else:
+            self._cols = None
+        else:  # the same facilities at every demand point: the result stays
             self._state = (time, np.where(lab >= 0, newpos[np.maximum(lab, 0)], -1), road)
-        self._result = None
         return self

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ from siting.costs.args import (
     TravelSettings,
 )
 from siting.crs import metric_crs
-from siting.graph import GraphArrays, snap, snap_in_background
+from siting.graph import GraphArrays, Snapped, snap_points, snap_points_in_background
 
 
 def _gather(indptr: IArr, nodes: IArr) -> I64:
@@ -465,6 +466,12 @@ class _Sites:
     def sorted(self) -> _Sites:
         return self.take(args.order(self.ids))
 
+    @cached_property
+    def id_values(self) -> Any:
+        """The ids as the array of an id column (:func:`siting.costs.args.id_array`), converted
+        once; the index itself when empty."""
+        return args.id_array(self.ids) if len(self.ids) else self.ids
+
     @staticmethod
     def concat(a: _Sites, b: _Sites) -> _Sites:
         return _Sites(
@@ -495,7 +502,14 @@ def _insert_sorted(old: _Sites, new: _Sites) -> tuple[_Sites, I64, I64]:
     order = np.empty(n_old + n_new, dtype=np.int64)
     order[place_old] = np.arange(n_old)
     order[place_new] = n_old + np.arange(n_new)
-    return _Sites.concat(old, new).take(order), place_old, place_new
+    table = _Sites.concat(old, new).take(order)
+    if n_old and n_new and "id_values" in old.__dict__:
+        # the ids converted once: old and new of the same kind give the union's (no new
+        # conversion of every id, which is most of the time of adding one facility)
+        a, b = old.id_values, new.id_values
+        if a.dtype == b.dtype:
+            table.__dict__["id_values"] = type(a)._concat_same_type([a, b]).take(order)
+    return table, place_old, place_new
 
 
 def _straight_crs(groups: Sequence[Points]) -> pyproj.CRS:
@@ -508,15 +522,15 @@ def _straight_crs(groups: Sequence[Points]) -> pyproj.CRS:
     return metric_crs()
 
 
-def _snapped_sites(ids: pd.Index, snapped: pd.DataFrame) -> _Sites:
-    """Points tied to the network, from :func:`siting.graph.snap`'s frame."""
+def _snapped_sites(ids: pd.Index, snapped: Snapped, sel: slice = slice(None)) -> _Sites:
+    """Points tied to the network, from :func:`siting.graph.snap_points` (rows ``sel``)."""
     empty = np.empty(0)
     return _Sites(
         ids,
-        snapped["node_pos"].to_numpy(dtype=np.int64),
-        snapped["access_s"].to_numpy(dtype=np.float64),
-        snapped["snap_m"].to_numpy(dtype=np.float64),
-        snapped["snap_flag"].to_numpy(dtype=bool),
+        snapped.node_pos[sel],
+        snapped.access_s[sel],
+        snapped.snap_m[sel],
+        snapped.snap_flag[sel],
         empty,
         empty,
     )
@@ -541,13 +555,13 @@ def _prepare(
             return [
                 _Sites(g.ids, none, empty, empty, np.empty(0, bool), empty, empty) for g in groups
             ]
-        snapped = snap(
+        snapped = snap_points(
             arrays, lon, lat, max_snap_m=st.max_snap_m, access_speed_kph=st.access_speed_kph
         )
-        starts = np.concatenate([[0], cuts])
-        ends = np.concatenate([cuts, [len(lon)]])
+        starts = np.concatenate([[0], cuts]).astype(int)
+        ends = np.concatenate([cuts, [len(lon)]]).astype(int)
         return [
-            _snapped_sites(g.ids, snapped.iloc[a:b])
+            _snapped_sites(g.ids, snapped, slice(a, b))
             for g, a, b in zip(groups, starts, ends, strict=True)
         ]
     tf = pyproj.Transformer.from_crs("EPSG:4326", crs or metric_crs(), always_xy=True)
@@ -570,11 +584,95 @@ def _prepare(
 
 def _prepare_later(arrays: GraphArrays, pts: Points, st: TravelSettings) -> Callable[[], _Sites]:
     """:func:`_prepare` for one point set on a network, snapped on a background thread."""
-    join = snap_in_background(
+    join = snap_points_in_background(
         arrays, pts.lon, pts.lat, max_snap_m=st.max_snap_m, access_speed_kph=st.access_speed_kph
     )
 
     return lambda: _snapped_sites(pts.ids, join())
+
+
+#: Columns of a nearest frame that change when a demand point's facilities change.
+_CHANGING = ("facility_id", "time_s", "distance_m", "reachable", "facility_snap_m", "snap_flag")
+
+
+def _columns(
+    dem: _Sites,
+    key_of: I64,
+    ranked: _Ranked,
+    fac: _Sites,
+    *,
+    k: int | None,
+    limit: float,
+    method: str,
+    only: I64 | None = None,
+) -> dict[str, Any]:
+    """The columns of :func:`_frame`; with ``only`` (demand positions, ``k`` given), the columns
+    :data:`_CHANGING` of the rows of these demand points alone (``k`` rows each, in the order of
+    ``only``)."""
+    width = max(ranked.time.shape[1], 1) if k is None else k
+    keys = key_of if only is None else key_of[only]
+    t = _pad(ranked.time[keys], width, np.inf)
+    lab = _pad(ranked.lab[keys], width, -1)
+    road = _pad(ranked.length[keys], width, np.nan)
+    access = dem.access_s if only is None else dem.access_s[only]
+    total = t + access[:, None]
+    ok = (lab >= 0) & (total <= limit)
+    if k is None:
+        keep = ok.copy()
+        keep[:, 0] = True  # every point appears, reachable or not
+        point, col = np.nonzero(keep)
+        good = ok[point, col]
+        lab_at, total_at, road_at = lab[point, col], total[point, col], road[point, col]
+    else:  # every (point, rank) in row-major order: the flattened arrays
+        point = np.repeat(np.arange(len(keys)), width) if width > 1 else np.arange(len(keys))
+        col = np.tile(np.arange(width), len(keys))
+        good, lab_at, total_at, road_at = ok.ravel(), lab.ravel(), total.ravel(), road.ravel()
+    glob = point if only is None else only[point]
+    fpos = np.where(good, lab_at, -1)
+    has = fpos >= 0
+    fac_flag = np.zeros(len(fpos), dtype=bool)
+    fac_snap = np.full(len(fpos), np.nan)
+    if len(fac):
+        fac_flag[has] = fac.flag[fpos[has]]
+        fac_snap[has] = fac.snap_m[fpos[has]]
+    changing = {
+        "facility_id": args.take_ids(fac.id_values, fpos),
+        "time_s": np.where(good, total_at, np.nan),
+        "distance_m": np.where(good, road_at, np.nan),
+        "reachable": good,
+        "facility_snap_m": fac_snap,
+        "snap_flag": dem.flag[glob] | fac_flag,
+    }
+    if only is not None:
+        return changing
+    return {
+        "demand_id": dem.ids.take(glob),
+        "rank": (col + 1).astype(np.int64),
+        "facility_id": changing["facility_id"],
+        "time_s": changing["time_s"],
+        "distance_m": changing["distance_m"],
+        # an index (immutable): typed once as a frame column would be, shared by the frames of
+        # NearestIndex.result under copy-on-write instead of copied (see _handed_out)
+        "method": pd.Index(np.full(len(point), method, dtype=object)),
+        "reachable": good,
+        "demand_snap_m": dem.snap_m[glob],
+        "facility_snap_m": fac_snap,
+        "snap_flag": changing["snap_flag"],
+    }
+
+
+#: pandas >= 3 always copies on write: a frame built on an index shares it safely.
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+
+
+def _handed_out(cols: dict[str, Any]) -> pd.DataFrame:
+    """A frame of the kept columns ``cols`` that shares nothing its reader could change with
+    them, nor anything :meth:`NearestIndex.add` changes later: the arrays are copied; the index
+    columns (ids, method) are shared under copy-on-write (pandas >= 3), immutable there."""
+    if not _COPY_ON_WRITE:
+        return pd.DataFrame(cols, copy=True)
+    out = {name: v if isinstance(v, pd.Index) else v.copy() for name, v in cols.items()}
+    return pd.DataFrame(out, copy=False)
 
 
 def _frame(
@@ -589,40 +687,8 @@ def _frame(
 ) -> pd.DataFrame:
     """Long-form result: one row per demand point and rank (k rows each, or the reachable ones
     and a placeholder row for a point with none when ``k`` is None)."""
-    width = max(ranked.time.shape[1], 1) if k is None else k
-    t = _pad(ranked.time, width, np.inf)[key_of]
-    lab = _pad(ranked.lab, width, -1)[key_of]
-    road = _pad(ranked.length, width, np.nan)[key_of]
-    total = t + dem.access_s[:, None]
-    ok = (lab >= 0) & (total <= limit)
-    if k is None:
-        keep = ok.copy()
-        keep[:, 0] = True  # every point appears, reachable or not
-        point, col = np.nonzero(keep)
-    else:
-        point = np.repeat(np.arange(len(dem)), width)
-        col = np.tile(np.arange(width), len(dem))
-    good = ok[point, col]
-    fpos = np.where(good, lab[point, col], -1)
-    has = fpos >= 0
-    fac_flag = np.zeros(len(fpos), dtype=bool)
-    fac_snap = np.full(len(fpos), np.nan)
-    if len(fac):
-        fac_flag[has] = fac.flag[fpos[has]]
-        fac_snap[has] = fac.snap_m[fpos[has]]
     return pd.DataFrame(
-        {
-            "demand_id": dem.ids.take(point),
-            "rank": (col + 1).astype(np.int64),
-            "facility_id": args.take_ids(fac.ids, fpos),
-            "time_s": np.where(good, total[point, col], np.nan),
-            "distance_m": np.where(good, road[point, col], np.nan),
-            "method": np.full(len(point), method, dtype=object),
-            "reachable": good,
-            "demand_snap_m": dem.snap_m[point],
-            "facility_snap_m": fac_snap,
-            "snap_flag": dem.flag[point] | fac_flag,
-        }
+        _columns(dem, key_of, ranked, fac, k=k, limit=limit, method=method), copy=False
     )
 
 

@@ -113,7 +113,7 @@ def nearest(
         detour_factor=detour_factor,
         straight_line_speed_kph=straight_line_speed_kph,
         options=options,
-    ).result
+    )._release()
 
 
 def reach(
