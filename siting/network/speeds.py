@@ -24,7 +24,7 @@ import shapely
 
 from siting._errors import DataError, NetworkError
 from siting._tables import load_table, normalize_label
-from siting.graph import GraphError
+from siting.graph import GraphError, forget
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -435,6 +435,7 @@ def add_travel_times(
     table = speed_table(speeds)
     _set_travel_times(graph, table, use_maxspeed=use_maxspeed)
     graph.graph["speeds"] = table
+    forget(graph)  # edge attributes were set in place: no compiled copy may outlive them
     return graph
 
 
@@ -494,6 +495,7 @@ def _finish(
     graph.graph["source"] = source
     graph.graph["speeds"] = dict(table)
     graph.graph["modelled"] = False
+    forget(graph)  # edge attributes were set in place: no compiled copy may outlive them
     return graph
 
 
