@@ -40,6 +40,7 @@ from typing import IO, Any, Final
 
 from siting import _log
 from siting._errors import FolderError
+from siting._fork import Job, can_fork
 from siting._io import share_mode
 
 __all__ = [
@@ -204,32 +205,9 @@ def keep_numbered(src: Path, folder: Path, stem: str, suffix: str) -> Path:
 _WRITE_WEIGHT: Final = {".xlsx": 10.0, ".html": 6.0, ".png": 5.0, ".geojson": 1.0}
 
 
-def _stop_tqdm_monitor() -> None:
-    """Stop tqdm's monitor thread if it runs (tqdm starts it again with its next bar): it only
-    tunes how often bars redraw, and a thread alive would rule out writing in two processes."""
-    import threading
-
-    for thread in threading.enumerate():
-        monitor: Any = thread
-        if type(monitor).__name__ == "TMonitor" and hasattr(monitor, "tqdm_cls"):
-            monitor.exit()
-            monitor.tqdm_cls.monitor = None
-
-
 def _parallel_writes() -> bool:
-    """Whether a commit may write its files in two processes: the machine has two CPUs, the
-    system can fork, no other thread runs (a fork copies no thread, and a lock another
-    thread held would stay held in the child) and ``SITING_WRITE_WORKERS`` is not ``1``."""
-    import multiprocessing as mp
-    import threading
-
-    _stop_tqdm_monitor()
-    return (
-        os.environ.get("SITING_WRITE_WORKERS", "").strip() != "1"
-        and (os.cpu_count() or 1) >= 2
-        and "fork" in mp.get_all_start_methods()
-        and threading.active_count() == 1
-    )
+    """Whether a commit may write its files in two processes (:func:`siting._fork.can_fork`)."""
+    return can_fork()
 
 
 def _write_some(
@@ -254,8 +232,6 @@ def _write_files(writers: Mapping[str, Callable[[Path], None]], stage: Path) -> 
     names = list(writers)
     if len(names) < 2 or not _parallel_writes():
         return _write_some(writers, names, stage)
-    import multiprocessing as mp
-
     weight = {n: _WRITE_WEIGHT.get(Path(n).suffix.lower(), 0.3) for n in names}
     mine: list[str] = []
     theirs: list[str] = []
@@ -264,37 +240,14 @@ def _write_files(writers: Mapping[str, Callable[[Path], None]], stage: Path) -> 
         side = 0 if load[0] <= load[1] else 1
         (mine if side == 0 else theirs).append(n)
         load[side] += weight[n]
-    ctx = mp.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-
-    def child() -> None:
-        try:
-            send.send(("ok", _write_some(writers, theirs, stage)))
-        except BaseException as exc:  # every error goes back to the parent
-            try:
-                send.send(("error", exc))
-            except Exception:
-                send.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
-        finally:
-            send.close()
-
-    proc = ctx.Process(target=child, name="siting-writer", daemon=True)
-    sys.stdout.flush()  # what is buffered now must not be written twice (by the child too)
-    sys.stderr.flush()
-    proc.start()
-    send.close()
+    job = Job(lambda: _write_some(writers, theirs, stage), fork=True)
     try:
         seconds = _write_some(writers, mine, stage)
-    finally:
-        try:
-            status, payload = recv.recv()
-        except EOFError:
-            status, payload = "error", RuntimeError("the writer process ended without a word")
-        proc.join()
-        recv.close()
-    if status != "ok":
-        raise payload
-    seconds.update(payload)
+    except BaseException:
+        with contextlib.suppress(BaseException):  # our error is the one to raise
+            job.result()
+        raise
+    seconds.update(job.result())
     return {n: seconds[n] for n in names}
 
 

@@ -64,6 +64,8 @@ class _Context:
     cov: pd.DataFrame | None = None
     access: pd.DataFrame | None = None
     areas: gpd.GeoDataFrame | None = None
+    #: the service areas under way in a child process (siting._fork), until collected
+    areas_job: Any = None
     recommended: pd.DataFrame | None = None
     recommend_summary: dict[str, Any] = field(default_factory=dict)
     measured: pd.DataFrame | None = None

@@ -27,6 +27,7 @@ from siting import (
 )
 from siting import layout as layouts
 from siting._errors import MissingDependencyError, SitingError
+from siting._fork import Job, can_fork
 from siting._optional import require
 from siting._outdir import (
     KeepNumbered,
@@ -137,8 +138,13 @@ def _prepare(
         network_source=network_source,
         rs=rs,
     )
-    for step in _STEPS:
-        step(ctx)
+    try:
+        for step in _STEPS:
+            step(ctx)
+    except BaseException:
+        if ctx.areas_job is not None:  # a child still at work: not wanted any more
+            ctx.areas_job.cancel()
+        raise
     result = RunResult(
         out=Path(out),
         pairings=ctx.pairs,
@@ -396,19 +402,46 @@ def _measure_coverage(ctx: _Context) -> None:
             ctx.access["population_source"] = "modelled"
 
 
+def _service_area_todo(ctx: _Context) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame] | None:
+    """The facilities that get service areas, and those to compute now (on an update: the
+    added ones); None when there are none."""
+    if not ctx.service_area_kinds:
+        return None
+    sa_fac = ctx.own[ctx.own["kind"].isin(ctx.service_area_kinds)]
+    if sa_fac.empty:
+        return None
+    todo = sa_fac
+    if ctx.previous is not None and ctx.previous.service_areas is not None:
+        todo = sa_fac[sa_fac.index.astype(str).isin(ctx.previous.added)]
+    return sa_fac, todo
+
+
+def _start_service_areas(ctx: _Context) -> None:
+    """Start the service areas (the longest step, bound to one CPU) in a forked child when the
+    machine has two CPUs (:mod:`siting._fork`); the next steps go on here meanwhile."""
+    sel = _service_area_todo(ctx)
+    if sel is None or not len(sel[1]):
+        return
+    todo = sel[1]
+    fork = can_fork()
+    progress = ctx.progress and not fork  # no bar from a child: it would garble the others
+    net, thresholds = ctx.net, ctx.thresholds
+    ctx.areas_job = Job(lambda: _service_areas(net, todo, thresholds, progress), fork=fork)
+
+
 def _compute_service_areas(ctx: _Context) -> None:
     """Service areas of the home medical facilities (on an update: of the added ones, merged)."""
-    if not ctx.service_area_kinds:
+    sel = _service_area_todo(ctx)
+    if sel is None:
         return
+    sa_fac, _ = sel
     with ctx.clock.step("service_areas", "服务范围 service areas"):
-        sa_fac = ctx.own[ctx.own["kind"].isin(ctx.service_area_kinds)]
-        if sa_fac.empty:
-            return
         old_areas = None if ctx.previous is None else ctx.previous.service_areas
-        todo = sa_fac
-        if old_areas is not None:
-            todo = sa_fac[sa_fac.index.astype(str).isin(ctx.previous.added)]  # type: ignore[union-attr]
-        areas = _service_areas(ctx.net, todo, ctx.thresholds, ctx.progress) if len(todo) else None
+        job, ctx.areas_job = ctx.areas_job, None
+        forked = job is not None and job.forked
+        areas = None if job is None else job.result()
+        if forked and job is not None and job.seconds is not None:
+            ctx.clock.timings["service_areas_in_background"] = round(job.seconds, 3)
         if areas is not None:
             # for maps and files: ~1 m coordinates, simplified within ~5 m
             areas["geometry"] = shapely.set_precision(
@@ -547,6 +580,7 @@ _STEPS: Final[tuple[Callable[[_Context], None], ...]] = (
     _check_maps,
     _select_home_and_layout,
     _compile_network,
+    _start_service_areas,
     _pair,
     _plan_patrols,
     _note_rules_not_paired,
