@@ -19,6 +19,7 @@ from siting import (
 )
 from siting import layout as layouts
 from siting._errors import SitingError
+from siting._fork import Job, can_fork
 from siting._io import frame_sha256
 from siting._outdir import (
     sha256_file,
@@ -78,8 +79,8 @@ def _load_inputs(
     seed: int | None,
     inputs: dict[str, Any],
 ) -> tuple[Region | None, gpd.GeoDataFrame, Any, str, str]:
-    from siting import modelled, regions
     from siting import network as netmod
+    from siting import regions
 
     reg: Region | None
     if region is None or isinstance(region, Region):
@@ -98,6 +99,50 @@ def _load_inputs(
             outline = boundary
     elif reg is not None:
         outline = reg.outline
+    # the modelled roads are built in a child (siting._fork) while the facilities are read here
+    region = reg
+    roads_job = (
+        Job(lambda: netmod.modelled(region), fork=can_fork())
+        if network is None and region is not None
+        else None
+    )
+    try:
+        fac, data_source = _read_facilities(facilities, reg, outline, crs, inputs)
+    except BaseException:
+        if roads_job is not None:
+            roads_job.cancel()
+        raise
+    if roads_job is not None:
+        roads = roads_job.result()
+        network_source = "modelled"
+        inputs["network"] = {"modelled_network_of": reg.code if reg is not None else None}
+    elif network is None:
+        roads = None
+        network_source = "none (straight line)"
+        inputs["network"] = None
+    elif isinstance(network, str | os.PathLike):
+        path = Path(network)
+        roads = netmod.load(path, crs=network_crs)
+        network_source = "modelled" if roads.graph.get("modelled") else "user"
+        inputs["network"] = {"path": str(path), "crs": network_crs, "sha256": sha256_file(path)}
+    else:
+        roads = network
+        graph = getattr(roads, "graph", {})
+        network_source = "modelled" if graph.get("modelled") else "user"
+        inputs["network"] = {"object": type(network).__name__}
+    return reg, fac, roads, data_source, network_source
+
+
+def _read_facilities(
+    facilities: str | os.PathLike[str] | gpd.GeoDataFrame | None,
+    reg: Region | None,
+    outline: Any,
+    crs: str | None,
+    inputs: dict[str, Any],
+) -> tuple[gpd.GeoDataFrame, str]:
+    """The facility registry (modelled for a region without a list) and its data source."""
+    from siting import modelled
+
     if facilities is None:
         if reg is None:
             msg = "give a region (--region) or a facility file (--facilities)"
@@ -119,25 +164,7 @@ def _load_inputs(
             "sha256": sha256_file(path),
             "warnings": reader_warnings(fac),
         }
-    if network is None and reg is not None:
-        roads = netmod.modelled(reg)
-        network_source = "modelled"
-        inputs["network"] = {"modelled_network_of": reg.code}
-    elif network is None:
-        roads = None
-        network_source = "none (straight line)"
-        inputs["network"] = None
-    elif isinstance(network, str | os.PathLike):
-        path = Path(network)
-        roads = netmod.load(path, crs=network_crs)
-        network_source = "modelled" if roads.graph.get("modelled") else "user"
-        inputs["network"] = {"path": str(path), "crs": network_crs, "sha256": sha256_file(path)}
-    else:
-        roads = network
-        graph = getattr(roads, "graph", {})
-        network_source = "modelled" if graph.get("modelled") else "user"
-        inputs["network"] = {"object": type(network).__name__}
-    return reg, fac, roads, data_source, network_source
+    return fac, data_source
 
 
 def _layout(spec: Any, reg: Region | None) -> layouts.Layout | None:
