@@ -118,14 +118,7 @@ def measure(tree: Path, region: str, work: Path, label: str) -> dict[str, Any]:
     out["run_s"], out["run_mb"], out["stages"] = wall, mb, manifest.get("timings_s", {})
     out["write_s"] = manifest.get("write_s", {})
     # update: a run on the registry file, then 3 facilities added
-    gpkg_src, add = (
-        make_inputs(work, region)
-        if not (work / "add3.csv").exists()
-        else (
-            work / "registry.gpkg",
-            work / "add3.csv",
-        )
-    )
+    gpkg_src, add = work / "registry.gpkg", work / "add3.csv"  # made once by main()
     reg = work / f"{label}-registry.gpkg"
     shutil.copy2(gpkg_src, reg)
     upd_dir = work / f"{label}-upd"

@@ -39,13 +39,10 @@ def _stop_tqdm_monitor() -> None:
 
 def can_fork() -> bool:
     """Whether work may go to a forked child: two CPUs, the system can fork, no other thread
-    runs, and ``SITING_WORKERS`` (or the older ``SITING_WRITE_WORKERS``) is not ``1``."""
+    runs, and ``SITING_WORKERS`` is not ``1``."""
     import multiprocessing as mp
 
-    if "1" in (
-        os.environ.get("SITING_WORKERS", "").strip(),
-        os.environ.get("SITING_WRITE_WORKERS", "").strip(),
-    ):
+    if os.environ.get("SITING_WORKERS", "").strip() == "1":
         return False
     _stop_tqdm_monitor()
     return (

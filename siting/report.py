@@ -121,12 +121,8 @@ def _headers(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Excel takes no geometry and no pandas NA in object columns: drop one, blank the other."""
-    out = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.StringDtype) or out[col].dtype == object:
-            out[col] = out[col].astype(object).where(out[col].notna(), None)
-    return out
+    """Excel takes no geometry (missing values are left blank by :func:`_cells`)."""
+    return pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
 
 
 def text_width(text: str) -> int:

@@ -93,7 +93,7 @@ def test_a_full_disk_in_the_child_is_a_folder_error(tmp_path: Path, parallel: No
 
 
 def test_one_process_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SITING_WRITE_WORKERS", "1")
+    monkeypatch.setenv("SITING_WORKERS", "1")
     assert not _outdir._parallel_writes()
     out = tmp_path / "out"
     with OutputFolder(out) as folder:
