@@ -42,6 +42,11 @@ if not logger.handlers:
     logger.propagate = False
 
 
+def debug(text: str) -> None:
+    """A detail for whoever debugs (hidden by default)."""
+    logger.debug(text)
+
+
 def info(text: str) -> None:
     """A progress message."""
     logger.info(text)

@@ -202,7 +202,7 @@ def keep_numbered(src: Path, folder: Path, stem: str, suffix: str) -> Path:
 
 
 #: Relative cost of writing a file, by suffix (to share the files between two processes).
-_WRITE_WEIGHT: Final = {".xlsx": 10.0, ".html": 6.0, ".png": 5.0, ".geojson": 1.0}
+_WRITE_WEIGHT: Final = {".xlsx": 1.5, ".html": 6.0, ".png": 5.0, ".geojson": 1.0}
 
 
 def _parallel_writes() -> bool:

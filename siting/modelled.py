@@ -566,6 +566,14 @@ def registry_for(
             "bring your own registry (siting.registry.read) or add a spec"
         )
         raise DataError(msg)
+    from siting import _cache
+
+    key = (_cache.object_hash(region), seed, str(settings.metric_crs))
+    return _cache.cached("modelled_registry", key, lambda: _registry(region, found, seed))
+
+
+def _registry(region: Region, found: tuple[str, Any], seed: int) -> gpd.GeoDataFrame:
+    """The modelled registry of ``region`` from its spec (see :func:`registry_for`), built."""
     spec_code, spec = found
     full = region if spec_code == region.code else load_region(spec_code, seed=region.seed)
     rows = _generate(full, spec_code, spec, seed)

@@ -58,11 +58,23 @@ include the access legs to the nearest road node; ``leg_km`` is road length plus
 as in :mod:`siting.pairing`). Route geometries follow the fastest road path of every leg
 (predecessor trees of :func:`scipy.sparse.csgraph.dijkstra`), from the facility's point to its
 road node, along the nodes, to the next point; without a network they are straight lines.
+
+Reuse
+-----
+A clinic's part of a plan (its travel matrices, schedule, routes and route geometries) depends
+only on the clinic and its own stops: the travel time of a pair does not depend on the other
+points of a search. :attr:`PatrolPlan.memo` (a :class:`PatrolMemo`) holds those parts; given back
+to :func:`plan` (``memo=``), a clinic whose inputs are all identical (its id and point, doctors,
+its stops in order with everything about them, every setting, the solver limits, the travel
+settings and a fingerprint of the road network) is taken from it instead of searched and solved
+again. A solve stopped by ``time_limit_s`` is never kept. The plan is the same, table for table,
+with any memo or none; only the time differs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib
 import itertools
 import math
@@ -97,6 +109,7 @@ __all__ = [
     "WORKING_DAYS_PER_MONTH",
     "Frequency",
     "PatrolError",
+    "PatrolMemo",
     "PatrolPlan",
     "Solution",
     "coverage_gaps",
@@ -640,6 +653,9 @@ class PatrolPlan:
         of gap.
     settings
         The settings used and solver figures.
+    memo
+        The per-clinic parts of this plan, to give to the next :func:`plan` of the same area
+        (``memo=``); not part of the plan's equality or printing.
     """
 
     visits: pd.DataFrame
@@ -647,6 +663,37 @@ class PatrolPlan:
     totals: pd.DataFrame
     gaps: pd.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
+    memo: PatrolMemo | None = field(default=None, compare=False, repr=False)
+
+
+#: Layout of :class:`PatrolMemo` entries; a memo of another version is not used.
+_MEMO_VERSION: Final = 1
+
+
+@dataclass
+class PatrolMemo:
+    """The per-clinic parts of a plan, for a later :func:`plan` to reuse (see *Reuse*).
+
+    Opaque: plain Python and numpy data, picklable, for saving beside a run and giving back to
+    :func:`plan` (``memo=``). A memo never changes a plan: an entry is used only when everything
+    that determines it is identical, whatever memo is given.
+
+    Attributes
+    ----------
+    entries
+        Per clinic, under a digest of everything its part depends on: its matrices, schedule,
+        solved routes and route coordinates.
+    reused, computed
+        Clinics of the plan that made this memo taken from the memo it was given, and planned
+        afresh.
+    version
+        The layout of the entries.
+    """
+
+    entries: dict[bytes, tuple[Any, ...]] = field(default_factory=dict)
+    reused: int = 0
+    computed: int = 0
+    version: int = _MEMO_VERSION
 
 
 @dataclass
@@ -670,6 +717,7 @@ class _Day:
     doctor: int  # 0-based
     stops: tuple[int, ...]  # positions in the clinic's matrix
     solution: Solution
+    sol_id: int = 0  # which of the clinic's distinct solves (its routes share a geometry)
 
 
 def _assignments(
@@ -751,6 +799,7 @@ def plan(
     detour_factor: float | None = None,
     straight_line_speed_kph: float | None = None,
     options: TravelOptions | None = None,
+    memo: PatrolMemo | None = None,
     **cost_kw: Any,
 ) -> PatrolPlan:
     """Plan the patrols (巡诊) of every clinic to its paired facilities over a horizon.
@@ -798,6 +847,10 @@ def plan(
     options
         A :class:`siting.costs.TravelOptions` instead of the separate keywords; a keyword given
         as well overrides its field (its ``direction`` is not used: patrols go both ways).
+    memo
+        The :attr:`PatrolPlan.memo` of an earlier plan: the clinics whose inputs are all the
+        same are taken from it rather than planned again (see *Reuse*); the plan is the same
+        with or without it.
     cost_kw
         Other keywords, passed to :func:`siting.costs.od_matrix` and
         :func:`siting.pairing.pair`.
@@ -808,6 +861,8 @@ def plan(
 
     Raises
     ------
+    siting.patrol.PatrolError
+        Bad settings or inputs (named in the message); ``memo`` not a :class:`PatrolMemo`.
     siting.MissingDependencyError
         OR-Tools is not installed (``pip install 'siting[patrol]'``). A plan needs it even when
         every day happens to be small enough for the exact solver, so that whether a plan can be
@@ -824,6 +879,14 @@ def plan(
     >>> p.visits.columns[:4].tolist()
     ['clinic_id', 'clinic_name', 'doctor', 'day']
     >>> set(p.gaps["gap"]) <= set(GAP_KINDS)
+    True
+
+    The same plan again, every clinic taken from the first one's memo:
+
+    >>> again = plan(roads, facilities, memo=p.memo)
+    >>> again.memo.reused == p.memo.computed, again.memo.computed
+    (True, 0)
+    >>> again.visits.equals(p.visits)
     True
     """
     started = time.perf_counter()
@@ -851,6 +914,9 @@ def plan(
         solution_limit=solution_limit,
         exact_max_stops=exact_max_stops,
     )
+    if memo is not None and not isinstance(memo, PatrolMemo):
+        msg = f"memo must be the PatrolMemo of an earlier plan (PatrolPlan.memo), got {memo!r:.60}"
+        raise PatrolError(msg)
     net = _net(network)
     if pairings is None:
         pairings = _patrol_pairings(net, facilities, rules, opts, cost_kw)
@@ -865,21 +931,30 @@ def plan(
     lon_all, lat_all = _lonlat(facilities)
     pos_of = {f: p for p, f in enumerate(facilities.index)}
     order = sorted(by_clinic, key=str)
+    keys = _clinic_keys(net, facilities, stops, by_clinic, docs, opts, cost_kw, pos_of)
+    old = memo.entries if memo is not None and memo.version == _MEMO_VERSION else {}
+    results = {c: _ClinicResult.from_entry(old[keys[c]]) for c in order if keys[c] in old}
+    fresh = [c for c in order if c not in results]
     matrices = _Matrices(
         net,
         facilities,
         pos_of,
-        [(c, [c, *[stops[i].fid for i in by_clinic[c]]]) for c in order],
+        [(c, [c, *[stops[i].fid for i in by_clinic[c]]]) for c in fresh],
         cost_kw,
     )
     for clinic in order:
-        _plan_clinic(run, clinic, by_clinic[clinic], matrices, facilities, docs, opts)
+        res = results.get(clinic)
+        if res is None:
+            res = results[clinic] = _plan_clinic(
+                stops, clinic, by_clinic[clinic], matrices, docs, opts
+            )
+        _add_clinic(run, clinic, by_clinic[clinic], res, facilities, opts)
     _stop_gaps(run, facilities, opts)
 
-    visits, route_rows, legs = _tables(
+    visits, route_rows, legs, refs = _tables(
         run.days, stops, run.matrices, facilities, opts.start_min, opts.first_day
     )
-    routes = _geometries(route_rows, legs, net, facilities, lon_all, lat_all, pos_of)
+    routes = _geometries(route_rows, legs, refs, results, net, lon_all, lat_all, pos_of)
     totals = _totals(
         routes, stops, by_clinic, docs, facilities, run.missed, run.visits_planned, opts.horizon
     )
@@ -894,7 +969,12 @@ def plan(
         doctors=doctors,
         elapsed_s=round(time.perf_counter() - started, 3),
     )
-    return PatrolPlan(visits, routes, totals, gap_frame, settings)
+    new_memo = PatrolMemo(
+        {keys[c]: results[c].entry() for c in order if not results[c].hits},
+        reused=len(order) - len(fresh),
+        computed=len(fresh),
+    )
+    return PatrolPlan(visits, routes, totals, gap_frame, settings, memo=new_memo)
 
 
 def _gap_frame(gaps: list[dict[str, Any]]) -> pd.DataFrame:
@@ -1191,35 +1271,193 @@ class _Matrices:
 _OD_BATCH: Final = 256
 
 
+@dataclass
+class _ClinicResult:
+    """One clinic's part of a plan: what a :class:`PatrolMemo` entry holds.
+
+    ``t``, ``km`` and ``method`` are its travel matrices (clinic first, then its stops);
+    ``planned`` the visits planned per stop; ``days`` the (day, doctor, matrix positions,
+    solution number) of every slot with visits; ``solutions`` the distinct solves; ``coords``
+    the route coordinates of each solve (None until made; for an empty route too).
+    """
+
+    t: F64
+    km: F64
+    method: str
+    planned: list[int]
+    days: list[tuple[int, int, tuple[int, ...], int]]
+    solutions: list[Solution]
+    coords: list[F64 | None]
+
+    @property
+    def hits(self) -> int:
+        """Solves stopped by the time limit (such a result is never kept in a memo)."""
+        return sum(int(s.time_limit_hit) for s in self.solutions)
+
+    def entry(self) -> tuple[Any, ...]:
+        """The memo entry: plain Python and numpy data."""
+        sols = tuple(
+            (s.routes, s.dropped, float(s.travel_s), float(s.span_s), s.solver)
+            for s in self.solutions
+        )
+        return (
+            self.t,
+            self.km,
+            self.method,
+            tuple(self.planned),
+            tuple(self.days),
+            sols,
+            tuple(self.coords),
+        )
+
+    @classmethod
+    def from_entry(cls, entry: tuple[Any, ...]) -> _ClinicResult:
+        t, km, method, planned, days, sols, coords = entry
+        return cls(
+            t,
+            km,
+            method,
+            list(planned),
+            list(days),
+            [Solution(r, d, tr, sp, sv) for r, d, tr, sp, sv in sols],
+            list(coords),
+        )
+
+
+def _digest(*parts: Any) -> bytes:
+    h = hashlib.blake2b(digest_size=20)
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else repr(part).encode())
+        h.update(b"\x00")
+    return h.digest()
+
+
+def _net_fingerprint(net: GraphArrays | None) -> bytes:
+    """A digest of the compiled graph's arrays (coordinates, CRS, travel times, lengths)."""
+    if net is None:
+        return b"straight-line"
+    h = hashlib.blake2b(digest_size=20)
+    arrays = (
+        net.x,
+        net.y,
+        net.lon,
+        net.lat,
+        net.time.indptr,
+        net.time.indices,
+        net.time.data,
+        net.length.indptr,
+        net.length.indices,
+        net.length.data,
+    )
+    for a in arrays:
+        arr = np.ascontiguousarray(a)
+        h.update(repr((arr.dtype.str, arr.shape)).encode())
+        h.update(arr.tobytes())
+    h.update(str(net.crs.to_wkt()).encode())
+    return h.digest()
+
+
+def _clinic_keys(
+    net: GraphArrays | None,
+    facilities: gpd.GeoDataFrame,
+    stops: list[_Stop],
+    by_clinic: Mapping[Any, list[int]],
+    docs: Mapping[Any, int],
+    opts: _Options,
+    cost_kw: Mapping[str, Any],
+    pos_of: Mapping[Any, int],
+) -> dict[Any, bytes]:
+    """Per clinic, a digest of everything its part of the plan depends on (see *Reuse*)."""
+    from siting import settings
+    from siting.costs.args import travel_settings
+
+    travel = travel_settings(
+        cost_kw.get("max_snap_m"),
+        cost_kw.get("access_speed_kph"),
+        cost_kw.get("detour_factor"),
+        cost_kw.get("straight_line_speed_kph"),
+    )
+    crs = None if facilities.crs is None else facilities.crs.to_wkt()
+    common = _digest(
+        _MEMO_VERSION,
+        _net_fingerprint(net),
+        crs,
+        travel,
+        (settings.max_snap_m, settings.access_speed_kph, settings.metric_crs),
+        sorted((k, repr(v)) for k, v in cost_kw.items()),
+        opts,
+    )
+    geom = facilities.geometry
+    xs = np.asarray(geom.x, dtype=float).tolist()
+    ys = np.asarray(geom.y, dtype=float).tolist()
+    out = {}
+    for clinic, members in by_clinic.items():
+        p = pos_of[clinic]
+        stop_keys = []
+        for i in members:
+            s, q = stops[i], pos_of[stops[i].fid]
+            stop_keys.append(
+                (
+                    s.fid,
+                    s.name,
+                    s.kind,
+                    s.clinic,
+                    s.travel_min,
+                    s.threshold_min,
+                    s.freq,
+                    s.service_min,
+                    xs[q],
+                    ys[q],
+                )
+            )
+        out[clinic] = _digest(common, clinic, xs[p], ys[p], docs.get(clinic, 1), stop_keys)
+    return out
+
+
 def _plan_clinic(
-    run: _Run,
+    stops: list[_Stop],
     clinic: Any,
     members: list[int],
     matrices: _Matrices,
-    facilities: gpd.GeoDataFrame,
-    docs: dict[Any, int],
+    docs: Mapping[Any, int],
     opts: _Options,
-) -> None:
+) -> _ClinicResult:
     """One clinic: its travel matrices, the stops it can serve, their days and routes."""
-    stops = run.stops
     t, km, method = matrices.of(clinic, [clinic, *[stops[i].fid for i in members]])
     svc_s = np.array([0.0] + [stops[i].service_min * 60.0 for i in members])
     loads = t[0, 1:] + t[1:, 0] + svc_s[1:]
-    ok_pos = _servable(run, clinic, members, t, loads, facilities, opts)
-    run.matrices[clinic] = (t, km, members, method)
+    ok_pos = _servable(stops, members, t, loads, opts)
+    res = _ClinicResult(t, km, method, [0] * len(members), [], [], [])
     if not ok_pos:
-        return
+        return res
     sub = [stops[members[k - 1]] for k in ok_pos]
     chosen = _schedule(sub, loads[np.array(ok_pos) - 1], opts.horizon, docs.get(clinic, 1))
     on_slot: dict[tuple[int, int], list[int]] = {}
     for k, (doc, pat) in zip(ok_pos, chosen, strict=True):
-        run.visits_planned[members[k - 1]] = len(pat)
+        res.planned[k - 1] = len(pat)
         for d in pat:
             on_slot.setdefault((d, doc), []).append(k)
-    _solve_days(run, clinic, members, on_slot, t, svc_s, opts)
+    _solve_days(res, on_slot, t, svc_s, opts)
+    return res
 
 
 def _servable(
+    stops: list[_Stop], members: list[int], t: F64, loads: F64, opts: _Options
+) -> list[int]:
+    """Matrix positions of the clinic's stops that a day can hold (:func:`_servable_gaps`
+    says why the others are not)."""
+    day_s = opts.day_min * 60.0
+    ok_pos: list[int] = []
+    for k in range(1, len(members) + 1):
+        if not (math.isfinite(t[0, k]) and math.isfinite(t[k, 0])):
+            continue
+        if loads[k - 1] > day_s * (1 + 1e-12):
+            continue
+        ok_pos.append(k)
+    return ok_pos
+
+
+def _servable_gaps(
     run: _Run,
     clinic: Any,
     members: list[int],
@@ -1227,10 +1465,9 @@ def _servable(
     loads: F64,
     facilities: gpd.GeoDataFrame,
     opts: _Options,
-) -> list[int]:
-    """Matrix positions of the clinic's stops that a day can hold; gaps for the others."""
+) -> None:
+    """Gaps of the clinic's stops that no day can hold (those :func:`_servable` leaves out)."""
     day_s, day_min = opts.day_min * 60.0, opts.day_min
-    ok_pos: list[int] = []
     for k, i in enumerate(members, start=1):
         s = run.stops[i]
         there, back = t[0, k] / 60.0, t[k, 0] / 60.0
@@ -1265,22 +1502,17 @@ def _servable(
                     f"{day_min:g}-minute working day",
                 )
             )
-            continue
-        ok_pos.append(k)
-    return ok_pos
 
 
 def _solve_days(
-    run: _Run,
-    clinic: Any,
-    members: list[int],
+    res: _ClinicResult,
     on_slot: dict[tuple[int, int], list[int]],
     t: F64,
     svc_s: F64,
     opts: _Options,
 ) -> None:
     """The route of every (day, doctor) slot of a clinic; one solve per distinct set of stops."""
-    solved: dict[tuple[int, ...], Solution] = {}
+    solved: dict[tuple[int, ...], int] = {}
     for d, doc in sorted(on_slot):
         key = tuple(sorted(on_slot[d, doc]))
         if key not in solved:
@@ -1293,11 +1525,35 @@ def _solve_days(
                 solution_limit=opts.solution_limit,
                 exact_max_stops=opts.exact_max_stops,
             )
-            solved[key] = sol
-            run.hits += int(sol.time_limit_hit)
-            run.n_solves[sol.solver] += 1
-        sol = solved[key]
-        run.days.append(_Day(clinic, d, doc, key, sol))
+            solved[key] = len(res.solutions)
+            res.solutions.append(sol)
+            res.coords.append(None)
+        res.days.append((d, doc, key, solved[key]))
+
+
+def _add_clinic(
+    run: _Run,
+    clinic: Any,
+    members: list[int],
+    res: _ClinicResult,
+    facilities: gpd.GeoDataFrame,
+    opts: _Options,
+) -> None:
+    """Add a clinic's part (planned now or from a memo) to the plan's accumulators."""
+    stops = run.stops
+    svc_s = np.array([0.0] + [stops[i].service_min * 60.0 for i in members])
+    loads = res.t[0, 1:] + res.t[1:, 0] + svc_s[1:]
+    _servable_gaps(run, clinic, members, res.t, loads, facilities, opts)
+    run.matrices[clinic] = (res.t, res.km, members, res.method)
+    for k, n in enumerate(res.planned):
+        if n:
+            run.visits_planned[members[k]] = n
+    for sol in res.solutions:
+        run.hits += int(sol.time_limit_hit)
+        run.n_solves[sol.solver] += 1
+    for d, doc, key, sol_id in res.days:
+        sol = res.solutions[sol_id]
+        run.days.append(_Day(clinic, d, doc, key, sol, sol_id))
         for j in sol.dropped:
             run.missed.setdefault(members[key[j - 1] - 1], []).append(d)
         for j in sol.routes[0]:
@@ -1416,10 +1672,8 @@ def _gap(
     }
 
 
-@dataclass
-class _Route:
-    row: dict[str, Any]
-    legs: list[tuple[Any, Any]]
+#: The legs of a route: (from id, to id), clinic to clinic.
+_Legs = list[tuple[Any, Any]]
 
 
 def _tables(
@@ -1429,96 +1683,50 @@ def _tables(
     facilities: gpd.GeoDataFrame,
     start_min: int,
     first_day: dt.date | None,
-) -> tuple[pd.DataFrame, list[dict[str, Any]], list[list[tuple[Any, Any]]]]:
-    rows: list[dict[str, Any]] = []
+) -> tuple[pd.DataFrame, list[dict[str, Any]], list[_Legs], list[tuple[Any, int]]]:
+    """The visits table; per route its row, its legs (ids) and its (clinic, solution number).
+
+    The rows of a route are made once per distinct solve of a clinic (its routes on other days
+    differ only in the day), then repeated column by column.
+    """
+    cols: dict[str, list[Any]] = {c: [] for c in PATROL_COLUMNS}
     route_rows: list[dict[str, Any]] = []
     legs: list[list[tuple[Any, Any]]] = []
+    refs: list[tuple[Any, int]] = []
     names, kinds = facilities["name"], facilities["kind"]  # a column's .at is 20x a frame's
+    clinic_of: dict[Any, tuple[str, str]] = {}
+    made: dict[tuple[Any, int], list[_RouteRows]] = {}
     for d in days:
-        t, km, members, method = matrices[d.clinic]
-        c_name = str(names.at[d.clinic])
-        c_kind = str(kinds.at[d.clinic])
+        if d.clinic not in clinic_of:
+            clinic_of[d.clinic] = (str(names.at[d.clinic]), str(kinds.at[d.clinic]))
+        key = (d.clinic, d.sol_id)
+        if key not in made:
+            made[key] = [
+                _route_rows(d, route, stops, matrices[d.clinic], clinic_of[d.clinic], start_min)
+                for route in d.solution.routes
+                if route
+            ]
         week, wd = divmod(d.day, 5)
         date = None if first_day is None else first_day + dt.timedelta(days=week * 7 + wd)
         base = {
             "clinic_id": d.clinic,
-            "clinic_name": c_name,
+            "clinic_name": clinic_of[d.clinic][0],
             "day": d.day + 1,
             "week": week + 1,
             "weekday": WEEKDAYS_ZH[wd],
             "date": date,
+            "doctor": d.doctor + 1,
         }
-        for route in d.solution.routes:
-            if not route:
-                continue
-            v = d.doctor + 1
-            path = [0, *(d.stops[j - 1] for j in route), 0]
-            clock = float(start_min)
-            ids = [d.clinic, *(stops[members[k - 1]].fid for k in path[1:-1]), d.clinic]
-            rows.append(
-                {
-                    **base,
-                    "doctor": v,
-                    "seq": 0,
-                    "stop": "start",
-                    "facility_id": d.clinic,
-                    "facility_name": c_name,
-                    "facility_kind": c_kind,
-                    "arrive": None,
-                    "depart": _hhmm(clock),
-                    "service_min": 0.0,
-                    "leg_km": 0.0,
-                    "leg_min": 0.0,
-                    "method": method,
-                }
-            )
-            total_km = travel = service = 0.0
-            for seq, (a, b) in enumerate(itertools.pairwise(path), start=1):
-                leg_min = float(t[a, b]) / 60.0
-                leg_km = float(km[a, b])
-                clock += leg_min
-                travel += leg_min
-                total_km += leg_km
-                end = seq == len(path) - 1
-                st = None if end else stops[members[b - 1]]
-                svc = 0.0 if st is None else st.service_min
-                service += svc
-                rows.append(
-                    {
-                        **base,
-                        "doctor": v,
-                        "seq": seq,
-                        "stop": "end" if end else "visit",
-                        "facility_id": d.clinic if st is None else st.fid,
-                        "facility_name": c_name if st is None else st.name,
-                        "facility_kind": c_kind if st is None else st.kind,
-                        "arrive": _hhmm(clock),
-                        "depart": None if end else _hhmm(clock + svc),
-                        "service_min": svc,
-                        "leg_km": round(leg_km, 3),
-                        "leg_min": round(leg_min, 3),
-                        "method": method,
-                    }
-                )
-                clock += svc
-            route_rows.append(
-                {
-                    **base,
-                    "doctor": v,
-                    "stops": len(path) - 2,
-                    "facility_ids": "→".join(str(f) for f in ids[1:-1]),
-                    "start": _hhmm(start_min),
-                    "end": _hhmm(clock),
-                    "km": round(total_km, 3),
-                    "travel_min": round(travel, 3),
-                    "service_min": service,
-                    "duration_min": round(travel + service, 3),
-                    "solver": d.solution.solver,
-                    "method": method,
-                }
-            )
-            legs.append(list(itertools.pairwise(ids)))
-    visits = pd.DataFrame(rows, columns=list(PATROL_COLUMNS))
+        for r in made[key]:
+            n = len(r.rows["seq"])
+            for c, v in base.items():
+                cols[c].extend([v] * n)
+            for c, vs in r.rows.items():
+                cols[c].extend(vs)
+            route_rows.append({**base, **r.route})
+            legs.append(r.legs)
+            refs.append(key)
+    visits = pd.DataFrame(cols if route_rows else [], columns=list(PATROL_COLUMNS))
     if len(visits):
         visits = visits.sort_values(
             ["clinic_id", "day", "doctor", "seq"], key=_sort_key, kind="stable"
@@ -1534,7 +1742,81 @@ def _tables(
             "leg_min": float,
         }
     )
-    return visits, route_rows, legs
+    return visits, route_rows, legs, refs
+
+
+@dataclass
+class _RouteRows:
+    """One route of a solve, whatever its day: its visit rows by column (without the day and
+    doctor), its route row's own fields and its legs."""
+
+    rows: dict[str, list[Any]]
+    route: dict[str, Any]
+    legs: list[tuple[Any, Any]]
+
+
+def _route_rows(
+    d: _Day,
+    route: tuple[int, ...],
+    stops: list[_Stop],
+    matrix: tuple[F64, F64, list[int], str],
+    clinic: tuple[str, str],
+    start_min: int,
+) -> _RouteRows:
+    t, km, members, method = matrix
+    c_name, c_kind = clinic
+    path = [0, *(d.stops[j - 1] for j in route), 0]
+    clock = float(start_min)
+    ids = [d.clinic, *(stops[members[k - 1]].fid for k in path[1:-1]), d.clinic]
+    rows: dict[str, list[Any]] = {
+        "seq": [0],
+        "stop": ["start"],
+        "facility_id": [d.clinic],
+        "facility_name": [c_name],
+        "facility_kind": [c_kind],
+        "arrive": [None],
+        "depart": [_hhmm(clock)],
+        "service_min": [0.0],
+        "leg_km": [0.0],
+        "leg_min": [0.0],
+        "method": [method],
+    }
+    total_km = travel = service = 0.0
+    for seq, (a, b) in enumerate(itertools.pairwise(path), start=1):
+        leg_min = float(t[a, b]) / 60.0
+        leg_km = float(km[a, b])
+        clock += leg_min
+        travel += leg_min
+        total_km += leg_km
+        end = seq == len(path) - 1
+        st = None if end else stops[members[b - 1]]
+        svc = 0.0 if st is None else st.service_min
+        service += svc
+        rows["seq"].append(seq)
+        rows["stop"].append("end" if end else "visit")
+        rows["facility_id"].append(d.clinic if st is None else st.fid)
+        rows["facility_name"].append(c_name if st is None else st.name)
+        rows["facility_kind"].append(c_kind if st is None else st.kind)
+        rows["arrive"].append(_hhmm(clock))
+        rows["depart"].append(None if end else _hhmm(clock + svc))
+        rows["service_min"].append(svc)
+        rows["leg_km"].append(round(leg_km, 3))
+        rows["leg_min"].append(round(leg_min, 3))
+        rows["method"].append(method)
+        clock += svc
+    own = {
+        "stops": len(path) - 2,
+        "facility_ids": "→".join(str(f) for f in ids[1:-1]),
+        "start": _hhmm(start_min),
+        "end": _hhmm(clock),
+        "km": round(total_km, 3),
+        "travel_min": round(travel, 3),
+        "service_min": service,
+        "duration_min": round(travel + service, 3),
+        "solver": d.solution.solver,
+        "method": method,
+    }
+    return _RouteRows(rows, own, list(itertools.pairwise(ids)))
 
 
 def _sort_key(col: pd.Series) -> pd.Series:
@@ -1544,14 +1826,54 @@ def _sort_key(col: pd.Series) -> pd.Series:
 def _geometries(
     route_rows: list[dict[str, Any]],
     legs: list[list[tuple[Any, Any]]],
+    refs: list[tuple[Any, int]],
+    results: Mapping[Any, _ClinicResult],
     net: GraphArrays | None,
-    facilities: gpd.GeoDataFrame,
     lon: F64,
     lat: F64,
     pos_of: Mapping[Any, int],
 ) -> gpd.GeoDataFrame:
+    """The routes frame: each route's line, made once per distinct solve of a clinic (the
+    routes of a solve share their legs) unless its clinic's result already holds it."""
+    todo: dict[tuple[Any, int], list[tuple[Any, Any]]] = {}
+    for ref, route in zip(refs, legs, strict=True):
+        if results[ref[0]].coords[ref[1]] is None:
+            todo.setdefault(ref, route)
+    if todo:
+        made = _route_coords(list(todo.values()), net, lon, lat, pos_of)
+        for (clinic, sol_id), xy in zip(todo, made, strict=True):
+            results[clinic].coords[sol_id] = xy
     coords: list[F64] = []
-    if net is not None and route_rows:
+    for c, i in refs:
+        line = results[c].coords[i]
+        assert line is not None  # made above
+        coords.append(line)
+    if coords:
+        sizes = np.array([len(c) for c in coords])
+        geometry = shapely.linestrings(
+            np.concatenate(coords), indices=np.repeat(np.arange(len(coords)), sizes)
+        )
+    else:
+        geometry = np.array([], dtype=object)
+    frame = pd.DataFrame(route_rows, columns=list(ROUTE_COLUMNS))
+    out = gpd.GeoDataFrame(frame, geometry=list(geometry), crs="EPSG:4326")
+    if len(out):
+        out = out.sort_values(["clinic_id", "day", "doctor"], key=_sort_key, kind="stable")
+        out = out.reset_index(drop=True)
+    return out.astype({"doctor": "int64", "day": "int64", "week": "int64", "stops": "int64"})
+
+
+def _route_coords(
+    legs: list[list[tuple[Any, Any]]],
+    net: GraphArrays | None,
+    lon: F64,
+    lat: F64,
+    pos_of: Mapping[Any, int],
+) -> list[F64]:
+    """The coordinates of each route: every leg from the point to its road node, along the
+    fastest road path (predecessor trees), to the next point; straight without a network."""
+    coords: list[F64] = []
+    if net is not None and legs:
         used = sorted({pos_of[f] for route in legs for leg in route for f in leg})
         snapped = snap(net, lon[used], lat[used])
         node_of = dict(zip(used, snapped["node_pos"].to_numpy(), strict=True))
@@ -1586,14 +1908,8 @@ def _geometries(
                     pts.append(xy)
         if len(pts) < 2:
             pts = pts * 2
-        coords.append(np.array(pts))
-    geometry = [shapely.LineString(c) for c in coords]
-    frame = pd.DataFrame(route_rows, columns=list(ROUTE_COLUMNS))
-    out = gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")
-    if len(out):
-        out = out.sort_values(["clinic_id", "day", "doctor"], key=_sort_key, kind="stable")
-        out = out.reset_index(drop=True)
-    return out.astype({"doctor": "int64", "day": "int64", "week": "int64", "stops": "int64"})
+        coords.append(np.array(pts, dtype=float))
+    return coords
 
 
 def _totals(
@@ -1608,15 +1924,34 @@ def _totals(
 ) -> pd.DataFrame:
     per_month = WORKING_DAYS_PER_MONTH / horizon
     rows = []
-    grouped = dict(iter(routes.groupby("clinic_id", sort=False))) if len(routes) else {}
+    # each clinic's routes as one slice of arrays (in the routes' order, as a groupby gives
+    # them: the sums are numpy's over the same values in the same order, as Series.sum's)
+    where: dict[Any, int] = {}
+    bounds = np.zeros(1, dtype=np.int64)
+    cols: dict[str, npt.NDArray[Any]] = {}
+    if len(routes):
+        codes, uniques = pd.factorize(routes["clinic_id"], sort=False)
+        by_code = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[by_code], np.arange(len(uniques) + 1))
+        where = {u: j for j, u in enumerate(uniques)}
+        for c in ("km", "travel_min", "service_min", "duration_min"):
+            cols[c] = routes[c].to_numpy(dtype=float)[by_code]
+        cols["stops"] = routes["stops"].to_numpy(dtype=np.int64)[by_code]
     names, kinds = facilities["name"], facilities["kind"]  # a column's .at is 20x a frame's
     for clinic in sorted(by_clinic, key=str):
-        g = grouped.get(clinic)
+        j = where.get(clinic)
         members = by_clinic[clinic]
         n_missed = sum(len(missed.get(i, [])) for i in members)
-        km = 0.0 if g is None else float(g["km"].sum())
-        travel = 0.0 if g is None else float(g["travel_min"].sum()) / 60.0
-        service = 0.0 if g is None else float(g["service_min"].sum()) / 60.0
+        if j is None:
+            km = travel = service = max_day = 0.0
+            visits = n_routes = 0
+        else:
+            a, b = int(bounds[j]), int(bounds[j + 1])
+            km = float(cols["km"][a:b].sum())
+            travel = float(cols["travel_min"][a:b].sum()) / 60.0
+            service = float(cols["service_min"][a:b].sum()) / 60.0
+            max_day = round(float(cols["duration_min"][a:b].max()) / 60, 3)
+            visits, n_routes = int(cols["stops"][a:b].sum()), b - a
         rows.append(
             {
                 "clinic_id": clinic,
@@ -1624,18 +1959,16 @@ def _totals(
                 "clinic_kind": str(kinds.at[clinic]),
                 "doctors": docs.get(clinic, 1),
                 "facilities": len(members),
-                "visits": 0 if g is None else int(g["stops"].sum()),
+                "visits": visits,
                 "visits_missed": n_missed,
-                "routes": 0 if g is None else len(g),
+                "routes": n_routes,
                 "km": round(km, 3),
                 "travel_hours": round(travel, 3),
                 "service_hours": round(service, 3),
                 "hours": round(travel + service, 3),
                 "km_per_month": round(km * per_month, 3),
                 "hours_per_month": round((travel + service) * per_month, 3),
-                "max_day_hours": 0.0
-                if g is None
-                else round(float(g["duration_min"].max()) / 60, 3),
+                "max_day_hours": max_day,
             }
         )
     return pd.DataFrame(rows, columns=list(TOTAL_COLUMNS))

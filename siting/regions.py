@@ -307,6 +307,22 @@ def load(
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(folder: Path, code: str, seed: int) -> Region:
+    """The region, built once per process and kept on disk between processes
+    (:mod:`siting._cache`: keyed by the code, seed, metric CRS, the reference files' bytes and
+    siting's own code)."""
+    from siting import _cache
+
+    key = (
+        str(folder),
+        code,
+        seed,
+        str(settings.metric_crs),
+        _cache.files_hash(p for p in Path(folder).iterdir() if p.is_file()),
+    )
+    return _cache.cached("regions", key, lambda: _build(folder, code, seed))
+
+
+def _build(folder: Path, code: str, seed: int) -> Region:
     ref = reference(folder)
     unit = _units(ref)[code]
     county_codes = _county_codes(ref, code, unit)

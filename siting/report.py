@@ -18,19 +18,17 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import re
 import unicodedata
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-import xlsxwriter  # type: ignore[import-untyped]
 
 from siting import registry
 from siting._io import atomic_path
+from siting._xlsx import Sheet, write_workbook
 
 __all__ = ["HEADERS", "by_county", "excel", "text_width"]
 
@@ -121,7 +119,7 @@ def _headers(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Excel takes no geometry (missing values are left blank by :func:`_cells`)."""
+    """Excel takes no geometry (missing values are left blank by the workbook writer)."""
     return pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
 
 
@@ -131,6 +129,8 @@ def text_width(text: str) -> int:
     >>> text_width("车程 km")
     7
     """
+    if text.isascii():  # no wide character in ASCII
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -141,8 +141,8 @@ _MAX_WIDTH: Final = 60
 
 
 def _cells(values: pd.Series) -> list[Any]:
-    """A column as Python values: numbers as float/int, booleans as bool, the rest as text,
-    missing values as None (left blank)."""
+    """A column as Python values, as the sheet shows them (to size the column): numbers as
+    float, booleans as bool, the rest as text, missing values as None."""
     if pd.api.types.is_bool_dtype(values.dtype) and not values.hasnans:
         return [bool(v) for v in values.to_numpy()]
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
@@ -162,40 +162,22 @@ def _cells(values: pd.Series) -> list[Any]:
     return out
 
 
-def _write_sheet(book: Any, name: str, frame: pd.DataFrame, header_format: Any) -> None:
-    """One sheet: a bold frozen header row, then every row; text stays text (never a formula),
-    numbers stay numbers, widths fit the first rows' text (wide characters counted twice)."""
-    ws = book.add_worksheet(name)
-    columns = [str(c) for c in frame.columns]
-    ws.write_row(0, 0, columns, header_format)
-    ws.freeze_panes(1, 0)
-    cols = [_cells(frame[c]) for c in frame.columns]
-    widths = [text_width(c) for c in columns]
-    for j, col in enumerate(cols):
-        for v in col[:_WIDTH_ROWS]:
-            if v is not None:
-                shown = f"{v:g}" if isinstance(v, float) else str(v)
-                widths[j] = max(widths[j], text_width(shown))
-    for j, w in enumerate(widths):
-        ws.set_column(j, j, min(max(_MIN_WIDTH, w + 2), _MAX_WIDTH))
-    write_string, write_number, write_boolean = ws.write_string, ws.write_number, ws.write_boolean
-    for i, row in enumerate(zip(*cols, strict=True), start=1):
-        for j, v in enumerate(row):
-            if v is None:
-                continue
-            if isinstance(v, str):
-                write_string(i, j, v)
-            elif isinstance(v, bool):
-                write_boolean(i, j, v)
-            else:
-                write_number(i, j, v)
+def _widths(frame: pd.DataFrame) -> list[int]:
+    """Each column's width (characters): its header's or the widest of its first
+    :data:`_WIDTH_ROWS` values as shown (wide characters counted twice), plus 2, within
+    :data:`_MIN_WIDTH` and :data:`_MAX_WIDTH`."""
+    head = frame.iloc[:_WIDTH_ROWS]
+    widths = []
+    for j, column in enumerate(frame.columns):
+        values = _cells(head.iloc[:, j])
+        shown = {f"{v:g}" if isinstance(v, float) else str(v) for v in values if v is not None}
+        w = max([text_width(str(column)), *map(text_width, shown)])
+        widths.append(min(max(_MIN_WIDTH, w + 2), _MAX_WIDTH))
+    return widths
 
 
 #: Date of the workbook's properties when ``SOURCE_DATE_EPOCH`` is not set.
 _FIXED_DATE: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-#: Date of every zip entry (the earliest a zip file can hold).
-_ZIP_DATE: Final = (1980, 1, 1, 0, 0, 0)
-_CORE_DATES: Final = re.compile(rb"(<dcterms:(created|modified)\b[^>]*>)[^<]*(</dcterms:\2>)")
 
 
 def _document_datetime() -> dt.datetime:
@@ -208,28 +190,6 @@ def _document_datetime() -> dt.datetime:
         except (OverflowError, OSError, ValueError):  # out of range: keep the fixed date
             when = _FIXED_DATE
     return when
-
-
-def _document_date() -> str:
-    """:func:`_document_datetime` as W3CDTF."""
-    return _document_datetime().strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _reproducible_zip(path: Path) -> None:
-    """Rewrite the workbook at ``path`` so that the same content gives the same bytes: fixed
-    document dates in ``docProps/core.xml``, and every entry with a fixed date, attributes and
-    compression, in the order the writer wrote them."""
-    with zipfile.ZipFile(path) as src:
-        members = [(info.filename, src.read(info)) for info in src.infolist()]
-    stamp = _document_date().encode()
-    with zipfile.ZipFile(path, "w") as dst:
-        for name, data in members:
-            if name == "docProps/core.xml":
-                data = _CORE_DATES.sub(rb"\g<1>" + stamp + rb"\g<3>", data)
-            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-            info.create_system = 3  # Unix, whatever system wrote it
-            info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
-            dst.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
 
 
 def by_county(
@@ -361,27 +321,18 @@ def excel(
     pairs = pairings.copy()
     for col in ("facility_kind", "partner_kind"):
         if col in pairs:
-            pairs[col] = pairs[col].map(lambda k: registry.kind_label(str(k)) if pd.notna(k) else k)
+            labels = {k: registry.kind_label(str(k)) for k in pairs[col].dropna().unique()}
+            pairs[col] = pairs[col].map(labels)  # a missing kind stays missing
     sheets.append(("配对", _headers(pairs)))
     sheets.append(("缺口", _headers(gaps)))
     for name, frame in (("巡诊", patrols), ("指标", indicators), ("选址建议", recommendations)):
         if frame is not None:
             sheets.append((name, _headers(frame)))
+    plain = [(name, _plain(frame)) for name, frame in sheets]
     with atomic_path(target) as tmp:
-        book = xlsxwriter.Workbook(
-            str(tmp),
-            {
-                # text from the data is text, whatever it begins with (=, http, digits)
-                "strings_to_formulas": False,
-                "strings_to_urls": False,
-                "strings_to_numbers": False,
-                "constant_memory": True,
-            },
+        write_workbook(
+            tmp,
+            [Sheet(name, frame, _widths(frame)) for name, frame in plain],
+            created=_document_datetime(),
         )
-        book.set_properties({"created": _document_datetime()})
-        header_format = book.add_format({"bold": True, "text_wrap": False})
-        for name, frame in sheets:
-            _write_sheet(book, name, _plain(frame), header_format)
-        book.close()
-        _reproducible_zip(tmp)
     return target

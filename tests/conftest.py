@@ -14,6 +14,7 @@ object is the same).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -23,6 +24,21 @@ if TYPE_CHECKING:
     import networkx as nx
 
     from siting import pipeline, regions
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _siting_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """siting's disk cache (:mod:`siting._cache`) in a folder of this test session, never the
+    user's ``~/.cache/siting``; subprocesses inherit it."""
+    import os
+
+    before = os.environ.get("SITING_CACHE_DIR")
+    os.environ["SITING_CACHE_DIR"] = str(tmp_path_factory.mktemp("siting_cache"))
+    yield
+    if before is None:
+        os.environ.pop("SITING_CACHE_DIR", None)
+    else:
+        os.environ["SITING_CACHE_DIR"] = before
 
 
 @pytest.fixture(scope="session")

@@ -465,6 +465,10 @@ def test_update_equals_a_full_recompute_and_says_what_changed(tmp_path: Path) ->
         if name in ("manifest.json", "report.xlsx"):
             continue
         assert (out / name).read_bytes() == (full.out / name).read_bytes(), name
+    # the patrols of the clinics whose stops did not change were reused, not planned again
+    reuse = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["inputs"]
+    clinics = reuse["patrol_memo"]
+    assert clinics["clinics_reused"] > 10 * clinics["clinics_planned"] > 0
     # what changed, and why
     diff = pd.read_csv(out / "diff.csv", encoding="utf-8-sig")
     moved = diff[diff["change"] == "配对改变 partner changed"]
@@ -474,6 +478,28 @@ def test_update_equals_a_full_recompute_and_says_what_changed(tmp_path: Path) ->
     assert (diff["change"] == "新增机构配对 new facility paired").sum() == 2
     md = (out / "diff.md").read_text(encoding="utf-8")
     assert md.startswith("# 更新差异") and "新建甲卫生院" in md and "模拟" in md
+
+
+def test_a_patrol_memo_loads_nothing_but_plain_data(tmp_path: Path) -> None:
+    import os
+    import pickle
+
+    from siting import patrol
+    from siting.pipeline.update import _patrol_memo
+
+    class Runs:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {tmp_path / 'ran'}",))
+
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps({"memo": Runs()}))
+    assert _patrol_memo(tmp_path / "evil.pkl") is None
+    assert not (tmp_path / "ran").exists()
+    (tmp_path / "bad.pkl").write_bytes(b"\x80\x05 truncated")
+    assert _patrol_memo(tmp_path / "bad.pkl") is None
+    assert _patrol_memo(tmp_path / "none.pkl") is None
+    memo = patrol.PatrolMemo()
+    (tmp_path / "memo.pkl").write_bytes(pickle.dumps(memo, protocol=5))
+    assert isinstance(_patrol_memo(tmp_path / "memo.pkl"), patrol.PatrolMemo)
 
 
 def test_update_with_a_bad_file_changes_nothing(tmp_path: Path) -> None:

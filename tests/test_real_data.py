@@ -25,6 +25,7 @@ import pyproj
 import pytest
 
 import siting
+import siting._graph
 from siting import registry
 from siting.cli import main
 

@@ -501,7 +501,16 @@ def modelled(
             region = load_region(region.code, seed=int(seed), reference_dir=region.reference_dir)
     else:
         region = load_region(region, seed=settings.seed_or_default(seed))
+    from siting import _cache
 
+    key = (_cache.object_hash(region), sorted(speed_table.items()), sorted(detour_table.items()))
+    return _cache.cached("modelled_roads", key, lambda: _build(region, speed_table, detour_table))
+
+
+def _build(
+    region: Region, speed_table: dict[str, float], detour_table: dict[str, float]
+) -> nx.MultiDiGraph:
+    """The modelled network of ``region`` (see :func:`modelled`), built."""
     towns = region.townships.sort_index()
     vills = region.villages.sort_index()
     town_codes = [str(c) for c in towns.index]

@@ -4,16 +4,18 @@ of the maps."""
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 
 from siting import indicators, report
 from siting._io import write_csv
-from siting.pipeline.result import STATE_DIR
+from siting.pipeline.result import PATROL_MEMO, STATE_DIR
 from siting.pipeline.summary import _clean, _json
 
 if TYPE_CHECKING:
@@ -35,6 +37,14 @@ def _state_csv(frame: pd.DataFrame) -> Callable[[Path], None]:
 
     def write(path: Path) -> None:
         frame.to_csv(path, index=False, encoding="utf-8", float_format="%.17g")
+
+    return write
+
+
+def _pickle(value: Any) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        with path.open("wb") as fh:
+            pickle.dump(value, fh, protocol=5)
 
     return write
 
@@ -77,6 +87,11 @@ def _writers(ctx: _Context, result: RunResult) -> dict[str, Callable[[Path], Non
         writers["patrols.csv"] = _csv(patrols.visits)
         writers["patrol_routes.geojson"] = _geojson(patrols.routes)
         writers["patrol_totals.csv"] = _csv(patrols.totals)
+        memo = getattr(patrols, "memo", None)
+        if memo is not None:  # what an update re-plans only where the stops changed
+            # without the counts of this plan's reuse: the same plan keeps the same bytes
+            kept = dataclasses.replace(memo, reused=0, computed=0)
+            writers[f"{STATE_DIR}/{PATROL_MEMO}"] = _pickle(kept)
     for rule_id, frame in ctx.raw.items():
         writers[f"{STATE_DIR}/nearest_{rule_id}.csv"] = _state_csv(frame)
     if ctx.village_near is not None:

@@ -141,6 +141,8 @@ class _Prepared:
 
 #: Hidden folder of a run with the exact search results :func:`update` starts from.
 STATE_DIR: Final = ".state"
+#: File in :data:`STATE_DIR` with the patrol plan's per-clinic results (a pickle).
+PATROL_MEMO: Final = "patrol_memo.pkl"
 
 
 @dataclass
@@ -151,6 +153,8 @@ class _State:
     pairs: dict[str, pd.DataFrame]
     villages: pd.DataFrame | None
     service_areas: gpd.GeoDataFrame | None
+    #: the earlier patrol plan's per-clinic results (:func:`siting.patrol.plan` ``memo=``)
+    patrol_memo: Any = None
 
 
 class _Clock:

@@ -286,7 +286,16 @@ def _plan_patrols(ctx: _Context) -> None:
     if ctx.patrol_plan and "patrol" in {r.id for r in ctx.rs}:
         try:
             with ctx.clock.step("patrols", "巡诊路线 patrol routes"):
-                ctx.patrols = patrol.plan(ctx.net, ctx.fac, ctx.pairs, rules=ctx.rs)
+                memo = None if ctx.previous is None else ctx.previous.patrol_memo
+                if not isinstance(memo, patrol.PatrolMemo):
+                    memo = None  # none kept, or of another kind: planned in full
+                ctx.patrols = patrol.plan(ctx.net, ctx.fac, ctx.pairs, rules=ctx.rs, memo=memo)
+                done = ctx.patrols.memo
+                if memo is not None and done is not None:
+                    ctx.inputs["patrol_memo"] = {
+                        "clinics_reused": done.reused,
+                        "clinics_planned": done.computed,
+                    }
         except MissingDependencyError as exc:
             if exc.extra != "patrol":
                 raise

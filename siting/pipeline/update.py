@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
@@ -31,7 +32,7 @@ from siting._outdir import (
 )
 from siting.pipeline.inputs import _hash_frame, reader_warnings
 from siting.pipeline.outputs import _csv, _text
-from siting.pipeline.result import STATE_DIR, RunResult, _State
+from siting.pipeline.result import PATROL_MEMO, STATE_DIR, RunResult, _State
 from siting.pipeline.steps import _commit, _prepare
 from siting.regions import Region
 
@@ -78,7 +79,52 @@ def _read_state(out: Path, added: set[str]) -> _State:
         pairs=pairs,
         villages=read(vpath) if vpath.is_file() else None,
         service_areas=areas,
+        patrol_memo=_patrol_memo(folder / PATROL_MEMO),
     )
+
+
+class _MemoUnpickler(pickle.Unpickler):
+    """Loads only what a patrol memo holds (plain data, numpy arrays and dtypes, the memo
+    class): a pickle in an output folder someone else made can build nothing else."""
+
+    _ALLOWED: Final = frozenset(
+        {
+            ("siting.patrol", "PatrolMemo"),
+            ("numpy", "dtype"),
+            ("numpy", "ndarray"),
+            *(
+                (m, f)
+                for m in ("numpy.core.numeric", "numpy._core.numeric")
+                for f in ["_frombuffer"]
+            ),
+            *(
+                (m, f)
+                for m in ("numpy.core.multiarray", "numpy._core.multiarray")
+                for f in ("_reconstruct", "scalar")
+            ),
+            ("builtins", "set"),
+            ("builtins", "frozenset"),
+        }
+    )
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self._ALLOWED:
+            msg = f"a patrol memo does not hold {module}.{name}"
+            raise pickle.UnpicklingError(msg)
+        return super().find_class(module, name)
+
+
+def _patrol_memo(path: Path) -> Any:
+    """The earlier run's per-clinic patrol results, or ``None`` (none kept, or unreadable: the
+    patrols are then planned in full; a memo never changes a result, only skips work)."""
+    if not path.is_file():
+        return None
+    try:
+        with path.open("rb") as fh:
+            return _MemoUnpickler(fh).load()
+    except Exception as exc:  # an unreadable memo: planned in full
+        _log.debug(f"{path} unreadable ({exc!r}): patrols planned in full")
+        return None
 
 
 def _diff(

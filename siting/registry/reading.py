@@ -297,18 +297,29 @@ def read(
     >>> import siting
     >>> reg = siting.registry.read("养老机构.csv", crs="gcj02")  # doctest: +SKIP
     """
-    gdf, issues, attrs = _run(
-        path,
-        crs=crs,
-        sheet=sheet,
-        layer=layer,
-        encoding=encoding,
-        boundary=boundary,
-        margin_m=margin_m,
-        poi_source=poi_source,
-        kind_keywords=kind_keywords,
-        reference_points=reference_points,
-    )
+    from siting import _cache
+
+    options = {
+        "crs": crs,
+        "sheet": sheet,
+        "layer": layer,
+        "encoding": encoding,
+        "boundary": boundary,
+        "margin_m": margin_m,
+        "poi_source": poi_source,
+        "kind_keywords": kind_keywords,
+        "reference_points": reference_points,
+    }
+    try:  # the same bytes read the same way: the earlier result (siting._cache)
+        key = (os.fspath(path), _cache.files_hash([Path(path)]), _cache.object_hash(options))
+    except (OSError, TypeError, ValueError):  # not a readable file: read it to say why
+        return _read(path, **options)
+    return _cache.cached("registry_read", key, lambda: _read(path, **options))
+
+
+def _read(path: PathLike, **options: Any) -> gpd.GeoDataFrame:
+    """:func:`read`, uncached."""
+    gdf, issues, attrs = _run(path, **options)
     if gdf is None or any(i.severity == "error" for i in issues):
         raise ValidationError(issues, header=problems_header(os.fspath(path), issues))
     gdf.attrs.update(attrs)
