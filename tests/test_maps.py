@@ -335,3 +335,281 @@ def test_static_map_pdf_embeds_the_cjk_font(
     assert data.startswith(b"%PDF") and b"NotoSansCJK" in data
     with pytest.raises(maps.MapError, match=r"\.png or \.pdf"):
         maps.static_map(xuanhan_run, tmp_path / "map.svg")
+
+
+# --- the fast paths give what the plain ones gave -------------------------------------------------
+
+
+def _sample_geometries() -> list[Any]:
+    square = shapely.Polygon(
+        [(104.0, 30.0), (104.1, 30.0), (104.1, 30.1), (104.0, 30.1)],
+        holes=[[(104.02, 30.02), (104.04, 30.02), (104.04, 30.04)]],
+    )
+    return [
+        square,
+        shapely.LineString([(104.0, 30.0), (104.123456, 30.2), (104.3, 30.25)]),
+        shapely.Point(104.5, 30.5),
+        shapely.MultiPolygon([square, shapely.box(105.0, 31.0, 105.2, 31.3)]),
+        shapely.MultiLineString([[(104, 30), (104.1, 30.1)], [(105, 31), (105, 31.5), (105, 32)]]),
+        shapely.GeometryCollection([shapely.Point(1, 2), shapely.LineString([(1, 2), (3, 4)])]),
+        shapely.LineString([(103.99999, 29.99999), (104.00001, 30.00001)]),
+    ]
+
+
+def test_encode_many_equals_encoding_one_by_one() -> None:
+    from siting.maps.leaflet import _encode, _encode_many
+
+    geoms = _sample_geometries()
+    assert _encode_many(geoms) == [_encode(g) for g in geoms]
+    assert _encode_many(geoms[::-1]) == [_encode(g) for g in geoms[::-1]]
+    assert _encode_many([]) == []
+    # deltas within each line or ring, the first point absolute
+    line = _encode_many([geoms[1]])[0]
+    assert line["coordinates"][:4] == [10400000, 3000000, 12346, 20000]
+
+
+def test_features_give_each_row_and_its_geometry() -> None:
+    from siting.maps.leaflet import _encode, _features
+
+    geoms = _sample_geometries()
+    gdf = gpd.GeoDataFrame(
+        {
+            "name": [f"n{i}" for i in range(len(geoms))],
+            "beds": np.arange(len(geoms), dtype="int64"),
+            "area": [1.5, float("nan"), 2.0, 3.0, 4.0, 5.0, 6.0],
+        },
+        geometry=geoms,
+        index=[f"id{i}" for i in range(len(geoms))],
+        crs=4326,
+    )
+    seen: list[tuple[Any, dict[str, Any]]] = []
+
+    def props(idx: Any, row: Any) -> dict[str, Any]:
+        seen.append((idx, dict(row)))
+        return {"t": f"{idx}:{row['name']}:{row['beds']}"}
+
+    data = _features(gdf, props)
+    assert data["type"] == "FeatureCollection"
+    assert [f["geometry"] for f in data["features"]] == [_encode(g) for g in geoms]
+    assert [f["properties"]["t"] for f in data["features"]] == [
+        f"id{i}:n{i}:{i}" for i in range(len(geoms))
+    ]
+    idx, row = seen[1]
+    assert idx == "id1" and row["geometry"].equals(geoms[1]) and np.isnan(row["area"])
+    assert type(row["beds"]) is int  # as a row of iterrows gave it: popups print 1, not 1.0
+
+
+def test_table_escapes_values_and_leaves_out_empty_ones() -> None:
+    from siting.maps.style import _Html, _table
+
+    rows = [
+        ("名称", "A<b>&'\""),
+        ("空", None),
+        ("空2", float("nan")),
+        ("空3", pd.NA),
+        ("空4", ""),
+        ("零", 0),
+        ("床位", 12),
+        ("评分", 0.5),
+        ("评分2", np.float64(2.25)),
+        ("编号", np.int64(7)),
+        ("布尔", True),
+        ("已转义", _Html("<i>x</i>")),
+        ("<th>", "值"),
+    ]
+    expected = "".join(
+        f"<tr><th>{k}</th><td>{v}</td></tr>"
+        for k, v in [
+            ("名称", "A&lt;b&gt;&amp;&#x27;&quot;"),
+            ("零", "0"),
+            ("床位", "12"),
+            ("评分", "0.5"),
+            ("评分2", "2.25"),
+            ("编号", "7"),
+            ("布尔", "True"),
+            ("已转义", "<i>x</i>"),
+            ("&lt;th&gt;", "值"),
+        ]
+    )
+    head = "<b>标题&lt;1&gt;</b>"
+    assert _table(rows, "标题<1>") == f'{head}<table class="siting-t">{expected}</table>'
+    assert _table([("a", None)]) == '<table class="siting-t"></table>'
+
+
+def test_raw_text_is_what_jinja_gave_without_its_syntax() -> None:
+    import jinja2
+
+    from siting.maps.leaflet import _Raw
+
+    for text in ("<b>a</b>", "a\r\nb\rc\n", "x\n\n", "", "\n"):
+        assert _Raw(text).render() == jinja2.Template(text).render(), repr(text)
+    # a name with template syntax is text, not a template (jinja would drop or fail on it)
+    assert _Raw("{{ name }} {% x %}").render() == "{{ name }} {% x %}"
+
+
+def test_layer_scripts_are_what_folium_rendered(
+    xuanhan_run: pipeline.RunResult, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The page with the raw layer scripts is, byte for byte, the page folium's own rendering
+    (each script compiled as a template) gives, and the same inputs give the same bytes."""
+    from folium.map import Layer
+
+    from siting.maps import leaflet
+
+    fast = maps.save_html(maps.meeting_map(xuanhan_run, basemap="amap"), tmp_path / "a.html")
+    again = maps.save_html(maps.meeting_map(xuanhan_run, basemap="amap"), tmp_path / "b.html")
+    assert fast.read_bytes() == again.read_bytes()
+    monkeypatch.setattr(leaflet._RawLayer, "render", Layer.render)
+    slow = maps.save_html(maps.meeting_map(xuanhan_run, basemap="amap"), tmp_path / "c.html")
+    assert fast.read_bytes() == slow.read_bytes()
+    page = fast.read_text(encoding="utf-8")
+    assert "var siting_vectors_" in page and "var siting_points_" in page  # the layers are there
+
+
+def _vector_layers(m: folium.Map) -> dict[str, dict[str, Any]]:
+    return {
+        ch.layer_name: json.loads(ch.data_js)
+        for ch in m._children.values()
+        if hasattr(ch, "data_js")
+    }
+
+
+def test_pairing_lines_join_the_two_facilities(xuanhan_run: pipeline.RunResult) -> None:
+    """Each pairing line, rule by rule, is the encoded line between the two facilities as shown
+    (shifted to GCJ-02 for the Amap basemap)."""
+    from siting.maps.leaflet import _display, _encode
+
+    m = maps.meeting_map(xuanhan_run, basemap="amap")
+    fac = _display(xuanhan_run.map_layers().facilities, "gcj02")
+    xy = dict(zip(fac.index, zip(fac.geometry.x, fac.geometry.y, strict=True), strict=True))
+    pairs = xuanhan_run.pairings
+    chosen = pairs[pairs["assigned"].fillna(False).astype(bool) & pairs["partner_id"].notna()]
+    want = [
+        _encode(shapely.LineString([xy[a], xy[b]]))
+        for _, group in chosen.groupby("rule", sort=False)
+        for a, b in zip(group["facility_id"], group["partner_id"], strict=True)
+    ]
+    layers = [v for k, v in _vector_layers(m).items() if k.startswith("配对连线")]
+    got = [f["geometry"] for layer in layers for f in layer["features"]]
+    assert len(layers) == chosen["rule"].nunique() > 0
+    assert got == want
+
+
+# --- the static map's fast paths ------------------------------------------------------------------
+
+
+def _pixels(draw: Any) -> np.ndarray:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4, 3), layout="constrained")
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    draw(ax)
+    ax.set_xlim(-1, 12)
+    ax.set_ylim(-1, 9)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba()).copy()
+
+
+def test_static_polygons_and_lines_draw_what_geopandas_drew() -> None:
+    from siting.maps.static import _draw_lines, _draw_polygons
+
+    hole = [(1.5, 1.5), (2.5, 1.5), (2.5, 2.5), (1.5, 2.5)]
+    polys = gpd.GeoDataFrame(
+        geometry=[
+            shapely.Polygon([(1, 1), (4, 1), (4, 4), (1, 4)], holes=[hole]),
+            shapely.MultiPolygon([shapely.box(5, 5, 7, 8), shapely.box(8, 1, 11, 3)]),
+            shapely.box(3, 3, 6, 6),  # overlapping: its tint adds up where it overlaps
+        ],
+        crs=32648,
+    )
+    lines = gpd.GeoSeries(
+        [
+            shapely.LineString([(0, 0), (10, 8), (11, 2)]),
+            shapely.MultiLineString([[(0, 8), (5, 0)], [(6, 6), (9, 7)]]),
+        ],
+        crs=32648,
+    )
+    fill = {"facecolor": "#e31a1c", "alpha": 0.3, "edgecolor": "none", "zorder": 1}
+    dash = {"color": "#333333", "linewidth": 1.5, "linestyle": "--", "zorder": 2}
+
+    def ours(ax: Any) -> None:
+        _draw_polygons(ax, polys, **fill)
+        _draw_lines(ax, polys.boundary, **dash)
+        _draw_lines(ax, lines, **dash)
+
+    def theirs(ax: Any) -> None:
+        polys.plot(ax=ax, **fill)
+        polys.boundary.plot(ax=ax, **dash)
+        lines.plot(ax=ax, **dash)
+
+    mine = _pixels(ours)
+    assert (mine[..., :3] < 250).any()  # something was drawn
+    assert np.array_equal(mine, _pixels(theirs))
+    # anything else (here a point among the polygons) is drawn by geopandas itself
+    mixed = gpd.GeoDataFrame(geometry=[shapely.box(1, 1, 3, 3), shapely.Point(6, 6)], crs=32648)
+    style = {"facecolor": "#1f78b4", "edgecolor": "none", "zorder": 1}
+    assert np.array_equal(
+        _pixels(lambda ax: _draw_polygons(ax, mixed, **style)),
+        _pixels(lambda ax: mixed.plot(ax=ax, **style)),
+    )
+
+
+def test_static_png_has_matplotlibs_pixels_in_rgb(tmp_path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from siting.maps.static import _png_canvas
+
+    def save(canvas: Any, path: Path, *, clear: bool = False) -> Path:
+        fig = Figure(figsize=(3, 2))
+        canvas(fig)
+        if clear:
+            fig.patch.set_alpha(0.0)
+        ax = fig.add_subplot()
+        ax.plot([0, 1, 2], [0, 1, 0.5], color="#d7191c", linewidth=2)
+        ax.fill_between([0, 1, 2], [0, 0.5, 0.2], color="#41ab5d", alpha=0.3)
+        fig.savefig(path, format="png", dpi=150, metadata={"Software": None})
+        return path
+
+    with (
+        Image.open(save(_png_canvas(), tmp_path / "ours.png")) as ours,
+        Image.open(save(FigureCanvasAgg, tmp_path / "theirs.png")) as theirs,
+    ):
+        assert (ours.mode, theirs.mode) == ("RGB", "RGBA")
+        assert ours.size == theirs.size == (450, 300)
+        assert ours.info == theirs.info  # the resolution, no text chunks
+        assert set(ours.info) == {"dpi"}
+        assert np.array_equal(np.asarray(ours), np.asarray(theirs)[..., :3])
+    assert (
+        save(_png_canvas(), tmp_path / "again.png").read_bytes()
+        == (tmp_path / "ours.png").read_bytes()
+    )
+    # a see-through page keeps its alpha
+    with (
+        Image.open(save(_png_canvas(), tmp_path / "clear.png", clear=True)) as ours,
+        Image.open(save(FigureCanvasAgg, tmp_path / "clear2.png", clear=True)) as theirs,
+    ):
+        assert ours.mode == theirs.mode == "RGBA"
+        assert np.array_equal(np.asarray(ours), np.asarray(theirs))
+
+
+def test_text_with_template_syntax_is_shown_as_written(
+    xuanhan_run: pipeline.RunResult, tmp_path: Path
+) -> None:
+    """Titles and names go into the page as text: ``{{ … }}`` is not a template (it was)."""
+    fac = xuanhan_run.map_layers().facilities
+    assert fac is not None
+    fac = fac.copy()
+    fac.iloc[0, fac.columns.get_loc("name")] = "院{{ 名 }}{% if %}"
+    m = maps.meeting_map(xuanhan_run, facilities=fac, title="布局{{图}}")
+    page = maps.save_html(m, tmp_path / "map.html").read_text(encoding="utf-8")
+    assert '<div class="siting-box siting-title" id="siting-title">布局{{图}}</div>' in page
+    assert "院{{ 名 }}{% if %}" in page

@@ -20,7 +20,7 @@ with the tiles.
 
 To keep the file small, points are clustered when a kind has many of them, polygons and lines are
 simplified within ~50 m and coordinates are rounded to ~1 m (``siting/data/map_style.yaml``);
-nothing is dropped. The full Nanchong map is about 5 MB.
+nothing is dropped. The full Nanchong map is about 6 MB.
 
 :func:`static_map` draws the same data for printed reports (PNG or PDF by suffix) in the metric
 CRS (:data:`siting.settings.metric_crs`) with Chinese text (the Noto Sans CJK font of Debian's

@@ -9,15 +9,16 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import folium
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
-from branca.element import Figure
+from branca.element import Element, Figure
+from folium.elements import ElementAddToElement
 from folium.map import Layer
 from folium.template import Template
 
@@ -81,6 +82,86 @@ def _encode(geom: Any) -> dict[str, Any]:
     return {"type": kind, "coordinates": coords}
 
 
+#: shapely type ids of the geometries :func:`_encode_many` encodes at once (others one by one).
+_LINE, _POLYGON, _MULTILINE, _MULTIPOLYGON = 1, 3, 5, 6
+
+
+def _encode_many(geoms: Any) -> list[dict[str, Any]]:
+    """:func:`_encode` of each geometry of ``geoms``, vectorised: every line and ring of the
+    lines and polygons is rounded and delta-encoded in one numpy pass (same numbers as
+    :func:`_encode`); points, collections and geometries with empty parts go one by one."""
+    arr = np.asarray(geoms, dtype=object)
+    out: list[dict[str, Any] | None] = [None] * len(arr)
+    types = shapely.get_type_id(arr)
+    fast = np.isin(types, (_LINE, _POLYGON, _MULTILINE, _MULTIPOLYGON))
+    fast[fast] = ~shapely.is_empty(arr[fast])
+    sel = np.flatnonzero(fast)
+    parts, owner = shapely.get_parts(arr[sel], return_index=True)
+    part_types = shapely.get_type_id(parts)
+    empty_part = shapely.is_empty(parts)
+    if empty_part.any():  # one by one, as before (an empty part has no coordinates to encode)
+        fast[sel[np.unique(owner[empty_part])]] = False
+        sel = np.flatnonzero(fast)
+        parts, owner = shapely.get_parts(arr[sel], return_index=True)
+        part_types = shapely.get_type_id(parts)
+    for i in np.flatnonzero(~fast):
+        out[i] = _encode(arr[i])
+    if len(sel):
+        _encode_parts(arr, sel, parts, owner, part_types == _POLYGON, types, out)
+    return cast("list[dict[str, Any]]", out)  # every one filled, fast or one by one
+
+
+def _encode_parts(
+    arr: Any,
+    sel: Any,
+    parts: Any,
+    owner: Any,
+    is_poly: Any,
+    types: Any,
+    out: list[dict[str, Any] | None],
+) -> None:
+    """Fill ``out[sel]``: the lines and polygons ``parts`` (of ``arr[sel][owner]``) encoded."""
+    # every part's sequences (a line, or a polygon's exterior then interiors), in order
+    n_seq = np.ones(len(parts), dtype=np.int64)
+    n_seq[is_poly] = shapely.get_num_interior_rings(parts[is_poly]) + 1
+    seq_start = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(n_seq, out=seq_start[1:])
+    seqs = np.empty(int(seq_start[-1]), dtype=object)
+    seqs[seq_start[:-1][~is_poly]] = parts[~is_poly]
+    polys = np.flatnonzero(is_poly)
+    rings = shapely.get_rings(parts[polys])
+    ring_counts = n_seq[polys]
+    first = np.repeat(seq_start[polys], ring_counts)
+    within = np.arange(len(rings)) - np.repeat(np.cumsum(ring_counts) - ring_counts, ring_counts)
+    seqs[first + within] = rings
+    # the coordinates of all sequences at once: integers, then deltas within each sequence
+    counts = shapely.get_num_coordinates(seqs)
+    xy = np.rint(shapely.get_coordinates(seqs) * _scale()).astype(np.int64)
+    delta = xy.copy()
+    delta[1:] -= xy[:-1]
+    starts = np.zeros(len(seqs) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    heads = starts[:-1][counts > 0]
+    delta[heads] = xy[heads]
+    flat: list[int] = delta.ravel().tolist()
+    bounds = (2 * starts).tolist()
+    lists = [flat[a:b] for a, b in pairwise(bounds)]
+    seq_bounds = seq_start.tolist()
+    poly_flags = is_poly.tolist()
+    part_values = [
+        lists[seq_bounds[k] : seq_bounds[k + 1]] if poly_flags[k] else lists[seq_bounds[k]]
+        for k in range(len(parts))
+    ]
+    part_start = np.zeros(len(sel) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=len(sel)), out=part_start[1:])
+    kinds = {_LINE: "LineString", _POLYGON: "Polygon"}
+    kinds |= {_MULTILINE: "MultiLineString", _MULTIPOLYGON: "MultiPolygon"}
+    for j, (i, t) in enumerate(zip(sel.tolist(), types[sel].tolist(), strict=True)):
+        a, b = int(part_start[j]), int(part_start[j + 1])
+        coords = part_values[a] if t in (_LINE, _POLYGON) else part_values[a:b]
+        out[i] = {"type": kinds[t], "coordinates": coords}
+
+
 _DECODE_JS: Final = """
 function(g, k) {
     function ring(a) {
@@ -105,17 +186,16 @@ function(g, k) {
 
 
 def _features(
-    gdf: gpd.GeoDataFrame, props: Callable[[Any, pd.Series], dict[str, Any]]
+    gdf: gpd.GeoDataFrame, props: Callable[[Any, Mapping[str, Any]], dict[str, Any]]
 ) -> dict[str, Any]:
-    feats = []
-    for idx, row in gdf.iterrows():
-        feats.append(
-            {
-                "type": "Feature",
-                "properties": props(idx, row),
-                "geometry": _encode(row[gdf.geometry.name]),
-            }
-        )
+    """A FeatureCollection of ``gdf``: per row, ``props(index, row)`` (the row as a dict of its
+    columns, geometry included) and the geometry encoded by :func:`_encode`."""
+    geoms = _encode_many(gdf.geometry.array)
+    rows = cast("list[dict[str, Any]]", gdf.to_dict("records"))
+    feats = [
+        {"type": "Feature", "properties": props(idx, row), "geometry": geom}
+        for idx, row, geom in zip(gdf.index, rows, geoms, strict=True)
+    ]
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -129,7 +209,44 @@ def _js(obj: Any) -> str:
 # --- folium layers -------------------------------------------------------------------------------
 
 
-class _VectorLayer(Layer):
+class _Raw(Element):
+    """Text put into the page as it is.
+
+    A plain ``folium.Element`` (and the script of every folium layer, when the page is rendered)
+    is compiled as a Jinja template: most of a second for the inlined Leaflet files and the data,
+    and wrong for a name with ``{{`` in it. This gives the bytes Jinja gives for text without
+    template syntax (line ends as ``\\n``, one final line end dropped), without compiling it.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "Raw"
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        self.text = text[:-1] if text.endswith("\n") else text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
+
+
+class _RawLayer(Layer):
+    """A layer whose script goes into the page as :class:`_Raw` text (as ``Layer.render`` would
+    put it, without compiling the rendered script, megabytes of data, as a template)."""
+
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # as folium's Layer
+        parent = self._parent
+        if self.show and parent is not None:
+            add = ElementAddToElement(
+                element_name=self.get_name(), element_parent_name=parent.get_name()
+            )
+            self.add_child(add, name=self.get_name() + "_add")
+        script = self._template.module.__dict__["script"]
+        _figure(self).script.add_child(_Raw(str(script(self, kwargs))), name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+
+
+class _VectorLayer(_RawLayer):
     """Lines or polygons from a compact GeoJSON: style by ``properties.s`` (an index into
     ``styles``), tooltip ``properties.t`` and popup ``properties.p`` (HTML)."""
 
@@ -174,7 +291,7 @@ class _VectorLayer(Layer):
         self.n = len(data["features"])
 
 
-class _PointLayer(Layer):
+class _PointLayer(_RawLayer):
     """Points from compact rows ``[lat, lon, tooltip, popup]``: HTML (div) icons, clustered
     when ``cluster``, or circle markers when ``circle`` (a style dict) is given."""
 
@@ -334,7 +451,7 @@ _MAP_CSS: Final = """
 """
 
 
-def _figure(m: folium.Map) -> Figure:
+def _figure(m: Element) -> Figure:
     root = m.get_root()
     if not isinstance(root, Figure):  # folium.Map always sits in a Figure
         msg = "the map is not in a branca Figure"
@@ -355,19 +472,16 @@ def _add_offline_assets(m: folium.Map, *, cluster: bool) -> None:
     m.default_js = []
     m.default_css = []
     header = _figure(m).header
-    header.add_child(folium.Element(f"<style>{_leaflet_css()}</style>"), name="leaflet_css")
-    header.add_child(
-        folium.Element(_script(_asset("xstatic.pkg.leaflet", "leaflet.js"))), name="leaflet_js"
-    )
+    header.add_child(_Raw(f"<style>{_leaflet_css()}</style>"), name="leaflet_css")
+    header.add_child(_Raw(_script(_asset("xstatic.pkg.leaflet", "leaflet.js"))), name="leaflet_js")
     if cluster:
         pkg = "xstatic.pkg.leaflet_markercluster"
         css = _asset(pkg, "MarkerCluster.css") + _asset(pkg, "MarkerCluster.Default.css")
-        header.add_child(folium.Element(f"<style>{css}</style>"), name="markercluster_css")
+        header.add_child(_Raw(f"<style>{css}</style>"), name="markercluster_css")
         header.add_child(
-            folium.Element(_script(_asset(pkg, "leaflet.markercluster.js"))),
-            name="markercluster_js",
+            _Raw(_script(_asset(pkg, "leaflet.markercluster.js"))), name="markercluster_js"
         )
-    header.add_child(folium.Element(f"<style>{_MAP_CSS}</style>"), name="siting_css")
+    header.add_child(_Raw(f"<style>{_MAP_CSS}</style>"), name="siting_css")
 
 
 _REMOTE: Final = re.compile(

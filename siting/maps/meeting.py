@@ -20,10 +20,11 @@ from siting.maps.layers import HasMapLayers, MapLayers, _default_title, _gather,
 from siting.maps.leaflet import (
     _add_offline_assets,
     _display,
-    _encode,
     _features,
     _figure,
     _PointLayer,
+    _Raw,
+    _scale,
     _symbol_html,
     _VectorLayer,
 )
@@ -58,8 +59,9 @@ def _grouped(
     over thousands of small groups)."""
     cols = [c for c in dict.fromkeys([key, *columns]) if c in frame.columns]
     out: dict[Any, list[dict[str, Any]]] = {}
-    records = cast("list[dict[str, Any]]", frame[cols].to_dict("records"))
-    for rec in records:
+    values = [frame[c].tolist() for c in cols]
+    for row in zip(*values, strict=True):
+        rec = dict(zip(cols, row, strict=True))
         out.setdefault(rec[key], []).append(rec)
     return out
 
@@ -99,18 +101,25 @@ def _facility_layers(m: folium.Map, parts: _Parts, fac: gpd.GeoDataFrame) -> boo
     gap_ids: set[Any] = set()
     if parts.gaps is not None and "gap_type" in parts.gaps:
         gap_ids = set(parts.gaps.loc[parts.gaps["gap_type"] == "facility", "facility_id"])
-    kinds = [k for k in registry.KINDS if k in set(fac["kind"])]
+    present = set(fac["kind"])
+    kinds = [k for k in registry.KINDS if k in present]
     kinds += sorted(set(fac["kind"].dropna().astype(str)) - set(kinds))
     for kind in kinds:
         sub = fac[fac["kind"] == kind]
         ks = _kind_style(kind)
         label = _kind_label(kind)
+        # the columns shown, as lists (a missing column: None for every row)
+        col = {
+            c: sub[c].tolist() if c in sub.columns else [None] * len(sub)
+            for c in ("name", "beds", "level", "capacity", "source", "location")
+        }
         rows = []
-        for fid, r in zip(sub.index, sub.itertuples(index=False), strict=True):
-            geom = r.geometry
+        for i, (fid, lat, lon) in enumerate(
+            zip(sub.index, sub.geometry.y.tolist(), sub.geometry.x.tolist(), strict=True)
+        ):
             info: list[tuple[str, Any]] = [("类型", label)]
-            for col, lab in (("beds", "床位"), ("level", "等级"), ("capacity", "容量")):
-                val = getattr(r, col, None)
+            for c, lab in (("beds", "床位"), ("level", "等级"), ("capacity", "容量")):
+                val = col[c][i]
                 info.append((lab, None if _missing(val) else val))
             if fid in partners:
                 info.append(("配对机构", _Html(partners[fid])))
@@ -118,12 +127,13 @@ def _facility_layers(m: folium.Map, parts: _Parts, fac: gpd.GeoDataFrame) -> boo
                 info.append(("服务对象", _Html(served[fid])))
             if fid in gap_ids:
                 info.append(("覆盖缺口", "是(见覆盖缺口图层)"))
-            src = getattr(r, "source", None)
+            src = col["source"][i]
             info.append(("数据来源", _SOURCE_ZH.get(str(src), src)))
-            loc = getattr(r, "location", None)
+            loc = col["location"][i]
             info.append(("位置", None if _missing(loc) else _QUALITY_ZH.get(str(loc), loc)))
             info.append(("编号", fid))
-            rows.append([geom.y, geom.x, _esc(r.name), _table(info, str(r.name))])
+            name = col["name"][i]
+            rows.append([lat, lon, _esc(name), _table(info, str(name))])
         cluster = len(rows) > int(st["cluster_above"])
         any_cluster |= cluster
         size = int(ks["size"])
@@ -149,7 +159,10 @@ def _pairing_layers(m: folium.Map, parts: _Parts, fac: gpd.GeoDataFrame) -> list
     names = _rule_names(pairs)
     chosen = pairs[pairs["assigned"].fillna(False).astype(bool) & pairs["partner_id"].notna()]
     chosen = chosen[chosen["facility_id"].isin(fac.index) & chosen["partner_id"].isin(fac.index)]
-    xy = {fid: (g.x, g.y) for fid, g in zip(fac.index, fac.geometry, strict=True)}
+    # the ends of every line as integers of the file's precision (what _encode gives)
+    at = {fid: i for i, fid in enumerate(fac.index)}
+    lonlat = np.column_stack([fac.geometry.x, fac.geometry.y])  # points only, as before
+    ixy = np.rint(lonlat * _scale()).astype(np.int64)
     shown = []
     layer = st["layers"]["pairings"]
     for rule, group in chosen.groupby("rule", sort=False):
@@ -163,21 +176,27 @@ def _pairing_layers(m: folium.Map, parts: _Parts, fac: gpd.GeoDataFrame) -> list
                 "dashArray": "5 4",
             },
         ]
+        a = ixy[[at[f] for f in group["facility_id"]]]
+        b = ixy[[at[p] for p in group["partner_id"]]]
+        ends: list[list[int]] = np.hstack([a, b - a]).tolist()
+        cols = ["within_threshold", "facility_name", "partner_name", "travel_time_min"]
+        cols += ["distance_km", "threshold_min"]
+        recs = cast("list[dict[str, Any]]", group[cols].to_dict("records"))
         feats = []
-        for r in group.itertuples(index=False):
-            a, b = xy[r.facility_id], xy[r.partner_id]
-            within = bool(r.within_threshold) if not _missing(r.within_threshold) else True
-            tip = f"{_esc(r.facility_name)} → {_esc(r.partner_name)}："
-            tip += f"车程{_minutes(r.travel_time_min)}"
-            if not _missing(r.distance_km):
-                tip += f"，{r.distance_km:.1f}公里"
-            if not within and not _missing(r.threshold_min):
-                tip += f"<br>⚠ 超出{r.threshold_min:g}分钟时限"
+        for r, line in zip(recs, ends, strict=True):
+            ok = r["within_threshold"]
+            within = bool(ok) if not _missing(ok) else True
+            tip = f"{_esc(r['facility_name'])} → {_esc(r['partner_name'])}："
+            tip += f"车程{_minutes(r['travel_time_min'])}"
+            if not _missing(r["distance_km"]):
+                tip += f"，{r['distance_km']:.1f}公里"
+            if not within and not _missing(r["threshold_min"]):
+                tip += f"<br>⚠ 超出{r['threshold_min']:g}分钟时限"
             feats.append(
                 {
                     "type": "Feature",
                     "properties": {"s": 0 if within else 1, "t": tip},
-                    "geometry": _encode(shapely.LineString([a, b])),
+                    "geometry": {"type": "LineString", "coordinates": line},
                 }
             )
         name = f"{layer}：{names[str(rule)]}"
@@ -288,7 +307,7 @@ def _polygon_layers(m: folium.Map, parts: _Parts, shift: str) -> dict[str, Any]:
             for t in types
         ]
 
-        def layout_props(idx: Any, r: pd.Series) -> dict[str, Any]:
+        def layout_props(idx: Any, r: Mapping[str, Any]) -> dict[str, Any]:
             t = str(r.get("element_type", ""))
             q = str(r.get("location_quality", ""))
             rows = [
@@ -323,7 +342,7 @@ def _polygon_layers(m: folium.Map, parts: _Parts, shift: str) -> dict[str, Any]:
             colour = colours[min(i, len(colours) - 1)]
             style = {"color": colour, "weight": 1, "fillColor": colour, "fillOpacity": 0.12}
 
-            def sa_props(idx: Any, r: pd.Series, mins: float = mins) -> dict[str, Any]:
+            def sa_props(idx: Any, r: Mapping[str, Any], mins: float = mins) -> dict[str, Any]:
                 name = r.get("facility_name") or r.get("facility_id")
                 area = r.get("area_km2")
                 rows = [
@@ -350,7 +369,7 @@ def _extra_layers(m: folium.Map, parts: _Parts, shift: str) -> dict[str, bool]:
         routes = _display(parts.patrol_routes, shift, simplify=True)
         p = st["patrol_routes"]
 
-        def route_props(idx: Any, r: pd.Series) -> dict[str, Any]:
+        def route_props(idx: Any, r: Mapping[str, Any]) -> dict[str, Any]:
             name = next(
                 (r[c] for c in ("name", "route_id", "vehicle") if c in r and not _missing(r[c])),
                 idx,
@@ -574,20 +593,16 @@ def meeting_map(
     title = _default_title(parts) if title is None else title
     root.title = _esc(title)  # branca writes <title>{{ this.title }}</title> as is
     root.html.add_child(
-        folium.Element(
-            f'<div class="siting-box siting-title" id="siting-title">{_esc(title)}</div>'
-        )
+        _Raw(f'<div class="siting-box siting-title" id="siting-title">{_esc(title)}</div>')
     )
     names = _rule_names(parts.pairings) if parts.pairings is not None else {}
     rule_names = {r: names[r] for r in rules}
-    root.html.add_child(
-        folium.Element(_legend_html(parts.facilities, rule_names, polygons, extras, n_gaps))
-    )
+    root.html.add_child(_Raw(_legend_html(parts.facilities, rule_names, polygons, extras, n_gaps)))
     modelled = parts.modelled()
     if modelled:
         items = "".join(f"<li>{_esc(x)}</li>" for x in modelled)
         root.html.add_child(
-            folium.Element(
+            _Raw(
                 '<div class="siting-box siting-notice" id="siting-notice">'
                 f"<b>⚠ {parts.notice_heading()}</b>"
                 f'<ul style="margin:2px 0 0 0;padding-left:18px">{items}</ul></div>'
@@ -595,7 +610,7 @@ def meeting_map(
         )
     if basemap != "none":
         root.html.add_child(
-            folium.Element(
+            _Raw(
                 '<div class="siting-box" style="bottom:2px;left:50%;transform:translateX(-50%);'
                 'padding:0 6px;font-size:11px;box-shadow:none">'
                 f"底图：{_esc(base['label'])}(需联网；离线时仅显示图层)"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Iterable, Sequence
-from functools import cache
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -114,6 +114,8 @@ def layer_names() -> dict[str, str]:
 
 
 def _esc(value: Any) -> str:
+    if type(value) is str:
+        return html.escape(value)
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     return html.escape(str(value))
@@ -157,13 +159,29 @@ def _rule_names(pairings: pd.DataFrame) -> dict[str, str]:
 
 def _table(rows: Iterable[tuple[str, Any]], title: str | None = None) -> str:
     """A small HTML table (values escaped; empty values left out)."""
-    cells = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{v if isinstance(v, _Html) else _esc(v)}</td></tr>"
-        for k, v in rows
-        if not _missing(v) and str(v) != ""
-    )
+    cells: list[str] = []
+    for k, v in rows:
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            continue
+        text = str(v)
+        if text:
+            if not isinstance(v, _Html | int | float):  # numbers need no escaping
+                text = _escaped(text)
+            cells.append(f"{_th(k)}{text}</td></tr>")
     head = f"<b>{_esc(title)}</b>" if title else ""
-    return f'{head}<table class="siting-t">{cells}</table>'
+    return f'{head}<table class="siting-t">{"".join(cells)}</table>'
+
+
+@lru_cache(maxsize=65536)
+def _escaped(text: str) -> str:
+    """``html.escape``, remembered: popups repeat the same kinds, sources and places."""
+    return html.escape(text)
+
+
+@lru_cache(maxsize=4096)
+def _th(label: str) -> str:
+    """The start of a row of :func:`_table` (a few labels, thousands of rows)."""
+    return f"<tr><th>{html.escape(label)}</th><td>"
 
 
 class _Html(str):
@@ -172,7 +190,9 @@ class _Html(str):
     __slots__ = ()
 
 
-def _generic_rows(row: pd.Series, skip: Sequence[str] = ()) -> list[tuple[str, Any]]:
+def _generic_rows(
+    row: Mapping[Any, Any] | pd.Series, skip: Sequence[str] = ()
+) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     for col, value in row.items():
         if col in skip or col == "geometry" or isinstance(value, shapely.Geometry):
