@@ -1,9 +1,10 @@
 """Service areas: the area reachable within T minutes of each facility.
 
 :func:`service_areas` draws one polygon per facility and threshold, along the reached roads of
-a network (or as a straight-line circle without one). :mod:`siting.coverage` re-exports it with
-the other coverage measures. May import :mod:`siting.costs`, :mod:`siting.graph`,
-:mod:`siting.crs` and :mod:`siting._errors`.
+a network (or as a straight-line circle without one): each facility's whole reach
+(``mode="reach"``) or its catchment, the roads it reaches first (``mode="nearest"``).
+:mod:`siting.coverage` re-exports it with the other coverage measures. May import
+:mod:`siting.costs`, :mod:`siting.graph`, :mod:`siting.crs` and :mod:`siting._errors`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyproj
+import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
@@ -29,6 +31,7 @@ from siting.graph import GraphArrays, snap
 
 __all__ = [
     "CONCAVE_RATIO",
+    "MODES",
     "OUTLINES",
     "SERVICE_AREA_BUFFER_M",
     "SERVICE_AREA_COLUMNS",
@@ -85,6 +88,10 @@ SERVICE_AREA_BUFFER_M: Final = 200.0
 
 #: Accepted values of ``outline=`` in :func:`service_areas`.
 OUTLINES: Final = ("roads", "concave")
+
+#: Accepted values of ``mode=`` in :func:`service_areas`: every facility's whole reach, or
+#: each road point given to the facility that reaches it first (catchments, 就近服务范围).
+MODES: Final = ("reach", "nearest")
 
 #: ``ratio`` of :func:`shapely.concave_hull` for ``outline="concave"`` (0: tightest, 1: convex).
 CONCAVE_RATIO: Final = 0.3
@@ -410,6 +417,319 @@ def _concave(a: I64, b: I64, frac: F64, x: F64, y: F64, leg: F64, buffer_m: floa
     return shapely.buffer(hull, buffer_m, quad_segs=_QUAD_SEGS)
 
 
+# --- nearest mode: one multi-source search, each road point to the facility reaching it first ---
+
+
+def _nearest_search(
+    search: cost_args.Edges, fac_node: I64, fac_access: F64, top: float
+) -> tuple[F64, I64]:
+    """Time ``t`` and owner (facility position, -1 beyond ``top``) of every node, from one
+    multi-source search.
+
+    One pseudo node per seed enters its snapped node along an edge of its access time (explicit
+    zeros are kept by :func:`scipy.sparse.csgraph.dijkstra`). Facilities sharing a node seed it
+    once: the smallest access time, then the first in input order; the others own no node.
+    """
+    n, nf = search.n, len(fac_node)
+    order = np.lexsort((np.arange(nf), fac_access, fac_node))
+    first = np.ones(nf, dtype=bool)
+    first[1:] = fac_node[order][1:] != fac_node[order][:-1]
+    seed = order[first]
+    s = len(seed)
+    base = np.asarray(search.indptr, dtype=np.int64)
+    indptr = np.concatenate([base, base[-1] + np.arange(1, s + 1, dtype=np.int64)])
+    cols = np.concatenate([np.asarray(search.dst, dtype=np.int64), fac_node[seed]])
+    data = np.concatenate([search.w, fac_access[seed]])
+    graph = sp.csr_matrix((data, cols, indptr), shape=(n + s, n + s))
+    dist, _, source = dijkstra(
+        graph,
+        directed=True,
+        indices=np.arange(n, n + s),
+        min_only=True,
+        return_predecessors=True,
+        limit=top * (1 + 1e-12) + 1e-9,
+    )
+    t = np.asarray(dist[:n], dtype=np.float64)
+    src = np.asarray(source[:n], dtype=np.int64)
+    owner = np.full(n, -1, dtype=np.int64)
+    ok = (src >= n) & (t <= top)
+    owner[ok] = seed[src[ok] - n]
+    t[~ok] = np.inf
+    return t, owner
+
+
+def _nearest_edges(search: cost_args.Edges, t: F64, owner: I64) -> tuple[I64, I64, F64, F64, F64]:
+    """The out-edges of the owned nodes, grouped by owner (stable): edge positions, owner,
+    ``t(u)``, weight and the cap ``p*`` of the piece (where the owner of the far end meets it
+    along the reverse edge; 1 without one or when both ends share an owner)."""
+    indptr = np.asarray(search.indptr, dtype=np.int64)
+    node = np.flatnonzero(owner >= 0)
+    starts = indptr[node]
+    counts = indptr[node + 1] - starts
+    epos = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+    u = np.repeat(node, counts)
+    v = np.asarray(search.dst, dtype=np.int64)[epos]
+    tu, w = t[u], search.w[epos]
+    cap = np.ones(len(epos))
+    border = np.flatnonzero((owner[v] >= 0) & (owner[v] != owner[u]))
+    if len(border):
+        n = search.n
+        key = np.asarray(search.src, dtype=np.int64) * n + np.asarray(search.dst, dtype=np.int64)
+        want = v[border] * n + u[border]
+        at = np.searchsorted(key, want).clip(0, len(key) - 1)
+        has = key[at] == want
+        b, wr = border[has], search.w[at[has]]
+        cap[b] = (t[v[b]] + wr - tu[b]) / (w[b] + wr)
+    grp = np.argsort(owner[u], kind="stable")
+    return epos[grp], owner[u][grp], tu[grp], w[grp], cap[grp]
+
+
+def _areas_nearest(
+    arrays: GraphArrays,
+    fac_node: I64,
+    fac_access: F64,
+    fac_xy: F64,
+    thresholds_s: Sequence[float],
+    direction: costs.Direction,
+    outline: str,
+    buffer_m: float,
+) -> tuple[npt.NDArray[Any], I64]:
+    """One metric catchment polygon per (facility, threshold), facility-major, and its owned
+    nodes (see ``mode="nearest"`` in :func:`service_areas`)."""
+    search = cost_args.search(arrays, direction).edges
+    fc = _faces(arrays, direction, buffer_m) if outline == "roads" else None
+    src_all, dst_all = search.src.astype(np.int64), search.dst.astype(np.int64)
+    nx_, ny_ = np.asarray(arrays.x, dtype=np.float64), np.asarray(arrays.y, dtype=np.float64)
+    nf, nt = len(fac_node), len(thresholds_s)
+    limits = np.asarray(thresholds_s, dtype=np.float64)
+    t, owner = _nearest_search(search, fac_node, fac_access, float(limits.max()))
+    n_nodes = np.stack(
+        [np.bincount(owner[(owner >= 0) & (t <= lim)], minlength=nf) for lim in limits], axis=1
+    ).astype(np.int64)
+    epos, e_owner, tu, w, cap = _nearest_edges(search, t, owner)
+    cut = np.searchsorted(e_owner, np.arange(nf + 1))
+    geoms = np.empty(nf * nt, dtype=object)
+    for f in range(nf):
+        sl = slice(cut[f], cut[f + 1])
+        e, de, we, ce = epos[sl], tu[sl], w[sl], cap[sl]
+        last: tuple[I64, F64, F64] | None = None  # the pieces of the lower threshold
+        for t_pos, lim in enumerate(limits):
+            frac = np.minimum(ce, (lim - de) / we)
+            keep = (de <= lim) & (frac > 0)
+            ek, fk = e[keep], frac[keep]
+            leg = _access_leg(fac_xy[f], nx_[fac_node[f]], ny_[fac_node[f]], lim, fac_access[f])
+            if last is not None and all(
+                np.array_equal(a, b) for a, b in zip(last, (ek, fk, leg), strict=True)
+            ):  # the same pieces (a catchment reached whole): the same polygon
+                geoms[f * nt + t_pos] = geoms[f * nt + t_pos - 1]
+                continue
+            last = (ek, fk, leg)
+            if fc is None:
+                geoms[f * nt + t_pos] = _concave(
+                    src_all[ek], dst_all[ek], fk, nx_, ny_, leg, buffer_m
+                )
+            else:
+                geoms[f * nt + t_pos] = _face_outline(fc, ek, fk, src_all, dst_all, leg, buffer_m)
+    geoms[shapely.is_empty(geoms)] = shapely.Polygon()  # buffer_m=0: an empty polygon
+    return geoms, n_nodes.ravel()
+
+
+#: Longest ring (road segments) of a face of :class:`_Faces`.
+_FACE_MAX: Final = 16
+
+
+class _Faces:
+    """The small faces of one graph's roads for one ``buffer_m``, for ``mode="nearest"``.
+
+    The road segments are those of :class:`_Corridor`. A *face* is a ring of segments found by
+    walking the road graph as a planar map (each half-edge continues along the next segment
+    clockwise around its head node); kept when its ring has at most :data:`_FACE_MAX` segments,
+    is a valid simple polygon and is *filled*: every point inside lies within
+    ``buffer_m * cos(pi / 16)`` of the ring (true when half the smaller side of its bounding box
+    is within that: from any inside point a vertical ray leaves the polygon within it), that is
+    inside the union of the ring segments' polygonal buffers. So for any set of filled faces
+    whose ring segments are all reached whole, the ``buffer_m`` buffer of their union equals the
+    union of those segments' buffers (up to the arc vertices, both inscribed in the true discs).
+    Crossings without a node (bridges) do not matter: only the rings are used.
+    """
+
+    def __init__(self, arrays: GraphArrays, search: Any, buffer_m: float) -> None:
+        n = arrays.n
+        x, y = np.asarray(arrays.x, dtype=np.float64), np.asarray(arrays.y, dtype=np.float64)
+        src = np.asarray(search.src, dtype=np.int64)
+        dst = np.asarray(search.dst, dtype=np.int64)
+        ukey, inverse = np.unique(
+            np.minimum(src, dst) * n + np.maximum(src, dst), return_inverse=True
+        )
+        self.seg_of_edge: I64 = inverse.astype(np.int64).ravel()
+        self.a, self.b = ukey // n, ukey % n
+        self.x, self.y = x, y
+        self.n_segs = len(ukey)
+        # half-edges 2s: a -> b and 2s + 1: b -> a, sorted by (tail, angle) around each node
+        tail = np.column_stack([self.a, self.b]).ravel()
+        head = np.column_stack([self.b, self.a]).ravel()
+        angle = np.arctan2(y[head] - y[tail], x[head] - x[tail])
+        order = np.lexsort((angle, tail))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        first = np.searchsorted(tail[order], np.arange(n + 1))
+        # next of h (u -> v): the half-edge out of v just before the twin (v -> u) in angle
+        twin = rank[np.arange(len(tail)) ^ 1]
+        lo = first[head]
+        prev = np.where(twin > lo, twin - 1, first[head + 1] - 1)
+        nxt = order[prev]
+        self.faces, self.face_ptr, self.face_segs = self._rings(nxt, tail, buffer_m)
+        # faces of every segment (CSR by segment)
+        face_of = np.repeat(np.arange(len(self.faces)), np.diff(self.face_ptr))
+        by_seg = np.argsort(self.face_segs, kind="stable")
+        self.seg_face_ptr = np.searchsorted(self.face_segs[by_seg], np.arange(self.n_segs + 1))
+        self.seg_faces: I64 = face_of[by_seg]
+        self.face_len: I64 = np.diff(self.face_ptr).astype(np.int64)
+
+    def _rings(self, nxt: I64, tail: I64, buffer_m: float) -> tuple[npt.NDArray[Any], I64, I64]:
+        """The filled faces (polygons), their ring offsets and ring segments (CSR)."""
+        m = len(nxt)
+        start = np.arange(m)
+        length = np.zeros(m, dtype=np.int64)
+        low = start.copy()
+        cur = nxt.copy()
+        for j in range(1, _FACE_MAX + 1):
+            hit = (cur == start) & (length == 0)
+            length[hit] = j
+            open_ = length == 0
+            low[open_] = np.minimum(low[open_], cur[open_])
+            cur = nxt[cur]
+        keep = np.flatnonzero((length >= 3) & (low == start))  # one start per short cycle
+        lens = length[keep]
+        walk = np.empty((len(keep), _FACE_MAX), dtype=np.int64)
+        walk[:, 0] = keep
+        for j in range(1, _FACE_MAX):
+            walk[:, j] = nxt[walk[:, j - 1]]
+        mask = np.arange(_FACE_MAX)[None, :] < lens[:, None]
+        halves = walk[mask]  # row-major: face by face, in ring order
+        nodes = tail[halves]
+        ring_of = np.repeat(np.arange(len(keep)), lens)
+        # closed rings: repeat each ring's first vertex
+        close = np.cumsum(lens) - 1
+        pos = np.insert(np.arange(len(nodes)), close + 1, np.cumsum(lens) - lens)
+        idx = np.insert(ring_of, close + 1, np.arange(len(keep)))
+        rings = shapely.linearrings(
+            np.column_stack([self.x[nodes[pos]], self.y[nodes[pos]]]), indices=idx
+        )
+        polys = shapely.polygons(rings)
+        x0, y0, x1, y1 = shapely.bounds(polys).T
+        reach = buffer_m * math.cos(math.pi / (4 * _QUAD_SEGS)) * (1 - 1e-9)
+        # interior faces only (walked counter-clockwise: the outer face of a small component
+        # repeats its ring clockwise)
+        good = shapely.is_ccw(rings) & shapely.is_valid(polys) & (shapely.area(polys) > 0)
+        good &= np.minimum(x1 - x0, y1 - y0) / 2 <= reach
+        good_faces = np.flatnonzero(good)
+        sel = np.isin(ring_of, good_faces)
+        ptr = np.concatenate([[0], np.cumsum(lens[good_faces])]).astype(np.int64)
+        return np.asarray(polys[good_faces], dtype=object), ptr, (halves[sel] >> 1).astype(np.int64)
+
+    def filled(self, full_segs: I64) -> tuple[I64, I64]:
+        """The filled faces whose every ring segment is in ``full_segs`` (sorted, unique), and
+        the segments of those rings."""
+        starts = self.seg_face_ptr[full_segs]
+        counts = self.seg_face_ptr[full_segs + 1] - starts
+        pos = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        cand, hits = np.unique(self.seg_faces[pos], return_counts=True)
+        faces = cand[hits == self.face_len[cand]]
+        fs = self.face_ptr[faces]
+        fc = self.face_len[faces]
+        rpos = np.repeat(fs - np.cumsum(fc) + fc, fc) + np.arange(int(fc.sum()))
+        return faces, np.unique(self.face_segs[rpos])
+
+
+_FACES: weakref.WeakKeyDictionary[GraphArrays, dict[tuple[str, float], _Faces]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _faces(arrays: GraphArrays, direction: costs.Direction, buffer_m: float) -> _Faces:
+    """The cached :class:`_Faces` of ``arrays`` (per direction of the search graph)."""
+    per = _FACES.setdefault(arrays, {})
+    found = per.get((direction, buffer_m))
+    if found is None:
+        found = _Faces(arrays, cost_args.search(arrays, direction).edges, buffer_m)
+        per[(direction, buffer_m)] = found
+    return found
+
+
+def _union_faces(faces: npt.NDArray[Any]) -> Any:
+    """The union of faces: a coverage union (edges shared by two faces cancel), checked valid;
+    a plain union where faces overlap (roads crossing without a node)."""
+    try:
+        merged = shapely.coverage_union_all(faces)
+    except shapely.errors.GEOSException:
+        merged = None
+    if merged is None or not shapely.is_valid(merged):
+        merged = shapely.union_all(faces)
+    return merged
+
+
+def _face_outline(
+    fc: _Faces, edges: I64, frac: F64, src: I64, dst: I64, leg: F64, buffer_m: float
+) -> Any:
+    """The union of the buffers of the owned pieces: the buffer of the union of the filled
+    faces they ring whole, with the buffers of the other pieces."""
+    seg = fc.seg_of_edge[edges]
+    whole = frac >= 1.0
+    part = np.flatnonzero(~whole)
+    full_segs = seg[whole]
+    if len(part):
+        ps = seg[part]
+        us, inv = np.unique(ps, return_inverse=True)
+        total = np.bincount(inv.ravel(), weights=frac[part], minlength=len(us))
+        full_segs = np.concatenate([full_segs, us[total >= 1.0]])
+    full_segs = np.unique(full_segs)
+    if len(part):
+        part = part[~np.isin(seg[part], full_segs)]
+    faces, ringed = fc.filled(full_segs)
+    rest = full_segs[~np.isin(full_segs, ringed)]
+    a, b = src[edges[part]], dst[edges[part]]
+    x0, y0 = fc.x[a], fc.y[a]
+    f = frac[part]
+    coords = np.vstack(
+        [
+            np.column_stack(
+                [fc.x[fc.a[rest]], fc.y[fc.a[rest]], fc.x[fc.b[rest]], fc.y[fc.b[rest]]]
+            ),
+            np.column_stack([x0, y0, x0 + f * (fc.x[b] - x0), y0 + f * (fc.y[b] - y0)]),
+            leg[None, :],
+        ]
+    )
+    pieces = list(shapely.buffer(_lines(coords), buffer_m, quad_segs=_QUAD_SEGS))
+    if len(faces):
+        pieces.append(shapely.buffer(_union_faces(fc.faces[faces]), buffer_m, quad_segs=_QUAD_SEGS))
+    return shapely.union_all(pieces)
+
+
+def _straight_nearest(x: F64, y: F64, radius: F64, nt: int) -> npt.NDArray[Any]:
+    """Straight-line catchments: each circle (facility-major, ``nt`` radii each) cut to the
+    Voronoi cell of its facility's point; facilities at the same point after the first get an
+    empty polygon."""
+    xy = np.column_stack([x, y])
+    _, first, inv = np.unique(xy, axis=0, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    circles = shapely.buffer(shapely.points(np.repeat(xy, nt, axis=0)), radius)
+    out = np.full(len(circles), shapely.Polygon(), dtype=object)
+    owners = np.flatnonzero(first[inv] == np.arange(len(x)))
+    if len(first) == 1:
+        cells = np.array([None], dtype=object)
+    else:
+        pad = float(radius.max()) + 1.0
+        box = shapely.box(x.min() - pad, y.min() - pad, x.max() + pad, y.max() + pad)
+        seeds = shapely.multipoints(xy[first])
+        cells = shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=box, ordered=True))
+    for i in owners:
+        rows = slice(i * nt, (i + 1) * nt)
+        cell = cells[inv[i]]
+        out[rows] = circles[rows] if cell is None else shapely.intersection(circles[rows], cell)
+    return out
+
+
 def service_areas(
     network: costs.Network,
     facilities: gpd.GeoDataFrame,
@@ -424,6 +744,7 @@ def service_areas(
     detour_factor: float | None = None,
     straight_line_speed_kph: float | None = None,
     options: cost_args.TravelOptions | None = None,
+    mode: str = "reach",
 ) -> gpd.GeoDataFrame:
     """The area reachable within T minutes of each facility, one polygon per facility and T.
 
@@ -464,6 +785,41 @@ def service_areas(
     ``straight_line_speed_kph x T / detour_factor`` in a metric CRS: the points a straight-line
     trip reaches in T, as in the fallback of :mod:`siting.costs`.
 
+    **Catchments** (``mode="nearest"``, 就近服务范围): each road point belongs to the facility
+    that reaches it first, and the polygon of a facility holds only the points it reaches first
+    within T. Exactly: ONE multi-source search from all facilities at once (limited to the
+    largest T; each facility's point enters its node after its access leg) gives every node
+    ``v`` its time ``t(v)`` (the smallest over the facilities) and its owner (the facility
+    reaching it in ``t(v)``). Facilities snapped to the same node are tried by access time, then
+    input order: the first one owns whatever that node leads to, the others own no node and get
+    their own access leg only (other exact ties in time, between different nodes, are settled
+    by the search, the same way for the same input). The *owned pieces* of a facility ``f`` for
+    T are, for every edge ``u -> v`` of weight ``w`` with ``owner(u) = f`` and ``t(u) <= T``,
+    the part ``p <= min(1, (T - t(u)) / w, p*)``, where ``p* = (t(v) + w' - t(u)) / (w + w')``
+    when ``v`` has another owner and a reverse edge ``v -> u`` (weight ``w'``) exists: the point
+    where the two owners meet on that road; else ``p* = 1`` (a point of a one-way edge is only
+    reached through ``u``). Plus the part of ``f``'s own access leg walked within T. So every
+    road point whose first facility is ``f`` and reached within T lies on an owned piece of
+    ``f``, and every point of an owned piece is reached within T, by ``f`` first (or tied with
+    the owner across a meeting point). The polygon is built from the owned pieces as from the
+    reached pieces above: ``outline="concave"`` the same way; ``outline="roads"`` the union of
+    the ``buffer_m`` buffers of the owned pieces, built another way, as one catchment's roads
+    are about the only ones near it: the ring of every small face of the road map (a block
+    bounded by at most 16 segments, every point of it within ``buffer_m * cos(pi/16)`` of its
+    ring, found once per graph) whose every segment ``f`` owns whole is filled, the filled
+    blocks merged (a coverage union) and buffered once, then unioned with the buffers of the
+    other pieces and the access leg. Equal to the union of the pieces' buffers but for the arc
+    vertices at the blocks' corners (both inscribed in the true discs: they differ only
+    between ``buffer_m * cos(pi/16)`` and ``buffer_m`` from the pieces); each road is buffered
+    about once, for its owner. ``n_nodes`` counts the nodes ``f`` owns with ``t(v) <= T``.
+    Polygons of different facilities at the same T then overlap only within ``buffer_m`` of
+    their shared borders (``outline="roads"``), and their union equals the union of the
+    ``mode="reach"`` polygons (up to noding and those arc vertices). The search graph is
+    that of ``direction`` (reversed for ``"to_facility"``: each point then belongs to the
+    facility it reaches first). Without a network, the circle of each facility
+    is cut to its Voronoi cell (the straight-line nearest facility); facilities at the same
+    point after the first get an empty polygon.
+
     Parameters
     ----------
     network
@@ -487,14 +843,18 @@ def service_areas(
     options
         A :class:`~siting.costs.args.TravelOptions` (snap distance, speeds, detour factor,
         direction) instead of the separate keywords; a keyword given as well overrides its field.
+    mode
+        ``"reach"`` (default: every facility's whole reach, polygons of nearby facilities
+        overlapping) or ``"nearest"`` (catchments, see above); :data:`MODES`.
 
     Returns
     -------
     geopandas.GeoDataFrame
         Columns :data:`SERVICE_AREA_COLUMNS`, EPSG:4326: one row per facility (input order)
-        and T (ascending). ``n_nodes`` is the number of graph nodes reached (<NA> for a
-        straight line), ``area_km2`` the polygon's area in the metric CRS. A facility whose
-        access leg alone exceeds T gets the reached part of that leg only.
+        and T (ascending). ``n_nodes`` is the number of graph nodes reached (owned with
+        ``mode="nearest"``; <NA> for a straight line), ``area_km2`` the polygon's area in
+        the metric CRS. A facility whose access leg alone exceeds T gets the reached part of
+        that leg only.
 
     Examples
     --------
@@ -514,16 +874,7 @@ def service_areas(
         )
     )
     way = cost_args.direction(direction)
-    if (
-        isinstance(buffer_m, bool)
-        or not isinstance(buffer_m, int | float | np.integer | np.floating)
-        or not (math.isfinite(float(buffer_m)) and float(buffer_m) >= 0)
-    ):
-        msg = f"buffer_m must be a finite number of metres >= 0, got {buffer_m!r}"
-        raise CoverageError(msg)
-    if outline not in OUTLINES:
-        msg = f"outline must be one of {OUTLINES}, got {outline!r}"
-        raise CoverageError(msg)
+    _check_shape(buffer_m, outline, mode)
     st = cost_args.travel_settings(
         max_snap_m, access_speed_kph, detour_factor, straight_line_speed_kph
     )
@@ -535,44 +886,15 @@ def service_areas(
         return _empty_areas()
     nf, nt = len(pts), len(thresholds)
     fac_pos = np.repeat(np.arange(nf), nt)
+    n_nodes: Any
     if arrays is None:
-        crs = metric_crs(
-            (
-                (float(pts.lon.min()) + float(pts.lon.max())) / 2.0,
-                (float(pts.lat.min()) + float(pts.lat.max())) / 2.0,
-            )
-        )
-        tf = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-        x, y = (np.asarray(v, dtype=np.float64) for v in tf.transform(pts.lon, pts.lat))
-        radius = np.tile(np.asarray(thresholds) * 60.0, nf) * (
-            st.straight_speed_kph / 3.6 / st.detour_factor
-        )
-        geoms = shapely.buffer(shapely.points(x[fac_pos], y[fac_pos]), radius)
-        n_nodes: Any = pd.array([pd.NA] * len(fac_pos), dtype="Int64")
+        crs, geoms = _straight_areas(pts, thresholds, st, mode)
+        n_nodes = pd.array([pd.NA] * len(fac_pos), dtype="Int64")
         method = costs.STRAIGHT_LINE
     else:
-        if arrays.n == 0:
-            msg = "network has no nodes"
-            raise CoverageError(msg)
         crs = arrays.crs
-        snapped = snap(
-            arrays,
-            pts.lon,
-            pts.lat,
-            max_snap_m=st.max_snap_m,
-            access_speed_kph=st.access_speed_kph,
-        )
-        tf = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-        fx, fy = (np.asarray(v, dtype=np.float64) for v in tf.transform(pts.lon, pts.lat))
-        geoms, counts = _areas_within(
-            arrays,
-            snapped["node_pos"].to_numpy(dtype=np.int64),
-            snapped["access_s"].to_numpy(dtype=np.float64),
-            np.column_stack([fx, fy]),
-            [t * 60.0 for t in thresholds],
-            way,
-            outline,
-            float(buffer_m),
+        geoms, counts = _network_areas(
+            arrays, pts, thresholds, st, way, outline, float(buffer_m), mode
         )
         n_nodes = pd.array(counts, dtype="Int64")
         method = costs.NETWORK
@@ -588,4 +910,79 @@ def service_areas(
         },
         geometry=metric.to_crs("EPSG:4326").to_numpy(),
         crs="EPSG:4326",
+    )
+
+
+def _check_shape(buffer_m: Any, outline: Any, mode: Any) -> None:
+    """Errors for a bad ``buffer_m``, ``outline`` or ``mode`` of :func:`service_areas`."""
+    if (
+        isinstance(buffer_m, bool)
+        or not isinstance(buffer_m, int | float | np.integer | np.floating)
+        or not (math.isfinite(float(buffer_m)) and float(buffer_m) >= 0)
+    ):
+        msg = f"buffer_m must be a finite number of metres >= 0, got {buffer_m!r}"
+        raise CoverageError(msg)
+    if outline not in OUTLINES:
+        msg = f"outline must be one of {OUTLINES}, got {outline!r}"
+        raise CoverageError(msg)
+    if not isinstance(mode, str) or mode not in MODES:
+        msg = f"mode must be one of {MODES}, got {mode!r}"
+        raise CoverageError(msg)
+
+
+def _straight_areas(
+    pts: cost_args.Points, thresholds: tuple[float, ...], st: cost_args.TravelSettings, mode: str
+) -> tuple[Any, npt.NDArray[Any]]:
+    """The metric CRS and the straight-line polygons, facility-major (see :func:`service_areas`)."""
+    nf = len(pts)
+    fac_pos = np.repeat(np.arange(nf), len(thresholds))
+    crs = metric_crs(
+        (
+            (float(pts.lon.min()) + float(pts.lon.max())) / 2.0,
+            (float(pts.lat.min()) + float(pts.lat.max())) / 2.0,
+        )
+    )
+    tf = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    x, y = (np.asarray(v, dtype=np.float64) for v in tf.transform(pts.lon, pts.lat))
+    radius = np.tile(np.asarray(thresholds) * 60.0, nf) * (
+        st.straight_speed_kph / 3.6 / st.detour_factor
+    )
+    if mode == "nearest":
+        return crs, _straight_nearest(x, y, radius, len(thresholds))
+    return crs, np.asarray(shapely.buffer(shapely.points(x[fac_pos], y[fac_pos]), radius))
+
+
+def _network_areas(
+    arrays: GraphArrays,
+    pts: cost_args.Points,
+    thresholds: tuple[float, ...],
+    st: cost_args.TravelSettings,
+    way: costs.Direction,
+    outline: str,
+    buffer_m: float,
+    mode: str,
+) -> tuple[npt.NDArray[Any], I64]:
+    """The metric polygons on a network, facility-major, and their node counts."""
+    if arrays.n == 0:
+        msg = "network has no nodes"
+        raise CoverageError(msg)
+    snapped = snap(
+        arrays,
+        pts.lon,
+        pts.lat,
+        max_snap_m=st.max_snap_m,
+        access_speed_kph=st.access_speed_kph,
+    )
+    tf = pyproj.Transformer.from_crs("EPSG:4326", arrays.crs, always_xy=True)
+    fx, fy = (np.asarray(v, dtype=np.float64) for v in tf.transform(pts.lon, pts.lat))
+    build = _areas_nearest if mode == "nearest" else _areas_within
+    return build(
+        arrays,
+        snapped["node_pos"].to_numpy(dtype=np.int64),
+        snapped["access_s"].to_numpy(dtype=np.float64),
+        np.column_stack([fx, fy]),
+        [t * 60.0 for t in thresholds],
+        way,
+        outline,
+        buffer_m,
     )
