@@ -11,7 +11,9 @@ What is measured (wall clock of the whole command, in a fresh process; peak resi
 that process from ``os.wait4``):
 
 (a) ``siting run --region R --out …``: every output, maps and Excel included; the stage
-    timings of its ``manifest.json`` (``timings_s``, writing included) are printed too.
+    timings of its ``manifest.json`` (``timings_s``, writing included) are printed too. Each
+    tree gets its own empty ``SITING_CACHE_DIR`` (:mod:`siting._cache`): the first run is cold
+    (the figure held to the target), then the same run again is timed warm.
 (b) ``siting update --registry reg.gpkg --add 3.csv --out …`` on a run made from the region's
     modelled registry written to a GeoPackage (``siting run --region R --facilities reg.gpkg``);
     the 3 facilities are modelled 卫生院/养老院 points inside the region (fixed seed). The
@@ -109,6 +111,7 @@ def make_inputs(work: Path, region: str) -> tuple[Path, Path]:
 def measure(tree: Path, region: str, work: Path, label: str) -> dict[str, Any]:
     """Run, update and the full run after the update, from the code in ``tree``."""
     env = env_for(tree)
+    env["SITING_CACHE_DIR"] = str(work / f"cache-{label}")  # empty: the first run is cold
     out: dict[str, Any] = {}
     run_dir = work / f"{label}-run"
     wall, mb = run_peak(
@@ -117,6 +120,11 @@ def measure(tree: Path, region: str, work: Path, label: str) -> dict[str, Any]:
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     out["run_s"], out["run_mb"], out["stages"] = wall, mb, manifest.get("timings_s", {})
     out["write_s"] = manifest.get("write_s", {})
+    # the same run again: the region, its modelled roads and registry from siting's disk cache
+    warm_dir = work / f"{label}-run-warm"
+    out["run_warm_s"], _ = run_peak(
+        siting("run", "--region", region, "--quiet", "--out", str(warm_dir)), work, env
+    )
     # update: a run on the registry file, then 3 facilities added
     gpkg_src, add = work / "registry.gpkg", work / "add3.csv"  # made once by main()
     reg = work / f"{label}-registry.gpkg"
@@ -211,10 +219,11 @@ def main(argv: list[str] | None = None) -> int:
             base = measure(base_tree, args.region, work, "base")
         print(f"\n## siting run --region {args.region} (every output, maps included)")
         print(f"{'':12s} {'wall s':>8s} {'peak MB':>8s}")
-        print(f"{'this tree':12s} {ours['run_s']:8.1f} {ours['run_mb']:8.0f}")
+        print(f"{'this tree':12s} {ours['run_s']:8.1f} {ours['run_mb']:8.0f}  (cold cache)")
+        print(f"{'':12s} {ours['run_warm_s']:8.1f} {'':8s}  (again, warm cache)")
         if base:
             print(f"{args.baseline:12s} {base['run_s']:8.1f} {base['run_mb']:8.0f}")
-            print(f"speed-up {base['run_s'] / ours['run_s']:.2f}x")
+            print(f"speed-up {base['run_s'] / ours['run_s']:.2f}x (cold)")
         print("stages (manifest timings_s):")
         for k, v in sorted(ours["stages"].items(), key=lambda kv: -kv[1]):
             print(f"  {k:16s} {v:7.2f} s")
@@ -241,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{base['run_s'] / ours['run_s']:.2f}x faster" if base else "-",
                 f"<= {RUN_TARGET_S:g} s",
                 ours["run_s"] <= RUN_TARGET_S,
+            ),
+            _results.Row(
+                f"siting run --region {args.region}, again (warm disk cache)",
+                f"{ours['run_warm_s']:.1f} s",
+                f"{base['run_warm_s']:.1f} s ({args.baseline})" if base else "-",
+                f"{base['run_warm_s'] / ours['run_warm_s']:.2f}x faster" if base else "-",
             ),
             _results.Row(
                 f"siting run --region {args.region}, peak memory",

@@ -502,6 +502,13 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="health_center,community_health_center",
         help="kinds whose service areas are drawn, comma-separated, or 'none'",
     )
+    run.add_argument(
+        "--service-area-mode",
+        default="nearest",
+        choices=["nearest", "reach"],
+        help="nearest: each facility's catchment (就近服务范围, no overlap); "
+        "reach: all a facility reaches within T (overlapping)",
+    )
     run.add_argument("--layout", default="auto", help="layout spec name or file, or 'none'")
     run.add_argument(
         "--basemap",
@@ -1257,6 +1264,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         service_area_kinds=None
         if args.service_areas.strip() == "none"
         else _kinds_arg(args.service_areas),
+        service_area_mode=args.service_area_mode,
         layout=None if args.layout == "none" else args.layout,
         maps=not args.no_maps,
         basemap=args.basemap,

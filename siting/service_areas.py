@@ -900,7 +900,7 @@ def service_areas(
         method = costs.NETWORK
     metric = gpd.GeoSeries(geoms, crs=crs)
     area = metric.area.to_numpy(dtype=np.float64) / 1e6
-    return gpd.GeoDataFrame(
+    out = gpd.GeoDataFrame(
         {
             "facility_id": pts.ids.take(fac_pos).to_numpy(),
             "minutes": minutes_column(thresholds, 1)[np.tile(np.arange(nt), nf)],
@@ -911,6 +911,8 @@ def service_areas(
         geometry=metric.to_crs("EPSG:4326").to_numpy(),
         crs="EPSG:4326",
     )
+    out.attrs["mode"] = mode  # what the polygons are (the maps' legend says it)
+    return out
 
 
 def _check_shape(buffer_m: Any, outline: Any, mode: Any) -> None:

@@ -143,7 +143,7 @@ def test_meeting_map_is_one_offline_file_with_every_layer(
         assert host not in page
     assert "Leaflet 1.9" in page and "L.markerClusterGroup" in page  # inlined, and clustering
     names = _overlay_names(page)
-    for expected in ("县界", "规划布局", "服务范围 15分钟", "服务范围 30分钟"):
+    for expected in ("县界", "规划布局", "就近服务范围 15分钟", "就近服务范围 30分钟"):
         assert expected in names
     for prefix in (
         "配对连线：签约医疗机构",
@@ -237,7 +237,7 @@ def test_map_works_in_a_browser_with_no_network(
     control = re.search(r'class="leaflet-control-layers-overlays">(.*?)</section>', dom, re.S)
     assert control, "layer control not drawn"
     labels = [s.strip() for s in re.findall(r"<span>([^<]*)</span>", control.group(1))]
-    for prefix in ("县界", "规划布局", "服务范围 15分钟", "配对连线：", "覆盖缺口", "村卫生室"):
+    for prefix in ("县界", "规划布局", "就近服务范围 15分钟", "配对连线：", "覆盖缺口", "村卫生室"):
         assert any(x.startswith(prefix) for x in labels), (prefix, labels)
     for prefix in ("巡诊路线", "建议选址"):
         assert any(x.startswith(prefix) for x in labels), (prefix, labels)
@@ -286,7 +286,7 @@ def test_full_nanchong_map_is_under_10_mb_and_drops_nothing(
     lines = sum(ch.n for k, ch in layers.items() if k.startswith("配对连线"))
     pairs = nanchong_run.pairings
     assert lines == int((pairs["assigned"] & pairs["partner_id"].notna()).sum())
-    areas = sum(ch.n for k, ch in layers.items() if k.startswith("服务范围"))
+    areas = sum(ch.n for k, ch in layers.items() if k.startswith("就近服务范围"))
     assert nanchong_run.service_areas is not None
     assert areas == len(nanchong_run.service_areas)
     gaps = nanchong_run.gaps

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -396,6 +397,32 @@ def test_own_roads_as_a_gcj02_line_layer(tmp_path: Path) -> None:
     assert np.allclose(a["travel_time_min"], b["travel_time_min"], atol=1e-3, equal_nan=True)
     manifest = json.loads((tmp_path / "gcj" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["inputs"]["network"]["crs"] == "gcj02"
+
+
+def test_run_draws_catchments_or_whole_reach(
+    xuanhan_run: pipeline.RunResult, tmp_path: Path
+) -> None:
+    from siting.maps.style import service_area_word
+
+    near = xuanhan_run.service_areas
+    assert near is not None and near.attrs["mode"] == "nearest"
+    assert service_area_word(near) == "就近服务范围"
+    manifest = json.loads((xuanhan_run.out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["service_area_mode"] == "nearest"
+    out = tmp_path / "reach"
+    args = ["run", "--region", "xuanhan", "--quiet", "--no-maps", "--out", str(out)]
+    assert main([*args, "--service-area-mode", "reach"]) == 0
+    reach = gpd.read_file(out / "service_areas.geojson")
+    assert list(reach["facility_id"]) == list(near["facility_id"])
+    # catchments of one threshold hardly overlap; whole reaches do, and hold them
+    for mins in (15, 30):
+        a = near[near["minutes"] == mins].to_crs(3857)
+        b = reach[reach["minutes"] == mins].to_crs(3857)
+        overlap_near = a.area.sum() - a.union_all().area
+        overlap_reach = b.area.sum() - b.union_all().area
+        assert overlap_near < 0.1 * overlap_reach
+        assert a.union_all().symmetric_difference(b.union_all()).area < 0.01 * b.union_all().area
+        assert (a.area.to_numpy() <= b.area.to_numpy() * 1.001 + 1.0).all()
 
 
 def test_cli_run_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

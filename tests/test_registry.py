@@ -704,6 +704,30 @@ def test_from_frame() -> None:
         registry.from_frame(frame.assign(kind=["敬老院", "养鸡场"]))
 
 
+def test_from_frame_checks_geometry_against_lon_lat() -> None:
+    import geopandas as gpd
+    import shapely
+
+    base = pd.DataFrame(
+        {"name": ["甲敬老院", "乙卫生院", "丙卫生院"], "kind": "敬老院", "lon": [106.1, 106.2, 0.0]}
+    ).assign(lat=[30.8, 30.9, 0.0], crs="wgs84", county_code="511302")
+    good = [shapely.Point(106.1, 30.8), shapely.Point(106.2, 30.9), None]
+    reg = registry.from_frame(gpd.GeoDataFrame(base, geometry=good, crs="EPSG:4326"))
+    assert reg["lon"].tolist() == [106.1, 106.2, 0.0]
+    moved = [shapely.Point(106.1, 30.8), shapely.Point(106.3, 30.9), None]
+    with pytest.raises(ValidationError, match=r"row 2.*disagrees with lon/lat \(106.2, 30.9\)"):
+        registry.from_frame(gpd.GeoDataFrame(base, geometry=moved, crs="EPSG:4326"))
+    area = [shapely.Point(106.1, 30.8), shapely.box(106, 30, 107, 31), None]
+    with pytest.raises(ValidationError, match=r"row 2.*Polygon, not a point"):
+        registry.from_frame(gpd.GeoDataFrame(base, geometry=area, crs="EPSG:4326"))
+    # geometry only: points read from it, a polygon is a missing point
+    only = gpd.GeoDataFrame(base.drop(columns=["lon", "lat"]), geometry=good, crs="EPSG:4326")
+    with pytest.raises(ValidationError, match=r"row 3.*lon/lat missing"):
+        registry.from_frame(only)
+    two = registry.from_frame(only.iloc[:2])
+    assert two["lat"].tolist() == [30.8, 30.9]
+
+
 def test_append_keeps_existing_rows_and_numbers_new_ones() -> None:
     reg = registry.read(DATA / "good_utf8.csv")
     new = registry.read(DATA / "good_gbk.csv", crs="gcj02")

@@ -43,6 +43,7 @@ from siting.maps.style import (
     _rule_names,
     _style,
     _table,
+    service_area_word,
 )
 
 if TYPE_CHECKING:
@@ -333,6 +334,7 @@ def _polygon_layers(m: folium.Map, parts: _Parts, shift: str) -> dict[str, Any]:
         shown["layout"] = sorted(set(plan.get("element_type", [])) & set(types), key=types.index)
     sa = parts.service_areas
     if sa is not None and not sa.empty:
+        word = service_area_word(sa)
         areas = _display(sa, shift, simplify=True)
         straight = parts.straight_line
         colours = list(st["service_areas"])
@@ -350,13 +352,12 @@ def _polygon_layers(m: folium.Map, parts: _Parts, shift: str) -> dict[str, Any]:
                     ("车程", f"{mins:g}分钟以内" + ("（直线估算，圆形示意）" if straight else "")),
                     ("面积", None if _missing(area) else f"{float(str(area)):.1f}平方公里"),
                 ]
-                return {"t": f"{_esc(name)} {mins:g}分钟服务范围", "p": _table(rows, "服务范围")}
+                return {"t": f"{_esc(name)} {mins:g}分钟{word}", "p": _table(rows, word)}
 
-            name = f"{st['layers']['service_areas']} {mins:g}分钟" + (
-                "(直线估算)" if straight else ""
-            )
+            name = f"{word} {mins:g}分钟" + ("(直线估算)" if straight else "")
             m.add_child(_VectorLayer(_features(sub, sa_props), [style], name=name, show=i == 0))
         shown["straight"] = straight
+        shown["service_area_word"] = word
         shown["service_areas"] = [(mins, colours[min(i, len(colours) - 1)]) for i, mins in
                                   enumerate(minutes)]  # fmt: skip
     return shown
@@ -449,7 +450,8 @@ def _legend_html(
     for mins, colour in polygons.get("service_areas", []):
         row(
             f'<span class="area" style="background:{colour}33;border-color:{colour}"></span>',
-            f"服务范围 {mins:g}分钟" + ("(直线估算)" if polygons.get("straight") else ""),
+            f"{polygons.get('service_area_word', '服务范围')} {mins:g}分钟"
+            + ("(直线估算)" if polygons.get("straight") else ""),
         )
     for t in polygons.get("layout", []):
         colour = st["layout_types"][t]

@@ -29,6 +29,7 @@ from siting.maps.style import (
     _kind_style,
     _rule_names,
     _style,
+    service_area_word,
 )
 
 if TYPE_CHECKING:
@@ -272,7 +273,9 @@ def _draw_service_areas(ax: Axes, parts: _Parts, crs: str, fac: gpd.GeoDataFrame
         sub = sa[sa["minutes"].astype(float) == mins].to_crs(crs)
         colour = colours[0]
         _draw_polygons(ax, sub, facecolor=colour, alpha=0.08, edgecolor="none", zorder=1.5)
-        label = f"服务范围 {mins:g}分钟" + ("(直线估算)" if parts.straight_line else "")
+        label = f"{service_area_word(sa)} {mins:g}分钟" + (
+            "(直线估算)" if parts.straight_line else ""
+        )
         handles.append(Patch(facecolor=colour, alpha=0.25, label=label))
     return handles
 

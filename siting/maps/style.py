@@ -204,3 +204,9 @@ def _generic_rows(
             value = _kind_label(value)
         out.append((label, value))
     return out
+
+
+def service_area_word(areas: pd.DataFrame) -> str:
+    """What the service-area polygons are called on a map: 就近服务范围 for catchments
+    (``mode="nearest"`` of :func:`siting.service_areas.service_areas`), else 服务范围."""
+    return "就近服务范围" if areas.attrs.get("mode") == "nearest" else "服务范围"

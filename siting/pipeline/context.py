@@ -28,6 +28,7 @@ class _Context:
     capacity: bool
     thresholds: tuple[float, ...]
     service_area_kinds: Sequence[str] | None
+    service_area_mode: str
     layout_spec: Any
     seed: int | None
     progress: bool

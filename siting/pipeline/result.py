@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -180,11 +181,12 @@ def _distinct_routes(routes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     key = key + pd.Series(shapely.to_wkb(routes.geometry.array), index=routes.index).map(
         lambda b: hashlib.sha1(b).hexdigest()
     )
-    days = routes.groupby(key, sort=False).apply(
-        lambda g: "、".join(f"第{w}周{d}" for w, d in zip(g["week"], g["weekday"], strict=True)),
-        include_groups=False,
-    )
+    driven: dict[str, list[str]] = {}  # the days of each distinct route, in row order
+    weeks, weekdays = routes["week"].tolist(), routes["weekday"].tolist()
+    for k, w, d in zip(key.tolist(), weeks, weekdays, strict=True):
+        driven.setdefault(k, []).append(f"第{w}周{d}")
     first = routes.loc[~key.duplicated()].copy()
-    first["days"] = key[first.index].map(days).to_numpy()
-    first["times_in_horizon"] = key[first.index].map(key.value_counts()).to_numpy()
+    first_keys = key[first.index].tolist()
+    first["days"] = ["、".join(driven[k]) for k in first_keys]
+    first["times_in_horizon"] = np.array([len(driven[k]) for k in first_keys], dtype=np.int64)
     return first.drop(columns=["day", "week", "weekday", "date"], errors="ignore")

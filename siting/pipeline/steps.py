@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 
@@ -23,6 +22,7 @@ from siting import (
     pairing,
     patrol,
     registry,
+    service_areas,
     settings,
 )
 from siting import layout as layouts
@@ -54,20 +54,20 @@ from siting.regions import Region
 
 
 def _service_areas(
-    net: GraphArrays | None, fac: gpd.GeoDataFrame, thresholds: Sequence[float], progress: bool
+    net: GraphArrays | None,
+    fac: gpd.GeoDataFrame,
+    home: pd.Index,
+    thresholds: Sequence[float],
+    mode: str,
 ) -> gpd.GeoDataFrame:
-    """Service areas in chunks of facilities (each facility's area is independent), with a
-    progress bar: this is the longest step of a run."""
-    chunk = 25
-    starts = range(0, len(fac), chunk)
-    if progress:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="服务范围 service areas", unit=f"x{chunk}", leave=False)
-    parts = [
-        coverage.service_areas(net, fac.iloc[i : i + chunk], minutes=thresholds) for i in starts
-    ]
-    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326")
+    """The service areas of the ``home`` facilities of ``fac``, in one call over all of
+    ``fac``: a catchment depends on every other facility, also those beyond a partition's
+    border (:mod:`siting.batch`)."""
+    areas = service_areas.service_areas(net, fac, minutes=thresholds, mode=mode)
+    keep = areas["facility_id"].isin(home).to_numpy()
+    out = gpd.GeoDataFrame(areas[keep].reset_index(drop=True), crs="EPSG:4326")
+    out.attrs["mode"] = mode
+    return out
 
 
 def _prepare(
@@ -83,6 +83,7 @@ def _prepare(
     capacity: bool = False,
     thresholds_min: Sequence[float] = (15.0, 30.0),
     service_area_kinds: Sequence[str] | None = ("health_center", "community_health_center"),
+    service_area_mode: str = "nearest",
     layout: Any = "auto",
     seed: int | None = None,
     progress: bool = True,
@@ -114,10 +115,16 @@ def _prepare(
             {"path": str(rs.path), "sha256": sha256_file(rs.path)} if rs.path else {"mapping": True}
         )
         thresholds = _check_options(service_area_kinds, thresholds_min)
+        if service_area_mode not in service_areas.MODES:
+            msg = (
+                f"service_area_mode must be one of {service_areas.MODES}, got {service_area_mode!r}"
+            )
+            raise SitingError(msg)
     ctx = _Context(
         capacity=capacity,
         thresholds=thresholds,
         service_area_kinds=service_area_kinds,
+        service_area_mode=service_area_mode,
         layout_spec=layout,
         seed=seed,
         progress=progress,
@@ -411,41 +418,38 @@ def _measure_coverage(ctx: _Context) -> None:
             ctx.access["population_source"] = "modelled"
 
 
-def _service_area_todo(ctx: _Context) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame] | None:
-    """The facilities that get service areas, and those to compute now (on an update: the
-    added ones); None when there are none."""
+def _service_area_facilities(ctx: _Context) -> gpd.GeoDataFrame | None:
+    """The facilities that get service areas; None when there are none. On an update they
+    are all computed again: an added facility changes its neighbours' catchments, and one
+    search for all of them takes about a second."""
     if not ctx.service_area_kinds:
         return None
     sa_fac = ctx.own[ctx.own["kind"].isin(ctx.service_area_kinds)]
-    if sa_fac.empty:
-        return None
-    todo = sa_fac
-    if ctx.previous is not None and ctx.previous.service_areas is not None:
-        todo = sa_fac[sa_fac.index.astype(str).isin(ctx.previous.added)]
-    return sa_fac, todo
+    return None if sa_fac.empty else sa_fac
+
+
+def _service_area_competitors(ctx: _Context) -> gpd.GeoDataFrame:
+    """Every facility of the service-area kinds (a partition's border partners too)."""
+    kinds = ctx.service_area_kinds or ()
+    return ctx.fac[ctx.fac["kind"].isin(kinds)]
 
 
 def _start_service_areas(ctx: _Context) -> None:
-    """Start the service areas (the longest step, bound to one CPU) in a forked child when the
-    machine has two CPUs (:mod:`siting._fork`); the next steps go on here meanwhile."""
-    sel = _service_area_todo(ctx)
-    if sel is None or not len(sel[1]):
+    """Start the service areas in a forked child when the machine has two CPUs
+    (:mod:`siting._fork`); the next steps go on here meanwhile."""
+    sa_fac = _service_area_facilities(ctx)
+    if sa_fac is None:
         return
-    todo = sel[1]
-    fork = can_fork()
-    progress = ctx.progress and not fork  # no bar from a child: it would garble the others
-    net, thresholds = ctx.net, ctx.thresholds
-    ctx.areas_job = Job(lambda: _service_areas(net, todo, thresholds, progress), fork=fork)
+    net, thresholds, mode = ctx.net, ctx.thresholds, ctx.service_area_mode
+    every, home = _service_area_competitors(ctx), sa_fac.index
+    ctx.areas_job = Job(lambda: _service_areas(net, every, home, thresholds, mode), fork=can_fork())
 
 
 def _compute_service_areas(ctx: _Context) -> None:
-    """Service areas of the home medical facilities (on an update: of the added ones, merged)."""
-    sel = _service_area_todo(ctx)
-    if sel is None:
+    """Service areas of the home medical facilities."""
+    if _service_area_facilities(ctx) is None:
         return
-    sa_fac, _ = sel
     with ctx.clock.step("service_areas", "服务范围 service areas"):
-        old_areas = None if ctx.previous is None else ctx.previous.service_areas
         job, ctx.areas_job = ctx.areas_job, None
         forked = job is not None and job.forked
         areas = None if job is None else job.result()
@@ -457,11 +461,6 @@ def _compute_service_areas(ctx: _Context) -> None:
                 shapely.simplify(areas.geometry.array, 5e-5), 1e-5
             )
             areas.insert(1, "facility_name", areas["facility_id"].map(ctx.fac["name"]))
-        if old_areas is not None:
-            both = pd.concat([old_areas, areas], ignore_index=True)
-            order = pd.Index(sa_fac.index).get_indexer(both["facility_id"])
-            both = both.iloc[np.lexsort((both["minutes"].to_numpy(), order))]
-            areas = gpd.GeoDataFrame(both.reset_index(drop=True), crs="EPSG:4326")
         ctx.areas = areas
 
 
@@ -614,6 +613,7 @@ def _manifest(ctx: _Context, writers: Mapping[str, Any]) -> dict[str, Any]:
             "capacity": ctx.capacity,
             "thresholds_min": list(ctx.thresholds),
             "service_area_kinds": list(ctx.service_area_kinds or ()),
+            "service_area_mode": ctx.service_area_mode,
             "maps": ctx.maps,
             "patrol_plan": ctx.patrol_plan,
             "recommend_p": ctx.recommend_p,
@@ -646,6 +646,7 @@ def run(
     capacity: bool = False,
     thresholds_min: Sequence[float] = (15.0, 30.0),
     service_area_kinds: Sequence[str] | None = ("health_center", "community_health_center"),
+    service_area_mode: str = "nearest",
     layout: Any = "auto",
     seed: int | None = None,
     progress: bool = True,
@@ -685,6 +686,11 @@ def run(
         Coverage thresholds for villages (minutes).
     service_area_kinds
         Medical kinds whose service areas are drawn (``None``: none).
+    service_area_mode
+        ``"nearest"`` (default): each facility's catchment (就近服务范围), the roads it
+        reaches within T before any other facility of those kinds, so the polygons of one T
+        tile the served area without overlapping; ``"reach"``: everything each facility
+        reaches within T (polygons overlap). See :func:`siting.service_areas.service_areas`.
     layout
         The planned layout whose elements tag every facility and village (columns
         ``layout_elements``), written to ``layout.geojson`` and ``layout_summary.csv``: a
@@ -733,6 +739,7 @@ def run(
             capacity=capacity,
             thresholds_min=thresholds_min,
             service_area_kinds=service_area_kinds,
+            service_area_mode=service_area_mode,
             layout=layout,
             seed=seed,
             progress=progress,

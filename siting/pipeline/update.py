@@ -70,15 +70,11 @@ def _read_state(out: Path, added: set[str]) -> _State:
         if p.stem != "nearest_villages"
     }
     vpath = folder / "nearest_villages.csv"
-    areas = None
-    if (out / "service_areas.geojson").is_file():
-        areas = gpd.read_file(out / "service_areas.geojson")
-        areas["facility_id"] = areas["facility_id"].astype("string")
     return _State(
         added=added,
         pairs=pairs,
         villages=read(vpath) if vpath.is_file() else None,
-        service_areas=areas,
+        service_areas=None,  # computed again: catchments change around an added facility
         patrol_memo=_patrol_memo(folder / PATROL_MEMO),
     )
 
@@ -292,6 +288,25 @@ def _registry_layer(path: Path) -> str:
     raise DataError(msg)
 
 
+def _read_current(
+    reg_path: Path, layer: str, inputs: Mapping[str, Any], reg: Region | None
+) -> gpd.GeoDataFrame:
+    """The registry as it is. Read as the run read this very file (its sha256 was checked)
+    when nothing of that reading differs (no CRS declared, the region's outline, its only
+    layer): then it is the run's result again, from siting's disk cache."""
+    import pyogrio
+
+    as_run = (
+        reg is not None
+        and (inputs.get("facilities") or {}).get("crs") is None
+        and not inputs.get("boundary")
+        and len(pyogrio.list_layers(reg_path)) == 1
+    )
+    if as_run and reg is not None:
+        return registry.read(reg_path, boundary=reg.outline)
+    return registry.read(reg_path, layer=layer)
+
+
 def _old_tables(out_dir: Path) -> dict[str, pd.DataFrame]:
     """The earlier run's pairings, gaps and indicators, exactly as computed (``.state/``; the
     public CSVs of a run made before siting kept them there)."""
@@ -427,7 +442,7 @@ def _update(
     region_in = inputs.get("region")
     reg = regions.load(region_in["code"], seed=region_in.get("seed")) if region_in else None
     layer = _registry_layer(reg_path)
-    current = registry.read(reg_path, layer=layer)
+    current = _read_current(reg_path, layer, inputs, reg)
     new_rows, merged, added = _read_additions(current, add, crs, reg, allow_duplicates)
     # everything before the first write: the earlier outputs, for the diff
     old = _old_tables(out_dir)
@@ -564,6 +579,8 @@ def _rerun_options(manifest: Mapping[str, Any]) -> dict[str, Any]:
         "capacity": bool(settings_in.get("capacity", False)),
         "thresholds_min": settings_in.get("thresholds_min", (15.0, 30.0)),
         "service_area_kinds": settings_in.get("service_area_kinds") or None,
+        # a run made before the mode was a setting drew what each facility reaches
+        "service_area_mode": str(settings_in.get("service_area_mode", "reach")),
         "layout": (
             layout_in.get("source") if layout_in and layout_in.get("source") != "mapping" else None
         )

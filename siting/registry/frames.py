@@ -11,6 +11,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from siting import crs as _crs
 from siting._errors import Issue, ValidationError
@@ -104,28 +105,39 @@ def _frame_points(
     has_cols = "lon" in data.columns and "lat" in data.columns
     if not has_cols and geoms is None:
         issues.error(None, "lon", "needs lon and lat columns or a geometry", "缺少经纬度")
+    lon_cells = data["lon"].tolist() if has_cols else []
+    lat_cells = data["lat"].tolist() if has_cols else []
+    if geoms is not None:  # per row: a non-empty geometry, a point, its x and y
+        garr = np.asarray(geoms.array, dtype=object)
+        present = ~(shapely.is_missing(garr) | shapely.is_empty(garr))
+        point = present & (shapely.get_type_id(garr) == 0)
+        gx, gy = shapely.get_x(garr), shapely.get_y(garr)
     for i in range(n):
         x: float | None = None
         y: float | None = None
         if has_cols:
-            x = _float(data["lon"].iat[i])[0]
-            y = _float(data["lat"].iat[i])[0]
-        elif geoms is not None:
-            g = geoms.iat[i]
-            if g is not None and not g.is_empty and g.geom_type == "Point":
-                x, y = float(g.x), float(g.y)
+            x = _float(lon_cells[i])[0]
+            y = _float(lat_cells[i])[0]
+        elif geoms is not None and point[i]:
+            x, y = float(gx[i]), float(gy[i])
         if x is None or y is None or abs(x) > 180 or abs(y) > 90:
             if has_cols or geoms is not None:
                 issues.error(rows[i], "lon", "lon/lat missing or invalid", "经纬度缺失或无效")
             continue
         lon[i], lat[i] = x, y
-        if has_cols and geoms is not None:
-            g = geoms.iat[i]
-            if g is not None and not g.is_empty and (abs(g.x - x) > 1e-7 or abs(g.y - y) > 1e-7):
+        if has_cols and geoms is not None and present[i]:
+            if not point[i]:
                 issues.error(
                     rows[i],
                     _GEOMETRY,
-                    f"geometry ({g.x}, {g.y}) disagrees with lon/lat ({x}, {y})",
+                    f"geometry is a {garr[i].geom_type}, not a point",
+                    "几何不是点",
+                )
+            elif abs(gx[i] - x) > 1e-7 or abs(gy[i] - y) > 1e-7:
+                issues.error(
+                    rows[i],
+                    _GEOMETRY,
+                    f"geometry ({float(gx[i])}, {float(gy[i])}) disagrees with lon/lat ({x}, {y})",
                     "几何与经纬度不一致",
                 )
     return lon, lat
