@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         rows = [
             _results.Row(
-                f"siting run --region {args.region}, wall (all outputs)",
+                f"siting run --region {args.region}, wall (all outputs, cold disk cache)",
                 f"{ours['run_s']:.1f} s",
                 f"{base['run_s']:.1f} s ({args.baseline})" if base else "-",
                 f"{base['run_s'] / ours['run_s']:.2f}x faster" if base else "-",
