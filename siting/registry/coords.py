@@ -46,8 +46,15 @@ def _outside_m(lon: FloatArray, lat: FloatArray, boundary: Any) -> FloatArray:
     metric = _crs.metric_crs(geom)
     to_metric = pyproj.Transformer.from_crs("EPSG:4326", metric, always_xy=True)
     area = shapely.transform(geom, lambda xy: np.column_stack(to_metric.transform(*xy.T)))
-    x, y = to_metric.transform(lon, lat)
-    return np.asarray(shapely.distance(shapely.points(x, y), area), dtype=np.float64)
+    x, y = np.asarray(to_metric.transform(lon, lat), dtype=np.float64)
+    out = np.zeros(len(x), dtype=np.float64)
+    shapely.prepare(area)
+    finite = np.isfinite(x) & np.isfinite(y)
+    inside = np.zeros(len(x), dtype=bool)
+    inside[finite] = shapely.contains_xy(area, x[finite], y[finite])
+    away = ~inside  # only the points not inside are measured (0 inside, as distance gives)
+    out[away] = shapely.distance(shapely.points(x[away], y[away]), area)
+    return out
 
 
 _SEAT_RADIUS_M: Final = 1_500.0

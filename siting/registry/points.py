@@ -330,8 +330,9 @@ class _PointChecks(_Table):
         for canon, values in (("lon", lon), ("lat", lat)):  # as written, before any conversion
             if canon not in self.by_canon:
                 continue
+            cells = self.frame[self.by_canon[canon]].tolist()
             for i in np.flatnonzero(ok).tolist():
-                f = _float(self.frame[self.by_canon[canon]].iat[i])[0]
+                f = _float(cells[i])[0]
                 if f is not None and abs(f - values[i]) > 1e-6:
                     self.issues.warn(
                         self.rows[i],
