@@ -35,6 +35,7 @@ class _Context:
     maps: bool
     basemap: str
     patrol_plan: bool
+    patrol_options: dict[str, Any]
     recommend_p: int | None
     recommend_kind: str
     home_ids: set[str] | None

@@ -90,6 +90,7 @@ def _prepare(
     maps: bool = True,
     basemap: str = "amap",
     patrol_plan: bool = True,
+    patrol_options: Mapping[str, Any] | None = None,
     recommend_p: int | None = None,
     recommend_kind: str = "health_center",
     home: Iterable[Any] | None = None,
@@ -131,6 +132,7 @@ def _prepare(
         maps=maps,
         basemap=basemap,
         patrol_plan=patrol_plan,
+        patrol_options=dict(patrol_options or {}),
         recommend_p=recommend_p,
         recommend_kind=recommend_kind,
         home_ids=None if home is None else {str(h) for h in home},
@@ -296,7 +298,9 @@ def _plan_patrols(ctx: _Context) -> None:
                 memo = None if ctx.previous is None else ctx.previous.patrol_memo
                 if not isinstance(memo, patrol.PatrolMemo):
                     memo = None  # none kept, or of another kind: planned in full
-                ctx.patrols = patrol.plan(ctx.net, ctx.fac, ctx.pairs, rules=ctx.rs, memo=memo)
+                ctx.patrols = patrol.plan(
+                    ctx.net, ctx.fac, ctx.pairs, rules=ctx.rs, memo=memo, **ctx.patrol_options
+                )
                 done = ctx.patrols.memo
                 if memo is not None and done is not None:
                     ctx.inputs["patrol_memo"] = {
@@ -602,6 +606,19 @@ _STEPS: Final[tuple[Callable[[_Context], None], ...]] = (
 )
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` as JSON holds it (mappings, lists, numbers, text; dates as ISO text)."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
 def _manifest(ctx: _Context, writers: Mapping[str, Any]) -> dict[str, Any]:
     """``manifest.json``: inputs, settings, versions, timings and the files written."""
     return {
@@ -616,6 +633,7 @@ def _manifest(ctx: _Context, writers: Mapping[str, Any]) -> dict[str, Any]:
             "service_area_mode": ctx.service_area_mode,
             "maps": ctx.maps,
             "patrol_plan": ctx.patrol_plan,
+            "patrol_options": _json_safe(ctx.patrol_options),
             "recommend_p": ctx.recommend_p,
             "recommend_kind": ctx.recommend_kind,
             "basemap": ctx.basemap,
@@ -653,6 +671,7 @@ def run(
     maps: bool = True,
     basemap: str = "amap",
     patrol_plan: bool = True,
+    patrol_options: Mapping[str, Any] | None = None,
     recommend_p: int | None = None,
     recommend_kind: str = "health_center",
     home: Iterable[Any] | None = None,
@@ -700,6 +719,9 @@ def run(
         Seed of the modelled parts of a built-in region.
     progress
         Print the steps and show progress bars.
+    patrol_options
+        Keywords of :func:`siting.patrol.plan` (frequency, service minutes, doctors, working
+        day, start date ...); recorded in the manifest and used again by an update.
     patrol_plan
         Plan the village-clinic patrols of the ``patrol`` rule (:func:`siting.patrol.plan`,
         weekly visits over 20 working days): ``patrols.csv``, ``patrol_routes.geojson``,
@@ -746,6 +768,7 @@ def run(
             maps=maps,
             basemap=basemap,
             patrol_plan=patrol_plan,
+            patrol_options=patrol_options,
             recommend_p=recommend_p,
             recommend_kind=recommend_kind,
             home=home,

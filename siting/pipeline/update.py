@@ -590,6 +590,7 @@ def _rerun_options(manifest: Mapping[str, Any]) -> dict[str, Any]:
         "maps": bool(settings_in.get("maps", True)),
         "basemap": str(settings_in.get("basemap", "amap")),
         "patrol_plan": bool(settings_in.get("patrol_plan", True)),
+        "patrol_options": dict(settings_in.get("patrol_options") or {}),
         "recommend_p": settings_in.get("recommend_p"),
         "recommend_kind": str(settings_in.get("recommend_kind", "health_center")),
     }
