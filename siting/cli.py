@@ -525,11 +525,138 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="also recommend P new sites",
     )
     run.add_argument("--recommend-kind", default="health_center", help="kind of the new sites")
+    _add_patrol_options(run)
     run.add_argument("--seed", type=_seed, default=None, help="seed of the modelled parts")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--force", action="store_true", help=_FORCE_HELP)
     run.add_argument("--out", type=_output_dir, required=True, help="output folder")
     run.set_defaults(handler=_cmd_run)
+
+
+def _add_patrol_options(run: argparse.ArgumentParser) -> None:
+    """The patrol options of ``siting run`` (巡诊; :func:`siting.patrol.plan`)."""
+    group = run.add_argument_group(
+        "patrols 巡诊",
+        "Settings of the patrol plan (patrols.csv, patrol_totals.csv); defaults: weekly, 60 min "
+        "per visit, 1 doctor per clinic, 8-hour day, no dates.",
+    )
+    group.add_argument(
+        "--patrol-frequency",
+        default=None,
+        metavar="KIND=N/week,...",
+        help="visits per facility kind, e.g. day_care=1/week,happiness_home=0.5/week "
+        "(5/week, 2/week, 1/week, 0.5/week, 1/month, or daily/weekly/每周...); one value "
+        "without KIND= for every kind",
+    )
+    group.add_argument(
+        "--patrol-service-min",
+        default=None,
+        metavar="MIN|KIND=MIN,...",
+        help="minutes spent at each facility (60), or per kind: day_care=45,happiness_home=30",
+    )
+    group.add_argument(
+        "--patrol-doctors",
+        default=None,
+        metavar="N|COLUMN",
+        help="doctors per clinic (1), or a column of the facility file with each clinic's",
+    )
+    group.add_argument(
+        "--patrol-day-hours",
+        type=float,
+        default=None,
+        metavar="H",
+        help="a doctor's working day for patrols, hours (8); the working month is "
+        "21.74 days x H, beyond it a clinic is flagged overloaded",
+    )
+    group.add_argument(
+        "--patrol-start-date",
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="a Monday: the plan starts then and patrols.csv gets dates (weekends skipped, "
+        "public holidays not); without it the days stay relative (week 1 周一 ...)",
+    )
+
+
+def _patrol_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``siting.patrol.plan`` keywords of the ``--patrol-*`` options given (none: {})."""
+    import datetime as dt
+
+    from siting import patrol, registry
+
+    def pairs(text: str, option: str) -> dict[str, str] | str:
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        if not items:
+            msg = f"{option} is empty"
+            raise SitingError(msg)
+        if len(items) == 1 and "=" not in items[0]:
+            return items[0]
+        out = {}
+        for item in items:
+            kind, sep, value = item.partition("=")
+            kind = kind.strip()
+            if not sep or not value.strip():
+                msg = f"{option}: {item!r} is not KIND=VALUE (e.g. day_care=1/week)"
+                raise SitingError(msg)
+            if kind not in registry.KINDS:
+                msg = f"{option}: unknown kind {kind!r} (kinds: {', '.join(registry.KINDS)})"
+                raise SitingError(msg)
+            out[kind] = value.strip()
+        return out
+
+    def minutes(value: str) -> float:
+        try:
+            out = float(value)
+        except ValueError:
+            out = math.nan
+        if not math.isfinite(out) or out < 0:
+            msg = f"--patrol-service-min: {value!r} is not a number of minutes >= 0"
+            raise SitingError(msg)
+        return out
+
+    opts: dict[str, Any] = {}
+    if args.patrol_frequency is not None:
+        freq = pairs(args.patrol_frequency, "--patrol-frequency")
+        for value in [freq] if isinstance(freq, str) else freq.values():
+            try:
+                patrol.frequency(value)
+            except patrol.PatrolError as exc:
+                raise SitingError(f"--patrol-frequency: {exc}") from exc
+        opts["frequency"] = freq
+    if args.patrol_service_min is not None:
+        svc = pairs(args.patrol_service_min, "--patrol-service-min")
+        opts["service_min"] = (
+            minutes(svc) if isinstance(svc, str) else {k: minutes(v) for k, v in svc.items()}
+        )
+    if args.patrol_doctors is not None:
+        text = args.patrol_doctors.strip()
+        if text.isdigit():
+            if int(text) < 1:
+                msg = "--patrol-doctors must be a whole number >= 1 or a column name"
+                raise SitingError(msg)
+            opts["doctors"] = int(text)
+        elif text:
+            opts["doctors"] = text
+        else:
+            raise SitingError("--patrol-doctors is empty")
+    if args.patrol_day_hours is not None:
+        if not 0 < args.patrol_day_hours <= 16:
+            msg = f"--patrol-day-hours must be > 0 and at most 16, got {args.patrol_day_hours}"
+            raise SitingError(msg)
+        opts["day_hours"] = float(args.patrol_day_hours)
+    if args.patrol_start_date is not None:
+        try:
+            day = dt.date.fromisoformat(args.patrol_start_date.strip())
+        except ValueError as exc:
+            msg = f"--patrol-start-date must be a date YYYY-MM-DD, got {args.patrol_start_date!r}"
+            raise SitingError(msg) from exc
+        if day.weekday() != 0:
+            msg = (
+                f"--patrol-start-date must be a Monday (patrols run Monday to Friday), got "
+                f"{day} ({day:%A})"
+            )
+            raise SitingError(msg)
+        opts["start_date"] = day.isoformat()
+    return opts
 
 
 def _add_locate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -1229,6 +1356,12 @@ def _minutes_arg(text: str | Sequence[float]) -> list[float]:
     return values
 
 
+def _patrol_kw(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"patrol_options": ...}`` for ``pipeline.run`` when a ``--patrol-*`` option is given."""
+    opts = _patrol_options(args) if hasattr(args, "patrol_frequency") else {}
+    return {"patrol_options": opts} if opts else {}
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from siting import pipeline
 
@@ -1273,6 +1406,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.quiet,
         force=getattr(args, "force", False),
+        **_patrol_kw(args),
     )
     s = result.summary
     _print_warnings(result.manifest.get("inputs", {}).get("facilities", {}).get("warnings", []))
@@ -1354,7 +1488,7 @@ def _cmd_locate(args: argparse.Namespace) -> int:
             )
         candidates: str | gpd.GeoDataFrame = args.candidates
         demand = None
-        pop_column = "pop_65plus"
+        pop_column = "pop_60plus"
         if region is None:
             # anywhere: the elderly-care facilities are the demand (weighted by beds, 1 without)
             demand = locate.facility_demand(facilities)

@@ -7,7 +7,17 @@ that one answer. Nothing loops over pairs of points in Python.
 * :func:`gaps` lists the demand points (villages, or elderly-care facilities looking for a
   medical partner) whose nearest facility is beyond a threshold, or out of reach.
 * :func:`covered_population` sums the elderly living within each threshold of a facility, by
-  county and township.
+  county and township; :func:`covered_population_by_tier` does it for each service tier.
+* :func:`nearest_by_tier` gives every demand point its nearest facility of each service tier.
+
+**Coverage by service tier, one definition.** The medical kinds form service tiers
+(:data:`siting.kinds.TIERS`: ``village`` 村卫生室/社区卫生服务站, ``township``
+卫生院/社区卫生服务中心, ``hospital`` 医院). A village (or any point) is *covered at tier X within T
+minutes* when a facility of tier X is reachable within T minutes: a 村卫生室 never stands in for
+a 卫生院, and every facility of the tier counts (a 社区卫生服务中心 covers as a 卫生院 does).
+:func:`covering_kinds` gives the kinds that count for a kind, and :mod:`siting.locate` and the
+run's gaps and summary use these same functions. The elderly are the people aged 60 and over
+(``pop_60plus``, :data:`ELDERLY_COLUMN`; 老年人 as Chinese law and the seed documents use it).
 * :func:`service_areas` draws the area reachable within T minutes of each facility.
 * :func:`e2sfca` scores access to capacity (beds per 1,000 elderly) with the Enhanced Two-Step
   Floating Catchment Area method (Luo & Qi 2009), :func:`e2sfca_from_pairs` from given pairs.
@@ -36,6 +46,7 @@ from siting._errors import CoverageError
 from siting.costs import args as cost_args
 from siting.costs.args import TravelOptions
 from siting.graph import Network
+from siting.kinds import TIER_ZH, TIERS
 from siting.service_areas import (
     CONCAVE_RATIO,
     OUTLINES,
@@ -49,19 +60,26 @@ from siting.service_areas import (
 __all__ = [
     "CONCAVE_RATIO",
     "COVERED_COLUMNS",
+    "COVERED_TIER_COLUMNS",
     "E2SFCA_COLUMNS",
     "E2SFCA_WEIGHTS",
     "E2SFCA_ZONES_MIN",
+    "ELDERLY_COLUMN",
     "GAP_COLUMNS",
+    "NEAREST_TIER_COLUMNS",
     "OUTLINES",
     "SERVICE_AREA_BUFFER_M",
     "SERVICE_AREA_COLUMNS",
     "CoverageError",
     "covered_population",
+    "covered_population_by_tier",
+    "covering_kinds",
     "e2sfca",
     "e2sfca_from_pairs",
     "gaps",
+    "nearest_by_tier",
     "service_areas",
+    "tier_kinds",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -93,6 +111,26 @@ COVERED_COLUMNS: Final = (
     "method",
     "population_source",
 )
+
+#: Columns of :func:`covered_population_by_tier`, in order: the tier, its label, then
+#: :data:`COVERED_COLUMNS`.
+COVERED_TIER_COLUMNS: Final = ("tier", "tier_zh", *COVERED_COLUMNS)
+
+#: Columns of :func:`nearest_by_tier`, in order.
+NEAREST_TIER_COLUMNS: Final = (
+    "tier",
+    "demand_id",
+    "facility_id",
+    "facility_kind",
+    "time_s",
+    "reachable",
+    "method",
+    "snap_flag",
+)
+
+#: The population column of "the elderly" (老年人: aged 60 and over, as Chinese law and the seed
+#: documents count them); ``pop_65plus`` only where a document counts 65+.
+ELDERLY_COLUMN: Final = "pop_60plus"
 
 #: Columns of :func:`e2sfca` and :func:`e2sfca_from_pairs`, in order.
 E2SFCA_COLUMNS: Final = ("demand_id", "access", "n_supply_in_catchment", "method")
@@ -171,6 +209,74 @@ _of_kind = of_kind
 
 def _method(network: Network) -> str:
     return costs.STRAIGHT_LINE if network is None else costs.NETWORK
+
+
+# --- service tiers -------------------------------------------------------------------------------
+
+
+def tier_kinds(tiers: str | Iterable[str] | None = None) -> dict[str, tuple[str, ...]]:
+    """The kinds of the named service tiers (all of :data:`siting.kinds.TIERS` for ``None``).
+
+    Returns a mapping tier -> kinds in the order of :data:`~siting.kinds.TIERS` (village,
+    township, hospital).
+
+    Raises
+    ------
+    CoverageError
+        If a tier is unknown (the message lists the tiers).
+
+    Examples
+    --------
+    >>> tier_kinds("township")
+    {'township': ('health_center', 'community_health_center')}
+    """
+    if tiers is None:
+        return dict(TIERS)
+    wanted = [tiers] if isinstance(tiers, str) else list(tiers)
+    unknown = [t for t in wanted if t not in TIERS]
+    if unknown or not wanted:
+        msg = (
+            f"unknown service tier {unknown[0]!r}" if unknown else "no service tier given"
+        ) + f"; tiers are {', '.join(TIERS)}"
+        raise CoverageError(msg)
+    return {t: k for t, k in TIERS.items() if t in wanted}
+
+
+def covering_kinds(kind: str | Iterable[str]) -> tuple[str, ...]:
+    """The kinds whose facilities cover what a facility of ``kind`` covers.
+
+    Every kind of the service tier of each given kind (:data:`siting.kinds.TIERS`), in the
+    tier's order, then the given kinds of no tier (elderly-care kinds, ``integrated_care``): an
+    existing 社区卫生服务中心 covers its villages as a 卫生院 does, so planning a new
+    ``health_center`` counts both as already covering.
+
+    Raises
+    ------
+    CoverageError
+        If no kind is given.
+
+    Examples
+    --------
+    >>> covering_kinds("health_center")
+    ('health_center', 'community_health_center')
+    >>> covering_kinds(["village_clinic", "nursing_home"])
+    ('village_clinic', 'community_health_station', 'nursing_home')
+    """
+    try:
+        given = cost_args.kinds(kind)
+    except costs.CostError as exc:
+        msg = f"kind must name at least one facility kind: {exc}"
+        raise CoverageError(msg) from exc
+    if not given:
+        msg = "kind must name at least one facility kind"
+        raise CoverageError(msg)
+    out: list[str] = []
+    for k in given:
+        tier = next((t for t, members in TIERS.items() if k in members), None)
+        for member in TIERS[tier] if tier is not None else (k,):
+            if member not in out:
+                out.append(member)
+    return tuple(out)
 
 
 # --- gaps ----------------------------------------------------------------------------------------
@@ -299,7 +405,7 @@ def covered_population(
     *,
     thresholds_min: float | Iterable[float] = (15, 30),
     kind: str | Iterable[str] | None = None,
-    pop_column: str = "pop_65plus",
+    pop_column: str = ELDERLY_COLUMN,
     by: str | Sequence[str] = ("county_code", "township_code"),
     names: Mapping[str, pd.Series | Mapping[Any, str]] | None = None,
     direction: str | None = None,
@@ -313,7 +419,10 @@ def covered_population(
 
     A village counts as covered when its nearest facility (of ``kind``) is at most the
     threshold away; its whole population then counts. One nearest-facility search bounded by
-    the largest threshold answers every threshold.
+    the largest threshold answers every threshold. For the coverage of a service tier give
+    the tier's kinds (``kind=siting.kinds.TIERS["township"]``), or use
+    :func:`covered_population_by_tier` for every tier: a facility list of all medical kinds
+    with no ``kind`` measures "any medical facility", which a 村卫生室 in every village fills.
 
     Parameters
     ----------
@@ -330,7 +439,8 @@ def covered_population(
     kind
         Keep the facilities of this kind (or these kinds).
     pop_column
-        The population counted (``pop_65plus``, ``pop_60plus`` ...): numeric, complete, >= 0.
+        The population counted: numeric, complete, >= 0. Default ``pop_60plus`` (the elderly,
+        :data:`ELDERLY_COLUMN`); ``pop_65plus`` where a document counts 65+.
     by
         Columns of ``villages`` to sum by, each giving a ``level`` (``county_code`` ->
         ``"county"``, ``township_code`` -> ``"township"``, others their column name).
@@ -366,22 +476,10 @@ def covered_population(
     ...     None, region.villages, registry, kind="health_center", thresholds_min=30
     ... )
     >>> out[out["level"] == "total"][["pop_column", "population_source"]].values.tolist()
-    [['pop_65plus', 'modelled']]
+    [['pop_60plus', 'modelled']]
     """
     thresholds = minutes_arg(thresholds_min, "thresholds_min")
-    columns = [by] if isinstance(by, str) else list(by)
-    if not isinstance(villages, gpd.GeoDataFrame):
-        msg = f"villages must be a GeoDataFrame of points, got {type(villages).__name__}"
-        raise TypeError(msg)
-    pop = _numeric(villages, pop_column, "villages")
-    for col in columns:
-        if not isinstance(col, str) or col not in villages.columns:
-            msg = f"by: villages has no column {col!r}"
-            raise CoverageError(msg)
-        if villages[col].isna().any():
-            first = villages.index[int(np.argmax(villages[col].isna().to_numpy(dtype=bool)))]
-            msg = f"villages[{col!r}] is missing for some rows, first id {first!r}"
-            raise CoverageError(msg)
+    pop, columns = _check_villages(villages, pop_column, by)
     near = costs.nearest(
         network,
         villages,
@@ -399,8 +497,44 @@ def covered_population(
     seconds = np.where(
         near["reachable"].to_numpy(dtype=bool), near["time_s"].to_numpy(dtype=np.float64), np.inf
     )
+    return _tabulate(
+        villages, pop, seconds, thresholds, columns, names, pop_column, _method(network)
+    )
+
+
+def _check_villages(
+    villages: gpd.GeoDataFrame, pop_column: str, by: str | Sequence[str]
+) -> tuple[F64, list[str]]:
+    """The population of the villages and the ``by`` columns, checked."""
+    columns = [by] if isinstance(by, str) else list(by)
+    if not isinstance(villages, gpd.GeoDataFrame):
+        msg = f"villages must be a GeoDataFrame of points, got {type(villages).__name__}"
+        raise TypeError(msg)
+    pop = _numeric(villages, pop_column, "villages")
+    for col in columns:
+        if not isinstance(col, str) or col not in villages.columns:
+            msg = f"by: villages has no column {col!r}"
+            raise CoverageError(msg)
+        if villages[col].isna().any():
+            first = villages.index[int(np.argmax(villages[col].isna().to_numpy(dtype=bool)))]
+            msg = f"villages[{col!r}] is missing for some rows, first id {first!r}"
+            raise CoverageError(msg)
+    return pop, columns
+
+
+def _tabulate(
+    villages: gpd.GeoDataFrame,
+    pop: F64,
+    seconds: F64,
+    thresholds: Sequence[float],
+    columns: Sequence[str],
+    names: Mapping[str, pd.Series | Mapping[Any, str]] | None,
+    pop_column: str,
+    method: str,
+) -> pd.DataFrame:
+    """The covered-population table (:data:`COVERED_COLUMNS`) of the villages' times (seconds
+    to the nearest facility; ``inf`` out of reach)."""
     covered = seconds[:, None] <= np.asarray(thresholds)[None, :] * 60.0  # (village, threshold)
-    method = _method(network)
     source = (
         villages["population_source"]
         if "population_source" in villages.columns
@@ -457,6 +591,215 @@ def covered_population(
                 )
             )
     return pd.concat(parts, ignore_index=True)[list(COVERED_COLUMNS)]
+
+
+# --- coverage by service tier --------------------------------------------------------------------
+
+
+def nearest_by_tier(
+    network: costs.Network,
+    demand: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    tiers: str | Iterable[str] | None = None,
+    max_minutes: float | None = None,
+    direction: str | None = None,
+    options: TravelOptions | None = None,
+) -> pd.DataFrame:
+    """Every demand point's nearest facility of each service tier.
+
+    One nearest-facility search (:func:`siting.costs.nearest`, ``k=1``) per tier, over every
+    facility of the tier's kinds (:data:`siting.kinds.TIERS`): a point is covered at a tier
+    within T minutes when its row's ``time_s`` is at most ``60 T``
+    (:func:`covered_population_by_tier` and the run's village gaps read it so).
+
+    Parameters
+    ----------
+    network
+        As in :func:`gaps`.
+    demand
+        Points indexed by id (villages, or facilities).
+    facilities
+        The registry: points indexed by id with a ``kind`` column; kinds of no tier are ignored.
+        A tier with no facility in the list gives ``reachable=False`` for every point.
+    tiers
+        The tiers to measure (default all, in the order of :data:`siting.kinds.TIERS`).
+    max_minutes
+        Bound of the searches (a facility farther away counts as not reached); ``None``: none.
+    direction, options
+        As in :func:`siting.costs.nearest`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`NEAREST_TIER_COLUMNS`: for each tier (in order), one row per demand point
+        (input order); ``facility_id``/``facility_kind`` <NA> and ``time_s`` NaN where none is
+        reached.
+
+    Raises
+    ------
+    CoverageError
+        If a tier is unknown or ``facilities`` has no ``kind`` column.
+
+    Examples
+    --------
+    >>> import siting
+    >>> region = siting.regions.load("xuanhan")
+    >>> registry = siting.modelled.registry_for(region)
+    >>> near = nearest_by_tier(None, region.villages, registry, tiers=["village", "township"])
+    >>> near.groupby("tier", sort=False).size().to_dict()
+    {'village': 423, 'township': 423}
+    """
+    wanted = tier_kinds(tiers)
+    if not isinstance(facilities, gpd.GeoDataFrame) or "kind" not in facilities.columns:
+        msg = "facilities must be a GeoDataFrame with a 'kind' column (the service tiers need it)"
+        raise CoverageError(msg)
+    max_time_s = None if max_minutes is None else minutes_arg(max_minutes, "max_minutes")[-1] * 60
+    kinds = facilities["kind"].astype("string")
+    parts = []
+    for tier, members in wanted.items():
+        own = facilities[kinds.isin(members).to_numpy(dtype=bool, na_value=False)]
+        near = costs.nearest(
+            network,
+            demand,
+            own,
+            k=1,
+            direction=direction,
+            max_time_s=max_time_s,
+            options=options,
+        )
+        ids = near["facility_id"].astype("string")
+        kind_of = dict(zip(own.index.astype(str), own["kind"].astype(str), strict=True))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "tier": tier,
+                    "demand_id": near["demand_id"].to_numpy(dtype=object),
+                    "facility_id": ids.to_numpy(dtype=object),
+                    "facility_kind": ids.map(kind_of).astype("string").to_numpy(dtype=object),
+                    "time_s": near["time_s"].to_numpy(dtype=np.float64),
+                    "reachable": near["reachable"].to_numpy(dtype=bool),
+                    "method": near["method"].to_numpy(dtype=object),
+                    "snap_flag": near["snap_flag"].to_numpy(dtype=bool),
+                }
+            )
+        )
+    out = pd.concat(parts, ignore_index=True)
+    out["facility_id"] = out["facility_id"].astype("string")
+    return out[list(NEAREST_TIER_COLUMNS)]
+
+
+def covered_population_by_tier(
+    network: costs.Network,
+    villages: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    tiers: str | Iterable[str] | None = None,
+    thresholds_min: float | Iterable[float] = (15, 30),
+    pop_column: str = ELDERLY_COLUMN,
+    by: str | Sequence[str] = ("county_code", "township_code"),
+    names: Mapping[str, pd.Series | Mapping[Any, str]] | None = None,
+    nearest: pd.DataFrame | None = None,
+    direction: str | None = None,
+    options: TravelOptions | None = None,
+) -> pd.DataFrame:
+    """Elderly population covered at each service tier within each threshold, by area.
+
+    The one definition of coverage: a village is covered at tier X within T minutes when a
+    facility of tier X (:data:`siting.kinds.TIERS`) is reachable within T; its whole
+    population then counts. Each tier is :func:`covered_population` over the tier's kinds, so
+    a 村卫生室 in every village covers the village tier and nothing else, and a 社区卫生服务中心
+    covers the township tier as a 卫生院 does.
+
+    Parameters
+    ----------
+    network, villages, thresholds_min, pop_column, by, names, direction, options
+        As in :func:`covered_population` (``pop_column`` default ``pop_60plus``).
+    facilities
+        The registry (every kind; kinds of no tier are ignored).
+    tiers
+        The tiers to measure (default all).
+    nearest
+        The villages' :func:`nearest_by_tier` if already computed (e.g. for the run's village
+        gaps, unbounded): read instead of searching again. It must hold every tier asked and
+        every village.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COVERED_TIER_COLUMNS`: for each tier (village, township, hospital), the
+        rows of :func:`covered_population`. A tier with no facility in the list covers no one.
+
+    Raises
+    ------
+    CoverageError
+        As :func:`covered_population`; also for an unknown tier, or a ``nearest`` that lacks a
+        tier or a village.
+
+    Examples
+    --------
+    >>> import siting
+    >>> region = siting.regions.load("xuanhan")
+    >>> registry = siting.modelled.registry_for(region)
+    >>> out = covered_population_by_tier(None, region.villages, registry, thresholds_min=15)
+    >>> total = out[out["level"] == "total"].set_index("tier")
+    >>> total["pop_column"].unique().tolist(), total.index.tolist()
+    (['pop_60plus'], ['village', 'township', 'hospital'])
+    >>> bool(total.loc["hospital", "share_covered"] < total.loc["village", "share_covered"])
+    True
+    """
+    thresholds = minutes_arg(thresholds_min, "thresholds_min")
+    wanted = tier_kinds(tiers)
+    pop, columns = _check_villages(villages, pop_column, by)
+    if nearest is None:
+        nearest = nearest_by_tier(
+            network,
+            villages,
+            facilities,
+            tiers=list(wanted),
+            max_minutes=thresholds[-1],
+            direction=direction,
+            options=options,
+        )
+    method = _method(network)
+    parts = []
+    for tier in wanted:
+        seconds = _tier_seconds(nearest, tier, villages.index)
+        table = _tabulate(villages, pop, seconds, thresholds, columns, names, pop_column, method)
+        table.insert(0, "tier_zh", TIER_ZH[tier])
+        table.insert(0, "tier", tier)
+        parts.append(table)
+    return pd.concat(parts, ignore_index=True)[list(COVERED_TIER_COLUMNS)]
+
+
+def _tier_seconds(nearest: pd.DataFrame, tier: str, ids: pd.Index) -> F64:
+    """The seconds of every id to its nearest facility of ``tier`` (``inf``: none reached)."""
+    missing_cols = [c for c in ("tier", "demand_id", "time_s", "reachable") if c not in nearest]
+    if missing_cols:
+        msg = f"nearest has no column {missing_cols[0]!r} (give a nearest_by_tier table)"
+        raise CoverageError(msg)
+    rows = nearest[nearest["tier"] == tier]
+    if rows.empty:
+        msg = f"nearest has no row of tier {tier!r}"
+        raise CoverageError(msg)
+    times = pd.Series(
+        np.where(
+            rows["reachable"].to_numpy(dtype=bool),
+            rows["time_s"].to_numpy(dtype=np.float64),
+            np.inf,
+        ),
+        index=pd.Index(rows["demand_id"].astype(str)),
+    )
+    if not times.index.is_unique:
+        msg = f"nearest lists a demand point twice for tier {tier!r}"
+        raise CoverageError(msg)
+    found = times.reindex(ids.astype(str))
+    if found.isna().any():
+        first = ids[int(np.argmax(found.isna().to_numpy()))]
+        msg = f"nearest has no row for village {first!r} at tier {tier!r}"
+        raise CoverageError(msg)
+    out: F64 = np.asarray(found.to_numpy(), dtype=np.float64)
+    return out
 
 
 # --- E2SFCA --------------------------------------------------------------------------------------
@@ -550,7 +893,7 @@ def e2sfca_from_pairs(
         ignored. Each (demand, facility) pair at most once. A ``method`` column, if any, is
         carried into the result.
     demand_weights
-        Demand weight (e.g. persons aged 65+) per demand id; the result has one row per id, in
+        Demand weight (e.g. persons aged 60+) per demand id; the result has one row per id, in
         this order.
     supply_capacity
         Capacity (e.g. beds) per facility id; every facility of ``pairs`` must have one.
@@ -645,7 +988,7 @@ def e2sfca(
     demand: gpd.GeoDataFrame,
     supply: gpd.GeoDataFrame,
     *,
-    demand_weight: str = "pop_65plus",
+    demand_weight: str = ELDERLY_COLUMN,
     capacity: str = "beds",
     zones_min: Sequence[float] = E2SFCA_ZONES_MIN,
     weights: Sequence[float] = E2SFCA_WEIGHTS,
@@ -674,7 +1017,8 @@ def e2sfca(
     supply
         Points indexed by id (facilities) with the ``capacity`` column, filtered by ``kind``.
     demand_weight
-        Column of ``demand`` with the demand (persons, e.g. ``pop_65plus``): numeric, >= 0.
+        Column of ``demand`` with the demand (persons; default ``pop_60plus``, the elderly):
+        numeric, >= 0.
     capacity
         Column of ``supply`` with the capacity (e.g. ``beds``): numeric, complete, >= 0 for
         every facility kept (in the modelled registries only nursing homes have beds: use

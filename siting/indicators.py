@@ -4,8 +4,9 @@ The four seed documents set quantitative targets (100% of 养老机构 served by
 护理型床位 40%, two thirds of villages with an elder-service facility, 23 + 12 敬老院 paired with a
 卫生院 ...). :func:`measure` takes a region, its facility registry and, optionally, the pairings of
 a run (:func:`siting.pairing.pair`, ``pipeline.run(...).pairings``) and returns one row per
-indicator: the value, the target and where it comes from (document and verbatim quote), whether
-it is met, the numerator and denominator, and what the value rests on.
+indicator: the value, the document's figure and what it is (``role``: the region's *target* or
+*baseline* with its ``year``, or a *benchmark*), where it comes from (document and verbatim
+quote), whether it is met, the numerator and denominator, and what the value rests on.
 
 The definitions are data (``siting/data/indicators.yaml``, :func:`load_definitions`); each names
 its measure function (:data:`MEASURES`) and that function's parameters.
@@ -15,20 +16,28 @@ Rules, so that a report never presents a made-up or a modelled number as a fact:
 * **Not measurable.** When the registry (or the region's population tables) lacks the field an
   indicator needs, the row says ``status="not measurable"``, ``value`` is empty and
   ``needs_column`` names the column that would make it measurable (e.g. ``nursing_beds`` for
-  护理型床位). A registry that has the column (under its name or an alias, e.g. ``护理型床位``) is
-  measured. Yes/no columns accept 是/否, 有/无, yes/no, true/false, 1/0 (:func:`truthy`); rows
-  with an empty or unreadable value are left out of the share and counted in the note.
+  护理型床位, ``has_clinic`` for 内设医疗机构, ``medical_service_form`` for 医疗服务形式). A
+  registry that has the column (under its name or an alias of
+  :data:`siting.registry.COLUMN_ALIASES` or of the definition, e.g. ``护理型床位``) is measured;
+  :data:`siting.registry.schema.MEASURE_COLUMNS` lists these columns. Yes/no columns accept
+  是/否, 有/无, yes/no, true/false, 1/0 (:func:`truthy`); rows with an empty or unreadable value
+  are left out of the share and counted in the note.
 * **Modelled inputs are labelled.** ``data_basis`` says what a value rests on (``modelled
   registry``, ``census 2020 county population``, ``modelled village points`` ...) and
   ``modelled`` is ``True`` when any input is modelled (registry rows with ``source="modelled"``,
   modelled village points or population).
-* **Scope.** A target of the Nanchong plan (002) applies to 南充市 (511300) and its counties, a
-  target of the Xuanhan programme (000) to 宣汉县 (511722). Outside its scope a row has
-  ``status="not applicable"`` (the value is still measured and shown for information) unless
-  ``out_of_scope="benchmark"``. The targets of 磐安县 (001, Zhejiang) and 冯卯镇 (004, Shandong)
-  are nobody's targets here: they are compared everywhere as *benchmarks*, and the note says so.
-* **Status** is one of ``met``, ``not met``, ``not measurable``, ``not applicable`` and
-  ``no target`` (measured, but the documents set no number, e.g. 两院一体 毗邻建设).
+* **Role and scope.** A figure of the Nanchong plan (002) is 南充市's (511300 and its counties), a
+  figure of the Xuanhan programme (000) 宣汉县's (511722): there ``role`` is what the document
+  makes it, a ``target`` (met or not met) or a ``baseline`` (e.g. 35.6 beds per 1,000 elderly in
+  2019: ``status="baseline"``, the value shown beside it, never met or not met). In any other
+  region, and everywhere for 磐安县 (001, Zhejiang) and 冯卯镇 (004, Shandong), the figure is a
+  ``benchmark`` (对照): ``status="benchmark"``, the value beside it, never met or not met. A count
+  of one place (``local_only``: 宣汉县's 23 敬老院) is ``not applicable`` elsewhere.
+* **Elderly** is 60+ (老年人, as Chinese law and the seeds use it); 65+ only where a document
+  counts those aged 65+, and the row's ``elderly`` column says so.
+* **Status** is one of ``met``, ``not met`` (targets), ``baseline``, ``benchmark`` (shown beside
+  the value), ``not measurable``, ``not applicable`` and ``no target`` (measured, but the
+  documents set no number, e.g. 两院一体 毗邻建设).
 
 Shares are fractions (0-1). A target is met when ``value >= target`` (``<=`` for the
 ``comparison`` ``"<="``), exactly at the boundary included; the comparison uses the exact value,
@@ -70,10 +79,13 @@ from siting._errors import DataError
 from siting._io import write_text
 from siting.crs import metric_crs
 from siting.regions import Region
+from siting.registry import COLUMN_ALIASES
 
 __all__ = [
     "COLUMNS",
     "MEASURES",
+    "ROLES",
+    "ROLES_ZH",
     "STATUSES",
     "Context",
     "Indicator",
@@ -83,6 +95,7 @@ __all__ = [
     "find_column",
     "load_definitions",
     "measure",
+    "service_form",
     "to_json",
     "truthy",
     "villages_served",
@@ -96,6 +109,9 @@ COLUMNS: Final[tuple[str, ...]] = (
     "name_en",
     "value",
     "target",
+    "role",
+    "role_zh",
+    "year",
     "unit",
     "comparison",
     "met",
@@ -106,6 +122,7 @@ COLUMNS: Final[tuple[str, ...]] = (
     "source_document",
     "source_quote",
     "scope",
+    "elderly",
     "data_basis",
     "modelled",
     "note",
@@ -116,10 +133,18 @@ COLUMNS: Final[tuple[str, ...]] = (
 STATUSES: Final[tuple[str, ...]] = (
     "met",
     "not met",
+    "baseline",
+    "benchmark",
     "not measurable",
     "not applicable",
     "no target",
 )
+
+#: What a row's figure (``target``) is: the region's own target or baseline, or a benchmark
+#: (another region's document, a national norm): the ``role`` column.
+ROLES: Final[tuple[str, ...]] = ("target", "baseline", "benchmark")
+#: The Chinese of :data:`ROLES` (the ``role_zh`` column).
+ROLES_ZH: Final[dict[str, str]] = {"target": "目标", "baseline": "基线", "benchmark": "对照"}
 
 _DEFINITIONS: Final = "indicators.yaml"
 _UNITS: Final = ("share", "count", "per_1000")
@@ -159,7 +184,8 @@ class Indicator:
     params
         Keyword arguments of the measure function.
     target
-        The target (``None``: the documents set no number); ``target_text`` as written (``"2/3"``).
+        The document's figure (``None``: the documents set no number); ``target_text`` as written
+        (``"2/3"``). What it is says ``role``.
     comparison, unit
         ``">="`` or ``"<="``; ``"share"``, ``"count"`` or ``"per_1000"``.
     sources
@@ -167,10 +193,18 @@ class Indicator:
     scope
         Admin codes where the target is local, or ``None`` for a benchmark that applies anywhere.
     benchmark_document
-        A document from outside Sichuan whose equal target makes the indicator a benchmark
-        outside ``scope``.
+        Kept for old definition files: outside ``scope`` every figure is a benchmark now.
     note
         What the indicator is and is not.
+    role
+        ``"target"`` (to reach by ``year``), ``"baseline"`` (the state of ``year``, never met or
+        not met) or ``"benchmark"`` (:data:`ROLES`), in the regions of ``scope``; elsewhere
+        every figure is a benchmark.
+    year
+        The target or baseline year, from the document.
+    local_only
+        A count of one place (23 homes of 宣汉县): outside ``scope`` it is not applicable rather
+        than a comparison.
     """
 
     id: str
@@ -186,6 +220,9 @@ class Indicator:
     scope: tuple[str, ...] | None
     benchmark_document: str | None = None
     note: str = ""
+    role: str = "target"
+    year: int | None = None
+    local_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -281,6 +318,7 @@ def _parse_indicator(
     scope_raw = raw.get("scope", "any")
     scope = None if scope_raw in (None, "any") else tuple(str(c) for c in scope_raw)
     target, target_text = _target(raw.get("target"), where)
+    role, year = _role_year(raw, where)
     return Indicator(
         id=ident,
         zh=zh,
@@ -297,7 +335,25 @@ def _parse_indicator(
             str(raw["benchmark_document"]) if raw.get("benchmark_document") else None
         ),
         note=" ".join(str(raw.get("note", "")).split()),
+        role=role,
+        year=year,
+        local_only=bool(raw.get("local_only", False)),
     )
+
+
+def _role_year(raw: Mapping[str, Any], where: str) -> tuple[str, int | None]:
+    """The ``role`` (default target) and ``year`` of one entry, checked."""
+    role = str(raw.get("role", "target"))
+    if role not in ROLES:
+        msg = f"{where}: role must be one of {', '.join(ROLES)}, got {role!r}"
+        raise DataError(msg)
+    year_raw = raw.get("year")
+    if year_raw is None:
+        return role, None
+    if isinstance(year_raw, bool) or not isinstance(year_raw, int) or not 1949 <= year_raw <= 2100:
+        msg = f"{where}: year must be a year like 2025 (the document's), got {year_raw!r}"
+        raise DataError(msg)
+    return role, int(year_raw)
 
 
 def _parse(table: Mapping[str, Any], file: str) -> tuple[list[Indicator], dict[str, _Document]]:
@@ -597,6 +653,7 @@ class Measurement:
     basis: list[str] = field(default_factory=list)
     modelled: bool = False
     ids: list[str] = field(default_factory=list)
+    elderly: str | None = None
 
 
 @dataclass(frozen=True)
@@ -655,24 +712,100 @@ def _threshold(ctx: Context, rule: str) -> float | None:
     return float(t)
 
 
+def _rule_rows(ctx: Context, rule: str) -> tuple[pd.DataFrame, pd.DataFrame, float | None]:
+    """The assigned and the nearest (lowest rank) pairing row of each facility under ``rule``
+    (indexed by facility id) and the threshold used (``None``: the rule's own)."""
+    assert ctx.pairings is not None
+    p = ctx.pairings[ctx.pairings["rule"] == rule].copy()
+    p["facility_id"] = p["facility_id"].astype(str)
+    p["_t"] = pd.to_numeric(p["travel_time_min"], errors="coerce")
+    p["_rank"] = pd.to_numeric(p["rank"], errors="coerce") if "rank" in p.columns else p["_t"]
+    assigned = p[p["assigned"].fillna(False).astype(bool)].drop_duplicates("facility_id")
+    nearest = p.sort_values(["facility_id", "_rank", "_t"], kind="stable").drop_duplicates(
+        "facility_id"
+    )
+    return (
+        assigned.set_index("facility_id"),
+        nearest.set_index("facility_id"),
+        _threshold(ctx, rule),
+    )
+
+
+def _partner_text(r: pd.Series) -> str:
+    name = r.get("partner_name")
+    named = f" {name}" if isinstance(name, str) and name else ""
+    return f"{r.get('partner_id', '?')}{named} ({float(r['_t']):.1f} min)"
+
+
+def _capacity_text(r: pd.Series) -> str:
+    """``"; X is full: capacity 3 (assumed), load 3"`` from a pairing row, or ``""``."""
+    cap = pd.to_numeric(pd.Series([r.get("partner_capacity")]), errors="coerce").iloc[0]
+    if pd.isna(cap):
+        return ""
+    load = pd.to_numeric(pd.Series([r.get("partner_load")]), errors="coerce").iloc[0]
+    assumed = truthy(r.get("capacity_assumed"))
+    text = f"; {r.get('partner_id', '?')} is full: capacity {float(cap):g}"
+    text += " (assumed, not from data)" if assumed else ""
+    return text + (f", load {float(load):g}" if pd.notna(load) else "")
+
+
+def _breaks(
+    ctx: Context, rule: str, ids: pd.Index, *, nearest: bool
+) -> tuple[pd.Series, dict[str, str], float | None, str]:
+    """Per facility id whether it holds under ``rule`` (its assigned partner within the
+    threshold and, with ``nearest``, its nearest one), the reason of each that does not, the
+    threshold used and the travel-time methods."""
+    assigned, first, t_over = _rule_rows(ctx, rule)
+    ok: dict[str, bool] = {}
+    why: dict[str, str] = {}
+    thresholds = (
+        pd.to_numeric(assigned["threshold_min"], errors="coerce").dropna()
+        if "threshold_min" in assigned.columns
+        else pd.Series(dtype=float)
+    )
+    t_rule = float(thresholds.iloc[0]) if t_over is None and len(thresholds) else t_over
+    for fid in ids.astype(str):
+        a = assigned.loc[fid] if fid in assigned.index else None
+        n = first.loc[fid] if fid in first.index else None
+        if a is None:
+            ok[fid] = False
+            why[fid] = (
+                f"no partner assigned; its nearest is {_partner_text(n)}{_capacity_text(n)}"
+                if n is not None
+                else "no partner of the rule within reach"
+            )
+            continue
+        thr = t_over if t_over is not None else float(a.get("threshold_min", math.nan))
+        within = (
+            bool(a["within_threshold"])
+            if t_over is None
+            else bool(pd.notna(a["_t"]) and float(a["_t"]) <= t_over + _EPS)
+        )
+        if not within:
+            ok[fid] = False
+            why[fid] = f"its partner {_partner_text(a)} is over the {thr:g}-minute threshold"
+        elif (
+            nearest
+            and n is not None
+            and str(n.get("partner_id")) != str(a.get("partner_id"))
+            and float(a["_t"]) > float(n["_t"]) + _EPS
+        ):
+            ok[fid] = False
+            why[fid] = (
+                f"paired with {_partner_text(a)} instead of its nearest {_partner_text(n)}"
+                + _capacity_text(n)
+            )
+        else:
+            ok[fid] = True
+    result = pd.Series(ok, dtype=bool).reindex(ids.astype(str)).fillna(False).astype(bool)
+    methods = sorted(set(assigned["method"].dropna().astype(str))) if "method" in assigned else []
+    return result, why, t_rule, "/".join(methods) or "unknown"
+
+
 def _within(ctx: Context, rule: str, ids: pd.Index) -> tuple[pd.Series, float | None, str]:
     """Per facility id: is its assigned partner under ``rule`` within the threshold?"""
-    assert ctx.pairings is not None
-    p = ctx.pairings
-    p = p[(p["rule"] == rule) & p["assigned"].astype(bool)]
-    p = p.drop_duplicates("facility_id")
-    t = _threshold(ctx, rule)
-    if t is None:
-        ok = p["within_threshold"].astype(bool)
-        thr = pd.to_numeric(p["threshold_min"], errors="coerce").dropna()
-        t_used = float(thr.iloc[0]) if len(thr) else None
-    else:
-        ok = pd.to_numeric(p["travel_time_min"], errors="coerce") <= t + _EPS
-        t_used = t
-    within = pd.Series(ok.to_numpy(dtype=bool), index=p["facility_id"].astype(str).to_numpy())
-    result = within.reindex(ids.astype(str)).fillna(False).astype(bool)
-    methods = sorted(set(p["method"].dropna().astype(str))) if "method" in p.columns else []
-    return result, t_used, "/".join(methods) or "unknown"
+    result, _, t_used, method = _breaks(ctx, rule, ids, nearest=False)
+    return result, t_used, method
 
 
 def _no_pairings(rule: str) -> Measurement:
@@ -686,8 +819,25 @@ def _no_pairings(rule: str) -> Measurement:
     )
 
 
+def _breaks_text(sub: pd.DataFrame, why: Mapping[str, str], limit: int = 15) -> str:
+    """``"not met by: ID 名称: reason; ..."`` for the facilities that break the rule."""
+    names = sub["name"] if "name" in sub.columns else pd.Series(dtype="string")
+    parts = []
+    for fid, reason in list(why.items())[:limit]:
+        name = names.get(fid) if fid in names.index else None
+        named = f" {name}" if isinstance(name, str) and name else ""
+        parts.append(f"{fid}{named}: {reason}")
+    more = f" (+{len(why) - limit} more)" if len(why) > limit else ""
+    return "not met by: " + "; ".join(parts) + more
+
+
 def _pairing_measure(
-    ctx: Context, rule: str, kinds: Sequence[str], ownership: str | None, as_share: bool
+    ctx: Context,
+    rule: str,
+    kinds: Sequence[str],
+    ownership: str | None,
+    as_share: bool,
+    nearest: bool = False,
 ) -> Measurement:
     if ctx.pairings is None:
         return _no_pairings(rule)
@@ -696,16 +846,16 @@ def _pairing_measure(
     ):
         return Measurement(value=None, needs_column="ownership", note="ownership is unknown")
     sub = _select(ctx, kinds, ownership=ownership)
+    sub = sub.set_axis(sub.index.astype(str), axis=0)
     basis, modelled = _registry_basis(sub)
-    within, t_used, method = _within(ctx, rule, sub.index)
+    within, why, t_used, method = _breaks(ctx, rule, sub.index, nearest=nearest)
     n, k = len(sub), int(within.sum())
     t_text = "rule threshold" if t_used is None else f"{t_used:g} min"
-    basis_list = [basis, f"travel times of the pairings (rule {rule}, method {method})"]
-    missing = [str(i) for i, ok in within.items() if not ok]
-    note = f"{k} of {n} within {t_text}"
-    if missing:
-        shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
-        note += f"; not within: {shown}"
+    basis_list = [basis, f"travel times of the pairings (rule {rule} only, method {method})"]
+    what = f"with its nearest partner within {t_text}" if nearest else f"within {t_text}"
+    note = f"{k} of {n} paired under rule {rule} {what}"
+    if why:
+        note += "; " + _breaks_text(sub, why)
     if as_share:
         if n == 0:
             return Measurement(
@@ -737,10 +887,54 @@ def partner_within_threshold(ctx: Context, *, rule: str, kinds: Sequence[str]) -
 
 
 def programme_count(
-    ctx: Context, *, rule: str, kinds: Sequence[str], ownership: str | None = None
+    ctx: Context,
+    *,
+    rule: str,
+    kinds: Sequence[str],
+    ownership: str | None = None,
+    nearest: bool = False,
 ) -> Measurement:
-    """Number of facilities of ``kinds`` (and ``ownership``) paired within the threshold."""
-    return _pairing_measure(ctx, rule, kinds, ownership, as_share=False)
+    """Number of facilities of ``kinds`` (and ``ownership``) paired under ``rule`` (that rule
+    only) within its threshold and, with ``nearest``, with their nearest partner (就近); the
+    note names each facility that breaks it, its nearest partner, the one it got, the travel
+    times and, when capacity decided, the capacity."""
+    return _pairing_measure(ctx, rule, kinds, ownership, as_share=False, nearest=nearest)
+
+
+def facility_count(ctx: Context, *, kinds: Sequence[str]) -> Measurement:
+    """Number of facilities of ``kinds`` in the registry."""
+    sub = _select(ctx, kinds)
+    basis, modelled = _registry_basis(sub)
+    return Measurement(
+        value=float(len(sub)),
+        numerator=float(len(sub)),
+        note=f"{len(sub)} {_kinds_text(kinds)} in the registry",
+        basis=[basis],
+        modelled=modelled,
+        ids=[str(i) for i in sub.index],
+    )
+
+
+def beds_total(ctx: Context, *, kinds: Sequence[str]) -> Measurement:
+    """Sum of the beds of the facilities of ``kinds`` (those without beds left out, counted)."""
+    sub = _select(ctx, kinds)
+    basis, modelled = _registry_basis(sub)
+    beds = _numbers(sub["beds"]) if "beds" in sub.columns else pd.Series(dtype="Float64")
+    if beds.isna().all():
+        return Measurement(
+            value=None,
+            needs_column="beds",
+            note=f"no beds are known for the {_kinds_text(kinds)}",
+            basis=[basis],
+            modelled=modelled,
+        )
+    total = float(beds.sum())
+    note = f"{total:g} beds in {int(beds.notna().sum())} {_kinds_text(kinds)}"
+    if beds.isna().any():
+        note += f"; {int(beds.isna().sum())} without beds left out"
+    return Measurement(
+        value=total, numerator=total, note=note, basis=[basis, "column beds"], modelled=modelled
+    )
 
 
 def _with_min_beds(
@@ -758,14 +952,6 @@ def _with_min_beds(
     return sub, f"{what} with {min_beds:g}+ beds"
 
 
-def _flags(sub: pd.DataFrame, col: str, true_kinds: Sequence[str]) -> pd.Series:
-    """The yes/no ``col`` as a nullable boolean; ``true_kinds`` are yes."""
-    flags = pd.Series([truthy(v) for v in sub[col]], index=sub.index, dtype="boolean")
-    if true_kinds:
-        flags[sub["kind"].isin(list(true_kinds)).to_numpy()] = True
-    return flags
-
-
 def _share_of_yes(
     flags: pd.Series,
     col: str,
@@ -775,8 +961,11 @@ def _share_of_yes(
     *,
     basis: str,
     modelled: bool,
+    used: Sequence[str] | None = None,
 ) -> Measurement:
-    """The share of yes among the known ``flags`` of column ``col`` (asked for as ``column``)."""
+    """The share of yes among the known ``flags`` of column ``col`` (asked for as ``column``);
+    ``used`` says what the flags rest on (default ``column <col>``)."""
+    on = list(used) if used is not None else [f"column {col}"]
     known = flags.dropna()
     if len(flags) - len(known):
         notes.append(f"{len(flags) - len(known)} with an empty or unclear {col} left out")
@@ -786,7 +975,7 @@ def _share_of_yes(
             denominator=0,
             needs_column=column,
             note="; ".join([f"no {what} with a yes/no {col}", *notes]),
-            basis=[basis, f"column {col}"],
+            basis=[basis, *on],
             modelled=modelled,
         )
     k = int(known.sum())
@@ -795,10 +984,41 @@ def _share_of_yes(
         numerator=k,
         denominator=len(known),
         note="; ".join([f"{k} of {len(known)} {what}", *notes]),
-        basis=[basis, f"column {col}"],
+        basis=[basis, *on],
         modelled=modelled,
         ids=[str(i) for i, v in known.items() if v],
     )
+
+
+def _aliases(column: str, aliases: Sequence[str] = ()) -> list[str]:
+    """``column``, the definition's ``aliases`` and the registry's header aliases of ``column``
+    (:data:`siting.registry.COLUMN_ALIASES`: 护理型床位 for ``nursing_beds`` ...)."""
+    out = [column, *aliases]
+    out += [a for a, c in COLUMN_ALIASES.items() if c == column and a not in out]
+    return out
+
+
+_NO_FORM: Final = ("无", "否", "未", "没有", "不提供", "none", "no")
+
+
+def service_form(value: Any) -> bool | None:
+    """Read a 医疗服务形式 cell: a named form (内设医疗机构, 签约合作, 巡诊, 医养结合 ...) or yes is
+    ``True``; 无/否/未提供 or no is ``False``; empty is ``None``.
+
+    Examples
+    --------
+    >>> service_form("签约合作"), service_form("无"), service_form("未提供"), service_form(None)
+    (True, False, False, None)
+    """
+    flag = truthy(value)
+    if flag is not None:
+        return flag
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = unicodedata.normalize("NFKC", str(value)).strip().casefold()
+    if not text:
+        return None
+    return not any(text.startswith(w) or text == w for w in _NO_FORM)
 
 
 def flag_share(
@@ -810,10 +1030,20 @@ def flag_share(
     min_beds: float | None = None,
     levels: Sequence[str] | None = None,
     true_kinds: Sequence[str] = (),
+    forms: bool = False,
+    also_yes: str | None = None,
+    partner_rule: str | None = None,
 ) -> Measurement:
     """Share of facilities of ``kinds`` (with at least ``min_beds`` beds, of ``levels``) whose
-    yes/no ``column`` is yes; ``true_kinds`` count as yes by definition."""
+    yes/no ``column`` is yes; ``true_kinds`` count as yes by definition.
+
+    With ``forms`` the column names a form of service (:func:`service_form`). A yes in the
+    ``also_yes`` column (e.g. ``has_clinic``) counts as yes. Where neither column tells, and
+    ``partner_rule`` is given with the run's pairings, a facility whose partner under that rule
+    is within the threshold counts as yes and one beyond it as no (a spatial precondition,
+    labelled so in the basis)."""
     sub = _select(ctx, kinds, levels=levels)
+    sub = sub.set_axis(sub.index.astype(str), axis=0)
     what = _kinds_text(kinds)
     basis, modelled = _registry_basis(sub)
     notes: list[str] = []
@@ -826,22 +1056,49 @@ def flag_share(
         sub, what = selected
     if levels is not None:
         what = f"{what} of level {'/'.join(levels)}"
-    col = find_column(sub, [column, *aliases])
+    names = _aliases(column, aliases)
+    col = find_column(sub, names)
+    yes_col = find_column(sub, _aliases(also_yes)) if also_yes else None
+    by_partner = partner_rule is not None and ctx.pairings is not None
     n = len(sub)
-    if col is None:
+    if col is None and yes_col is None and not by_partner:
         return Measurement(
             value=None,
             denominator=n,
             needs_column=column,
             note=(
-                f"the registry has no {column} column (aliases: {', '.join(aliases)}); "
+                f"the registry has no {column} column (aliases: {', '.join(names[1:])}); "
                 f"{n} {what} to survey"
             ).strip(),
             basis=[basis],
             modelled=modelled,
         )
+    if col is not None:
+        reader = service_form if forms else truthy
+        flags = pd.Series([reader(v) for v in sub[col]], index=sub.index, dtype="boolean")
+    else:
+        flags = pd.Series(pd.NA, index=sub.index, dtype="boolean")
+    used = [f"column {col}"] if col is not None else []
+    if yes_col is not None:
+        flags[[truthy(v) is True for v in sub[yes_col]]] = True
+        used.append(f"column {yes_col} (yes)")
+    if true_kinds:
+        flags[sub["kind"].isin(list(true_kinds)).to_numpy()] = True
+    if by_partner and flags.isna().any():
+        assert partner_rule is not None
+        unknown = sub.index[flags.isna().to_numpy()]
+        within, _, t_used, _ = _breaks(ctx, partner_rule, unknown, nearest=False)
+        flags[unknown] = within.reindex(unknown).to_numpy(dtype=bool)
+        t_text = "its threshold" if t_used is None else f"{t_used:g} min"
+        used.append(
+            f"{len(unknown)} without a survey value: a medical partner under rule "
+            f"{partner_rule} within {t_text} (spatial precondition, not a survey)"
+        )
+        notes.append(
+            f"a {column} column ({', '.join(names[1:4])}) would replace the spatial precondition"
+        )
     return _share_of_yes(
-        _flags(sub, col, true_kinds), col, column, what, notes, basis=basis, modelled=modelled
+        flags, col or column, column, what, notes, basis=basis, modelled=modelled, used=used
     )
 
 
@@ -862,7 +1119,7 @@ def column_ratio(
         if denominator_column in sub.columns
         else pd.Series(pd.NA, index=sub.index, dtype="Float64")
     )
-    col = find_column(sub, [column, *aliases])
+    col = find_column(sub, _aliases(column, aliases))
     if col is None:
         total = float(den_all.sum()) if den_all.notna().any() else None
         return Measurement(
@@ -911,6 +1168,15 @@ def _age_label(age_group: str) -> str:
     return age_group.replace("plus", "+")
 
 
+def _elderly_text(age_group: str, *, chosen: bool = False) -> str:
+    """The ``elderly`` column: ``60+`` (老年人), or 65+ and why."""
+    if age_group == "60plus":
+        return "60+ (老年人)"
+    if chosen:
+        return "65+ (measure(age_group='65plus'); 老年人 is 60+)"
+    return "65+ (as the document counts; 老年人 is 60+)"
+
+
 def beds_per_1000_elderly(ctx: Context, *, kinds: Sequence[str]) -> Measurement:
     """Beds of ``kinds`` per 1,000 elderly of the region (census 2020 county counts, age group
     ``measure(age_group=...)``)."""
@@ -945,6 +1211,7 @@ def beds_per_1000_elderly(ctx: Context, *, kinds: Sequence[str]) -> Measurement:
         note=note,
         basis=[basis, f"county population aged {_age_label(ctx.age_group)} ({source})"],
         modelled=modelled or pop_modelled,
+        elderly=_elderly_text(ctx.age_group, chosen=True),
     )
 
 
@@ -1033,13 +1300,16 @@ def adjacent_share(
 
 
 def population_share(
-    ctx: Context, *, column: str, aliases: Sequence[str] = (), age_group: str = "65plus"
+    ctx: Context, *, column: str, aliases: Sequence[str] = (), age_group: str = "60plus"
 ) -> Measurement:
-    """Sum of a head-count ``column`` of the region's counties (or villages) over their
-    population of ``age_group`` (e.g. elderly signed with a family doctor / aged 65+)."""
+    """Sum of a head-count ``column`` of the region's counties, villages or, failing those, of
+    the registry's facilities (e.g. the elderly each 卫生院 signed with a family doctor) over the
+    region's population of ``age_group`` (60+, or 65+ where the document counts so)."""
     pop_col = _age_column(age_group)
+    names = _aliases(column, aliases)
+    elderly = _elderly_text(age_group)
     for table, label in ((ctx.region.counties, "county"), (ctx.region.villages, "village")):
-        col = find_column(table, [column, *aliases])
+        col = find_column(table, names)
         if col is None:
             continue
         num = pd.to_numeric(table[col], errors="coerce")
@@ -1064,14 +1334,51 @@ def population_share(
                 f"{label} population aged {_age_label(age_group)} ({source})",
             ],
             modelled="modelled" in source,
+            elderly=elderly,
         )
+    col = find_column(ctx.facilities, names)
+    if col is not None:
+        return _registry_head_count(ctx, col, age_group, elderly)
     return Measurement(
         value=None,
         needs_column=column,
         note=(
-            f"needs a {column} head count in region.counties or region.villages "
-            f"(aliases: {', '.join(aliases)}); no facility registry holds it"
+            f"needs a {column} head count in the registry (per medical facility, summed), "
+            f"region.counties or region.villages (aliases: {', '.join(names[1:])})"
         ),
+        elderly=elderly,
+    )
+
+
+def _registry_head_count(ctx: Context, col: str, age_group: str, elderly: str) -> Measurement:
+    """A head count summed over the facilities that report it, over the region's elderly."""
+    num = pd.to_numeric(ctx.facilities[col], errors="coerce")
+    rows = ctx.facilities[num.notna().to_numpy()]
+    basis, modelled = _registry_basis(rows)
+    counties = ctx.region.counties
+    pop = float(pd.to_numeric(counties[_age_column(age_group)], errors="coerce").sum())
+    source = (
+        ", ".join(sorted(set(counties["population_source"].astype(str))))
+        if "population_source" in counties.columns
+        else "unknown"
+    )
+    k = float(num.sum())
+    return Measurement(
+        value=k / pop if pop > 0 and len(rows) else None,
+        numerator=k,
+        denominator=pop,
+        needs_column=None if len(rows) else col,
+        note=(
+            f"{k:g} reported by {len(rows)} facilities (column {col}) of {pop:,.0f} aged "
+            f"{_age_label(age_group)} in the region; facilities without a number count as 0"
+        ),
+        basis=[
+            basis,
+            f"column {col}",
+            f"county population aged {_age_label(age_group)} ({source})",
+        ],
+        modelled=modelled or "modelled" in source,
+        elderly=elderly,
     )
 
 
@@ -1085,6 +1392,8 @@ MEASURES: Final[dict[str, Callable[..., Measurement]]] = {
     "villages_with_facility": villages_with_facility,
     "adjacent_share": adjacent_share,
     "population_share": population_share,
+    "facility_count": facility_count,
+    "beds_total": beds_total,
 }
 
 
@@ -1131,7 +1440,7 @@ def measure(
     village_types: Sequence[str] | None = ("村委会",),
     adjacency_m: float = 500.0,
     age_group: Literal["60plus", "65plus"] = "60plus",
-    out_of_scope: Literal["not applicable", "benchmark"] = "not applicable",
+    out_of_scope: Literal["not applicable", "benchmark"] = "benchmark",
 ) -> pd.DataFrame:
     """Measure the seed policy indicators for a region.
 
@@ -1163,19 +1472,24 @@ def measure(
     adjacency_m
         Distance within which two facilities are next door (两院一体, metres).
     age_group
-        Census age group of "elderly" for beds per 1,000 (``"60plus"`` or ``"65plus"``).
+        Census age group of "elderly" for beds per 1,000: ``"60plus"`` (default, 老年人 as
+        Chinese law and the seeds use it) or ``"65plus"``.
     out_of_scope
-        For a target outside its scope (a Nanchong target measured in Xuanhan):
-        ``"not applicable"`` (default; value shown, not compared) or ``"benchmark"`` (compared,
-        with a note).
+        For a figure of another region's document (a Nanchong target measured in Xuanhan):
+        ``"benchmark"`` (default; status ``benchmark``, the value shown beside the figure as
+        comparison, never met or not met) or ``"not applicable"`` (value shown, no comparison).
 
     Returns
     -------
     pandas.DataFrame
-        One row per indicator, columns :data:`COLUMNS`: ``value`` and ``target`` (shares as
-        fractions), ``met`` (boolean, ``<NA>`` unless compared), ``status`` (:data:`STATUSES`),
+        One row per indicator, columns :data:`COLUMNS`: ``value`` and ``target`` (the
+        document's figure; shares as fractions), ``role`` (:data:`ROLES`: what the figure is
+        for this region), ``role_zh`` (目标/基线/对照), ``year`` (the target or baseline year),
+        ``met`` (boolean, ``<NA>`` unless a target), ``status`` (:data:`STATUSES`),
         ``needs_column``, ``numerator``, ``denominator``, ``source_document``, ``source_quote``
-        (``" | "`` between several), ``scope``, ``data_basis``, ``modelled``, ``note`` and
+        (``" | "`` between several), ``scope``, ``elderly`` (the age group of a population
+        figure: ``60+``, or ``65+ (the document's own)``), ``data_basis``, ``modelled``,
+        ``note`` (for a pairing count not met: which facilities break the rule and why) and
         ``ids`` (the facility ids or village codes counted in the numerator).
 
     Raises
@@ -1191,7 +1505,7 @@ def measure(
     >>> region = regions.load("xuanhan")
     >>> t = measure(region, modelled.registry_for(region))
     >>> t.set_index("indicator_id").loc["nursing_bed_share", ["status", "needs_column"]].tolist()
-    ['not applicable', 'nursing_beds']
+    ['not measurable', 'nursing_beds']
     """
     del gaps  # no shipped indicator uses the gaps (yet)
     if not isinstance(region, Region):
@@ -1260,9 +1574,12 @@ def _typed_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     for col in ("value", "target", "numerator", "denominator"):
         frame[col] = pd.array(frame[col].tolist(), dtype="Float64")
     frame["met"] = pd.array(frame["met"].tolist(), dtype="boolean")
+    frame["year"] = pd.array(frame["year"].tolist(), dtype="Int64")
     frame["modelled"] = frame["modelled"].astype(bool)
     for col in COLUMNS:
-        if col not in ("value", "target", "numerator", "denominator", "met", "modelled", "ids"):
+        if col not in (
+            *("value", "target", "numerator", "denominator", "met", "modelled", "ids", "year"),
+        ):
             frame[col] = frame[col].astype("string")
     return frame
 
@@ -1273,49 +1590,62 @@ def _row(
     m = MEASURES[ind.measure](ctx, **dict(ind.params))
     value = _round(m.value, ind.unit)
     notes = [ind.note, m.note]
-    in_scope = _compared_here(ind, ctx, docs, out_of_scope, notes)
+    own = ind.scope is not None and _in_scope(ctx.region, ind.scope)
+    role = ind.role if own else "benchmark"
     met: bool | None = None
-    if not in_scope:
+    if not own and (ind.local_only or out_of_scope == "not applicable"):
         status = "not applicable"
-        notes.insert(
-            0,
-            f"The target applies to {', '.join(ind.scope or ())}, not to "
-            f"{ctx.region.name} ({ctx.region.code}); value shown for information.",
-        )
+        notes.insert(0, _foreign_text(ind, ctx, docs, shown=False))
     elif value is None or m.value is None:
         status = "not measurable"
+        if not own:
+            notes.insert(0, _foreign_text(ind, ctx, docs, shown=True))
     elif ind.target is None:
         status = "no target"
-    else:
+    elif role == "target":
         met = _compare(m.value, ind.target, ind.comparison)  # unrounded
         status = "met" if met else "not met"
-    return _row_values(ind, docs, m, value, met, status, notes)
+    else:
+        status = role  # a baseline or a benchmark: shown beside the value, never met/not met
+        if not own:
+            notes.insert(0, _foreign_text(ind, ctx, docs, shown=True))
+        notes.insert(1 if not own else 0, _beside_text(ind, m.value, role, docs))
+    return _row_values(ind, docs, m, value, met, status, notes, role)
 
 
-def _compared_here(
-    ind: Indicator,
-    ctx: Context,
-    docs: Mapping[str, _Document],
-    out_of_scope: str,
-    notes: list[str],
-) -> bool:
-    """Whether the target is compared in ``ctx.region`` (in scope, a benchmark, or an
-    out-of-scope target compared as one); puts the why in front of ``notes``."""
-    in_scope = ind.scope is None or _in_scope(ctx.region, ind.scope)
-    if ind.scope is None:
-        notes.insert(0, "Benchmark from outside Sichuan, not a local target.")
-    elif not in_scope and ind.benchmark_document is not None and ind.target is not None:
-        place = docs[ind.benchmark_document].place if ind.benchmark_document in docs else ""
-        notes.insert(
-            0,
-            f"Outside the local scope ({', '.join(ind.scope)}): compared with the "
-            f"same target of {ind.benchmark_document} ({place}) as a benchmark.",
+def _foreign_text(
+    ind: Indicator, ctx: Context, docs: Mapping[str, _Document], *, shown: bool
+) -> str:
+    """Why a figure is not the region's own: whose document it is."""
+    places = "; ".join(
+        sorted({docs[s.document].place for s in ind.sources[:1] if s.document in docs})
+    ) or ", ".join(ind.scope or ())
+    here = f"{ctx.region.name} ({ctx.region.code})"
+    if not shown:
+        what = "a count of that place" if ind.local_only else "another region's figure"
+        return (
+            f"The figure is {places}'s, not {here}'s ({what}): not applicable here; "
+            "value shown for information."
         )
-        in_scope = True
-    elif not in_scope and out_of_scope == "benchmark" and ind.target is not None:
-        notes.insert(0, f"Target of {', '.join(ind.scope)} compared here as a benchmark.")
-        in_scope = True
-    return in_scope
+    return f"Benchmark (对照): the figure is {places}'s, not a target of {here}."
+
+
+def _beside_text(ind: Indicator, value: float, role: str, docs: Mapping[str, _Document]) -> str:
+    """The value beside a baseline or benchmark figure: above, equal or below."""
+    assert ind.target is not None
+    shown = _round(value, ind.unit)
+    if shown is None:
+        return ""
+    diff = value - ind.target
+    side = "equal to" if abs(diff) <= _EPS else "above" if diff > 0 else "below"
+    year = f"{ind.year} " if ind.year else ""
+    figure = ind.target_text or f"{ind.target:g}"
+    doc = docs.get(ind.sources[0].document)
+    whose = "the" if role == ind.role or doc is None else f"{doc.place.split(' (')[0]}'s"
+    return (
+        f"Value {shown:g} is {side} {whose} {year}{ind.role} {figure}: shown beside it, "
+        "not judged met or not met."
+    )
 
 
 def _row_values(
@@ -1326,6 +1656,7 @@ def _row_values(
     met: bool | None,
     status: str,
     notes: list[str],
+    role: str,
 ) -> dict[str, Any]:
     """One row of :func:`measure`'s table, by column."""
     return {
@@ -1334,6 +1665,9 @@ def _row_values(
         "name_en": ind.en,
         "value": value,
         "target": ind.target,
+        "role": role,
+        "role_zh": ROLES_ZH[role],
+        "year": ind.year,
         "unit": ind.unit,
         "comparison": ind.comparison,
         "met": met,
@@ -1344,6 +1678,7 @@ def _row_values(
         "source_document": " | ".join(s.document for s in ind.sources),
         "source_quote": " | ".join(s.quote for s in ind.sources),
         "scope": _scope_text(ind, docs),
+        "elderly": m.elderly or "",
         "data_basis": "; ".join(m.basis) if m.basis else "none (not measurable)",
         "modelled": bool(m.modelled),
         "note": " ".join(n for n in notes if n),

@@ -2,8 +2,10 @@
 
 Everything here comes from ``siting/data/kinds.yaml``: :data:`KINDS` (one :class:`KindInfo` per
 kind), the groups :data:`ELDERLY_CARE_KINDS` and :data:`MEDICAL_KINDS`, the accepted hospital
-levels :data:`HOSPITAL_LEVELS`, :func:`kind_label` for maps and reports, :func:`parse_level`
-for a level written in a name or type, and :func:`infer_kind` for a web-map POI's kind.
+levels :data:`HOSPITAL_LEVELS`, the service tiers :data:`TIERS` (with :data:`TIER_ZH` and
+:func:`tier_of`: the one definition of medical coverage), :func:`kind_label` for maps and
+reports, :func:`parse_level` for a level written in a name or type, and :func:`infer_kind` for a
+web-map POI's kind.
 
 For :mod:`siting.registry`, the lookups behind its kind and level columns: :data:`KINDS_TABLE`
 (the whole table), :func:`lookup_table`, :data:`KIND_LOOKUP`, :data:`LEVEL_LOOKUP`,
@@ -17,6 +19,8 @@ planners' API (kinds, groups, labels, levels, inference).
 ('medical', '乡镇卫生院 township health centre')
 >>> "nursing_home" in ELDERLY_CARE_KINDS and "hospital" in MEDICAL_KINDS
 True
+>>> tier_of("community_health_center"), TIERS["township"]
+('township', ('health_center', 'community_health_center'))
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ __all__ = [
     "KIND_LOOKUP",
     "LEVEL_LOOKUP",
     "MEDICAL_KINDS",
+    "TIERS",
+    "TIER_ZH",
     "KindInfo",
     "infer_kind",
     "keyword_table",
@@ -46,6 +52,7 @@ __all__ = [
     "kind_with_level",
     "lookup_table",
     "parse_level",
+    "tier_of",
 ]
 
 # --- the kind table (siting/data/kinds.yaml) ----------------------------------------------------
@@ -157,9 +164,76 @@ ELDERLY_CARE_KINDS: Final[tuple[str, ...]] = tuple(
 MEDICAL_KINDS: Final[tuple[str, ...]] = tuple(
     k for k, v in KINDS.items() if v.category in ("medical", "integrated")
 )
-#: Kinds that are medical facilities only (integrated care centres excluded): the facilities a
-#: village's coverage is measured against (卫生院、社区卫生服务中心、村卫生室、医院).
+#: Kinds that are medical facilities only (integrated care centres excluded): the kinds of the
+#: service tiers (:data:`TIERS`: 村卫生室、社区卫生服务站、卫生院、社区卫生服务中心、医院).
 CLINIC_KINDS: Final[tuple[str, ...]] = tuple(k for k, v in KINDS.items() if v.category == "medical")
+
+
+def _load_tiers(table: Mapping[str, Any], kinds: Mapping[str, KindInfo]) -> dict[str, Any]:
+    tiers = table.get("tiers")
+    if not isinstance(tiers, Mapping) or not tiers:
+        msg = "siting/data/kinds.yaml: `tiers` (the service tiers of the medical kinds) is missing"
+        raise DataError(msg)
+    out: dict[str, Any] = {}
+    seen: dict[str, str] = {}
+    for tier, spec in tiers.items():
+        if not isinstance(spec, Mapping) or "zh" not in spec or not spec.get("kinds"):
+            msg = f"siting/data/kinds.yaml: tier {tier!r} needs `zh` and a list of `kinds`"
+            raise DataError(msg)
+        members = tuple(str(k) for k in spec["kinds"])
+        for kind in members:
+            if kind not in kinds:
+                msg = f"siting/data/kinds.yaml: tier {tier!r} names unknown kind {kind!r}"
+                raise DataError(msg)
+            if kinds[kind].category != "medical":
+                msg = (
+                    f"siting/data/kinds.yaml: tier {tier!r} names {kind!r}, which is not a "
+                    f"medical kind (category {kinds[kind].category!r})"
+                )
+                raise DataError(msg)
+            if kind in seen:
+                msg = (
+                    f"siting/data/kinds.yaml: kind {kind!r} is in both tiers {seen[kind]!r} "
+                    f"and {tier!r}"
+                )
+                raise DataError(msg)
+            seen[kind] = str(tier)
+        out[str(tier)] = (str(spec["zh"]), members)
+    return out
+
+
+_TIER_TABLE: Final = _load_tiers(KINDS_TABLE, KINDS)
+#: The service tiers (服务层级), from the nearest level of care to the farthest: tier -> its kinds
+#: (``"village"``: 村卫生室/社区卫生服务站, ``"township"``: 卫生院/社区卫生服务中心,
+#: ``"hospital"``: 医院). A place is covered at tier X within T minutes when a facility of tier X
+#: is reachable within T: the one definition of medical coverage (:mod:`siting.coverage`).
+TIERS: Final[dict[str, tuple[str, ...]]] = {t: kinds for t, (_, kinds) in _TIER_TABLE.items()}
+#: The Chinese label of each tier of :data:`TIERS`.
+TIER_ZH: Final[dict[str, str]] = {t: zh for t, (zh, _) in _TIER_TABLE.items()}
+_KIND_TIER: Final[dict[str, str]] = {k: t for t, kinds in TIERS.items() for k in kinds}
+
+
+def tier_of(kind: str) -> str | None:
+    """The service tier (a key of :data:`TIERS`) a facility kind belongs to.
+
+    ``None`` for a kind of no tier (elderly-care kinds, ``integrated_care``).
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is not a kind of :data:`KINDS`.
+
+    Examples
+    --------
+    >>> tier_of("community_health_station"), tier_of("hospital"), tier_of("nursing_home")
+    ('village', 'hospital', None)
+    """
+    if kind not in KINDS:
+        msg = f"unknown kind {kind!r}; kinds are {', '.join(KINDS)}"
+        raise ValueError(msg)
+    return _KIND_TIER.get(kind)
+
+
 #: Accepted values of ``level`` (医院等级).
 HOSPITAL_LEVELS: Final[tuple[str, ...]] = tuple(KINDS_TABLE.get("hospital_levels", {}))
 

@@ -186,11 +186,28 @@ def _county_name(ctx: _Ctx, county: str) -> str:
     return str(ctx.region.counties.at[county, "name"])
 
 
+#: Unit words a short village name may end with: ``"江家坝村村民委员会"`` is ``"江家坝村"``,
+#: never ``"江家坝村村"``; ``"城西社区村民委员会"`` is ``"城西社区"``.
+_UNIT_WORDS = ("村", "社区")
+
+
 def _short_village(name: str) -> str:
+    """The short name of a village committee: its stem and 村 or 社区, never doubled.
+
+    >>> _short_village("江家坝村村民委员会"), _short_village("江家坝村民委员会")
+    ('江家坝村', '江家坝村')
+    >>> _short_village("城西社区居民委员会"), _short_village("城西社区村民委员会")
+    ('城西社区', '城西社区')
+    >>> _short_village("任家沟农村社区居民委员会")
+    '任家沟农村社区'
+    """
     for suffix in ("村民委员会", "社区居民委员会", "居民委员会", "社区居委会", "居委会"):
         if name.endswith(suffix):
             stem = name[: -len(suffix)]
-            return stem + ("村" if suffix == "村民委员会" else "社区")
+            unit = "村" if suffix == "村民委员会" else "社区"
+            if stem.endswith(_UNIT_WORDS if unit == "村" else unit):
+                return stem
+            return stem + unit
     return name
 
 
@@ -296,8 +313,12 @@ def _per_unit(ctx: _Ctx, group: dict[str, Any]) -> None:
             xy = _offset_inside(ctx, seat, 0.0, 300.0, ctx.areas.loc[code])
             name = str(group["name"]).format(township=town["name"])
             _add(ctx, kind=kind, name=name, xy=xy, county=town["county_code"], township=str(code))
+    in_towns = group.get("in_town_types")
+    town_type = ctx.towns["town_type"]
     for code, vil in ctx.villages.iterrows():
-        if vil["village_type"] in units:
+        if vil["village_type"] in units and (
+            in_towns is None or town_type.at[vil["township_code"]] in in_towns
+        ):
             xy = _offset_inside(
                 ctx, (vil["x"], vil["y"]), 0.0, 200.0, ctx.areas.loc[vil["township_code"]]
             )

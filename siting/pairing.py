@@ -1,9 +1,13 @@
 """就近配对 Pairing: every elderly-care facility with its nearest suitable medical partner.
 
-Rules are data (:func:`load_rules`, default ``siting/data/pairing_rules.yaml``): which
-elderly-care kinds pair with which medical kinds, the travel-time threshold, how many
+Rules are data (:func:`load_rules`, ``siting/data/pairing_rules.yaml``): which elderly-care
+kinds pair with which medical kinds (and, for urban 社区/街道 facilities marked by
+:func:`mark_urban`, which community health services), the travel-time threshold, how many
 alternatives to list, the direction of travel, optional partner capacities and the cooperation
-fee rule. :func:`pair` applies them over a road network (or straight lines without one) with the
+fee rule. The shipped file holds one rule set per seed document (:data:`RULE_SETS`: the
+Xuanhan programme, the Nanchong plan, and the Pan'an and Fengmao benchmarks); each rule quotes
+its seed sentences exactly (``Rule.quotes``), and the region picks its set. :func:`pair`
+applies them over a road network (or straight lines without one) with the
 travel-time engine :mod:`siting.costs`, and explains every pair in Chinese and English.
 
 Two modes:
@@ -11,7 +15,9 @@ Two modes:
 * **nearest** (default): each facility gets its nearest partner (rank 1) and the next
   alternatives (``k``), with travel time and road distance.
 * **capacity-aware** (``capacity=True``, for rules that declare a capacity): partners take at
-  most their capacity (in facilities or beds); the assignment minimises the total travel time
+  most their capacity (in facilities or beds) read from a registry column the rule names; a
+  partner with no value is unlimited, unless the rule gives an ``assumed_default``, which is
+  labelled ``capacity_assumed`` in the rows. The assignment minimises the total travel time
   exactly (a mixed-integer programme solved by HiGHS through :func:`scipy.optimize.milp`, first
   serving as many facilities as possible). Every facility not paired with its nearest partner
   says why (``最近的乡镇卫生院已满额``); facilities that cannot be served are listed with the
@@ -22,7 +28,10 @@ Output columns (:data:`COLUMNS`), one row per facility, rule and listed partner:
 nearest), ``partner_id``, ``partner_name``, ``partner_kind``, ``travel_time_min``,
 ``distance_km`` (road plus the straight access legs), ``method`` (network | straight_line),
 ``within_threshold``, ``threshold_min``, ``assigned`` (the partner the facility is paired with),
-``reason`` (Chinese), ``reason_en``, ``snap_flag``, then the capacity and fee columns.
+``reason`` (Chinese), ``reason_en``, ``snap_flag``, then the capacity columns
+(:data:`CAPACITY_COLUMNS`: ``partner_capacity`` empty for an unlimited partner,
+``capacity_assumed``, ``capacity_source`` = the column, ``assumed`` or ``unlimited``) and the
+fee columns.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final, Literal, cast
 
 import geopandas as gpd
@@ -81,7 +91,13 @@ COLUMNS: Final = (
     "reason_en",
     "snap_flag",
 )
-CAPACITY_COLUMNS: Final = ("demand_units", "partner_capacity", "partner_load")
+CAPACITY_COLUMNS: Final = (
+    "demand_units",
+    "partner_capacity",
+    "partner_load",
+    "capacity_assumed",
+    "capacity_source",
+)
 FEE_COLUMNS: Final = ("residents", "fee_cny", "subsidy_cny", "net_cost_cny", "fee_rule")
 
 _COLUMN_ZH: Final = {"beds": "床位数", "capacity": "容量"}
@@ -95,11 +111,24 @@ _ORDINALS_EN: Final = ("nearest", "next", "third")
 @dataclass(frozen=True)
 class CapacityRule:
     """Partner capacities of a rule: ``unit`` facilities or beds, read from ``column`` of the
-    partners (``default`` where it is empty)."""
+    partners (any registry column: ``capacity``, ``beds``, ``doctors`` or a planner's own).
+
+    Where a partner's column is empty its capacity is ``assumed_default`` when the rule gives
+    one (labelled ``capacity_assumed`` in the pairings), else unlimited: no capacity is
+    invented.
+
+    >>> CapacityRule("beds", "beds").assumed_default is None
+    True
+    """
 
     unit: Literal["facilities", "beds"] = "facilities"
     column: str | None = "capacity"
-    default: float | None = None
+    assumed_default: float | None = None
+
+    @property
+    def default(self) -> float | None:
+        """The former name of :attr:`assumed_default`."""
+        return self.assumed_default
 
 
 @dataclass(frozen=True)
@@ -119,6 +148,11 @@ class Rule:
     capacity: CapacityRule | None = None
     cost: bool = False
     source: str = ""
+    #: (document id, sentence copied exactly from the seed document) of every quote
+    quotes: tuple[tuple[str, str], ...] = ()
+    #: partner kinds of facilities in urban units (社区/街道: column ``urban``); () = ``to_kinds``
+    urban_to: tuple[str, ...] = ()
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -163,6 +197,12 @@ class Rules:
     rules: tuple[Rule, ...]
     cost: CostRule | None = None
     path: Path | None = None
+    #: the rule set's name (``xuanhan``, ``nanchong`` ...; "" for a user's rules)
+    name: str = ""
+    zh: str = ""
+    note: str = ""
+    #: a benchmark from another region's document: shown as comparison, never as "not met"
+    benchmark: bool = False
 
     def __iter__(self) -> Any:
         return iter(self.rules)
@@ -182,7 +222,7 @@ class Rules:
         """A copy with one rule changed, e.g. ``rules.replace("patrol", threshold_min=20)``."""
         self.get(rule_id)
         new = tuple(replace(r, **changes) if r.id == rule_id else r for r in self.rules)
-        return Rules(new, self.cost, self.path)
+        return replace(self, rules=new)
 
 
 def default_rules_path() -> Path:
@@ -235,6 +275,8 @@ def _rule(raw: Any, check: _Checker) -> Rule:
         "capacity",
         "cost",
         "source",
+        "urban_to",
+        "note",
     }
     extra = sorted(set(map(str, raw)) - known)
     if extra:
@@ -263,23 +305,9 @@ def _rule(raw: Any, check: _Checker) -> Rule:
         excl = [excl]
     if not isinstance(excl, list | tuple) or not all(str(x).strip() for x in excl):
         raise check.fail("partner_exclude_names", "must be a list of name fragments")
-    cap = None
-    raw_cap = raw.get("capacity")
-    if raw_cap is not None:
-        if not isinstance(raw_cap, Mapping):
-            raise check.fail("capacity", "must be a mapping (unit, column, default)")
-        unit = str(raw_cap.get("unit", "facilities"))
-        if unit not in ("facilities", "beds"):
-            raise check.fail("capacity.unit", f"must be facilities or beds, got {unit!r}")
-        column = raw_cap.get("column", "capacity")
-        default = raw_cap.get("default")
-        if default is not None:
-            default = check.number(default, "capacity.default", positive=False)
-            if default < 0:
-                raise check.fail("capacity.default", f"must not be negative, got {default}")
-        if column is None and default is None:
-            raise check.fail("capacity", "needs a column or a default")
-        cap = CapacityRule(unit, None if column is None else str(column), default)  # type: ignore[arg-type]
+    cap = _capacity_rule(raw.get("capacity"), check)
+    text, quotes = _source(raw.get("source"), check)
+    urban = raw.get("urban_to")
     return Rule(
         id=rid,
         zh=str(raw.get("zh") or rid),
@@ -293,8 +321,64 @@ def _rule(raw: Any, check: _Checker) -> Rule:
         partner_exclude_names=tuple(str(x).strip() for x in excl),
         capacity=cap,
         cost=bool(raw.get("cost", False)),
-        source=str(raw.get("source") or ""),
+        source=text,
+        quotes=quotes,
+        urban_to=() if urban in (None, [], ()) else check.kinds(urban, "urban_to"),
+        note=str(raw.get("note") or ""),
     )
+
+
+def _capacity_rule(raw_cap: Any, check: _Checker) -> CapacityRule | None:
+    if raw_cap is None:
+        return None
+    if not isinstance(raw_cap, Mapping):
+        raise check.fail("capacity", "must be a mapping (unit, column, assumed_default)")
+    extra = sorted(set(map(str, raw_cap)) - {"unit", "column", "assumed_default", "default"})
+    if extra:
+        raise check.fail(f"capacity.{extra[0]}", "unknown key (unit, column, assumed_default)")
+    unit = str(raw_cap.get("unit", "facilities"))
+    if unit not in ("facilities", "beds"):
+        raise check.fail("capacity.unit", f"must be facilities or beds, got {unit!r}")
+    column = raw_cap.get("column", "capacity")
+    if column is not None and not str(column).strip():
+        raise check.fail("capacity.column", "must name a registry column (or be null)")
+    # ``default`` is the former name: it was always an assumption, and is labelled so now
+    key = "assumed_default" if "assumed_default" in raw_cap else "default"
+    default = raw_cap.get(key)
+    if default is not None:
+        default = check.number(default, f"capacity.{key}", positive=False)
+        if default < 0:
+            raise check.fail(f"capacity.{key}", f"must not be negative, got {default}")
+    if column is None and default is None:
+        raise check.fail("capacity", "needs a column or an assumed_default")
+    col = None if column is None else str(column).strip()
+    return CapacityRule(unit, col, default)  # type: ignore[arg-type]
+
+
+def _source(raw: Any, check: _Checker) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A rule's ``source``: free text (a user's rules) or ``{document, quote}`` mappings
+    (one or a list) whose quote is a sentence copied exactly from the seed document."""
+    if raw is None or raw == "":
+        return "", ()
+    if isinstance(raw, str):
+        return raw.strip(), ()
+    items = [raw] if isinstance(raw, Mapping) else raw
+    if not isinstance(items, list | tuple):
+        raise check.fail("source", "must be text or {document, quote} mappings")
+    quotes = []
+    for i, item in enumerate(items):
+        key = f"source[{i}]"
+        if not isinstance(item, Mapping) or not item.get("document") or not item.get("quote"):
+            raise check.fail(key, "must be a mapping with document and quote")
+        extra = sorted(set(map(str, item)) - {"document", "quote"})
+        if extra:
+            raise check.fail(f"{key}.{extra[0]}", "unknown key (document, quote)")
+        doc = str(item["document"]).strip()
+        if isinstance(item["document"], int):
+            doc = f"{item['document']:03d}"
+        quotes.append((doc, str(item["quote"])))
+    text = "; ".join(f"{doc}: “{q}”" for doc, q in quotes)
+    return text, tuple(quotes)
 
 
 def _cost_rule(raw: Any, check: _Checker) -> CostRule:
@@ -331,36 +415,145 @@ def _cost_rule(raw: Any, check: _Checker) -> CostRule:
         brackets=tuple(brackets),
         subsidy_share=share,
         brackets_source=str(raw.get("brackets_source") or "user"),
-        source=str(raw.get("source") or ""),
+        source=_source(raw.get("source"), _Checker(f"{check.where}: cost"))[0],
     )
 
 
-def load_rules(source: str | Path | Mapping[str, Any] | Rules | None = None) -> Rules:
-    """Read pairing rules from a YAML file or a mapping (default: the shipped seed rules).
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    if not path.is_file():
+        msg = f"pairing rules file not found: {path}"
+        raise PairingRuleError(msg)
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        msg = f"{path}: not valid YAML: {exc}"
+        raise PairingRuleError(msg) from exc
+
+
+def _region_code(region: Any) -> str:
+    code = getattr(region, "code", region)
+    text = str(code).strip()
+    if isinstance(code, bool) or not text.isdigit():
+        msg = (
+            f"region must be a Region or an administrative code (e.g. 511722), got {region!r}"
+            " (地区须为行政区划代码)"
+        )
+        raise PairingRuleError(msg)
+    return text
+
+
+def rule_set_for(region: Any, source: Mapping[str, Any] | None = None) -> str:
+    """The name of the rule set of ``region`` (a Region or an administrative code): the longest
+    code prefix listed under ``regions`` of the rules file, else its ``default_set``.
+
+    >>> rule_set_for("511722"), rule_set_for(511302), rule_set_for("330727")
+    ('xuanhan', 'nanchong', 'nanchong')
+    """
+    data = _shipped() if source is None else source
+    code = _region_code(region)
+    table = {str(k): str(v) for k, v in (data.get("regions") or {}).items()}
+    hits = [p for p in table if code.startswith(p)]
+    if hits:
+        return table[max(hits, key=len)]
+    return str(data.get("default_set") or "")
+
+
+def _shipped() -> Mapping[str, Any]:
+    data = _read_yaml(default_rules_path())
+    assert isinstance(data, Mapping)
+    return data
+
+
+def _rule_sets(data: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    sets = data.get("rule_sets")
+    if not isinstance(sets, Mapping) or not sets:
+        raise PairingRuleError(f"{where}: rule_sets: must map a name to a rule set")
+    return sets
+
+
+def _pick_set(
+    data: Mapping[str, Any], name: str | None, region: Any, where: str
+) -> tuple[str, Mapping[str, Any], str]:
+    """(name, the rule set's mapping with the file's shared cost rule, the note on the choice)."""
+    sets = _rule_sets(data, where)
+    chosen_note = ""
+    if name is None:
+        default = str(data.get("default_set") or "")
+        if region is None:
+            name = default
+            chosen_note = f"no region given: the default rule set {default!r}"
+        else:
+            name = rule_set_for(region, data)
+            if name == default and not any(
+                _region_code(region).startswith(str(p)) for p in (data.get("regions") or {})
+            ):
+                chosen_note = (
+                    f"region {_region_code(region)} has no rule set of its own: the default "
+                    f"plan {default!r} is used (本地区无专门规则，采用默认规划 {default})"
+                )
+    if name not in sets:
+        msg = f"{where}: no rule set {name!r} (rule sets: {', '.join(map(str, sets))})"
+        raise PairingRuleError(msg)
+    chosen = sets[name]
+    if not isinstance(chosen, Mapping):
+        raise PairingRuleError(f"{where}: rule_sets.{name}: must be a mapping with rules")
+    merged = dict(chosen)
+    if "cost" not in merged and data.get("cost"):
+        merged["cost"] = data["cost"]
+    return str(name), merged, chosen_note
+
+
+def load_rules(
+    source: str | Path | Mapping[str, Any] | Rules | None = None, *, region: Any = None
+) -> Rules:
+    """Read pairing rules: a rule set by name, the rule set of a region, a YAML file or a mapping.
+
+    Parameters
+    ----------
+    source
+        ``None``: the shipped rule set of ``region`` (:data:`RULE_SETS`; Xuanhan 511722 →
+        ``xuanhan``, Nanchong 5113xx → ``nanchong``, anywhere else the default plan
+        ``nanchong``, said in :attr:`Rules.note`). A rule-set name (``"xuanhan"``,
+        ``"nanchong"``, ``"panan"``, ``"fengmao"``). A YAML file or mapping with ``rules:``
+        (one set, as always) or with ``rule_sets:`` (several; ``region`` picks one). A
+        :class:`Rules` is returned as it is.
+    region
+        A Region or an administrative code: picks the rule set when ``source`` holds several.
 
     Raises
     ------
     PairingRuleError
-        Naming the file, the rule and the key: unknown kind, missing key, bad number ...
+        Naming the file, the rule and the key: unknown kind, missing key, bad number, unknown
+        rule set ...
+
+    >>> load_rules(region="511722").name, load_rules("panan").benchmark
+    ('xuanhan', True)
     """
     if isinstance(source, Rules):
         return source
     path: Path | None = None
-    if source is None or isinstance(source, str | Path):
-        import yaml
-
-        path = Path(source) if source is not None else default_rules_path()
-        if not path.is_file():
-            msg = f"pairing rules file not found: {path}"
-            raise PairingRuleError(msg)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            msg = f"{path}: not valid YAML: {exc}"
-            raise PairingRuleError(msg) from exc
-    else:
-        data = source
+    set_name: str | None = None
+    if source is None:
+        path = default_rules_path()
+    elif isinstance(source, str) and source in RULE_SETS and not Path(source).is_file():
+        path, set_name = default_rules_path(), source
+    elif isinstance(source, str | Path):
+        path = Path(source)
+    data = _read_yaml(path) if path is not None else source
     where = str(path) if path else "pairing rules"
+    head: dict[str, Any] = {}
+    if isinstance(data, Mapping) and "rule_sets" in data and "rules" not in data:
+        set_name, data, choice = _pick_set(data, set_name, region, where)
+        where = f"{where}: rule_sets.{set_name}"
+        note_text = " ".join(x for x in (str(data.get("note") or "").strip(), choice) if x)
+        head = {
+            "name": set_name,
+            "zh": str(data.get("zh") or set_name),
+            "note": note_text,
+            "benchmark": bool(data.get("benchmark", False)),
+        }
     if not isinstance(data, Mapping) or not isinstance(data.get("rules"), list):
         raise PairingRuleError(f"{where}: rules: missing (a list of rules)")
     if not data["rules"]:
@@ -396,7 +589,63 @@ def load_rules(source: str | Path | Mapping[str, Any] | Rules | None = None) -> 
         header=f"{where}: {len(problems.errors)} problems in the pairing rules (配对规则有 "
         f"{len(problems.errors)} 个问题)",
     )
-    return Rules(tuple(out), cost, path)
+    return Rules(tuple(out), cost, path, **head)
+
+
+def _rule_set_index() -> dict[str, str]:
+    data = _shipped()
+    out = {}
+    for name, body in _rule_sets(data, str(default_rules_path())).items():
+        body = body if isinstance(body, Mapping) else {}
+        text = str(body.get("zh") or name)
+        if body.get("benchmark"):
+            text += " (对照 benchmark)"
+        out[str(name)] = text
+    return out
+
+
+#: The shipped rule sets: name → description (``load_rules(name)``; benchmarks are marked).
+RULE_SETS: Final[Mapping[str, str]] = MappingProxyType(_rule_set_index())
+
+#: Township types and village types that are urban (served by community health services).
+URBAN_TOWN_TYPES: Final = ("街道",)
+URBAN_VILLAGE_TYPES: Final = ("社区",)
+
+
+def mark_urban(
+    facilities: gpd.GeoDataFrame,
+    townships: pd.DataFrame | None = None,
+    villages: pd.DataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """A copy of ``facilities`` with a boolean column ``urban`` (城镇社区): the facility's
+    township is a 街道 (``townships.town_type`` by ``township_code``) and its village, where
+    known (``villages.village_type`` by ``village_code``), is a 社区, not a 村委会. A 社区 of a
+    镇 or 乡 (the residents' committee of a township seat) stays rural: its village tier is
+    the village clinic and the 卫生院. Facilities whose township is unknown get ``<NA>``
+    (treated as rural). Rules with ``urban_to`` pair the urban facilities with those kinds
+    (社区卫生服务站/中心) instead of ``to``.
+
+    Pass a Region's ``townships`` and ``villages`` (pairing does not load regions itself).
+    """
+    out = facilities.copy()
+    flag = pd.Series(pd.NA, index=out.index, dtype="boolean")
+    if townships is not None and "township_code" in out.columns:
+        if "town_type" not in townships.columns:
+            raise DataError("townships lack the column 'town_type' (镇/乡/街道)")
+        types = townships["town_type"].astype("string")
+        types.index = types.index.astype(str)
+        known = out["township_code"].astype("string").map(types)
+        flag = flag.mask(known.notna(), known.isin(URBAN_TOWN_TYPES))
+    if villages is not None and "village_code" in out.columns:
+        if "village_type" not in villages.columns:
+            raise DataError("villages lack the column 'village_type' (村委会/社区)")
+        vtypes = villages["village_type"].astype("string")
+        vtypes.index = vtypes.index.astype(str)
+        vknown = out["village_code"].astype("string").map(vtypes)
+        village_rural = vknown.notna() & ~vknown.isin(URBAN_VILLAGE_TYPES)
+        flag = flag.mask(village_rural.fillna(False) & flag.notna(), False)
+    out["urban"] = flag
+    return out
 
 
 # --- pairing -----------------------------------------------------------------------------------
@@ -458,29 +707,34 @@ def _frame(
     )
 
 
-def _capacities(partners: gpd.GeoDataFrame, cap: CapacityRule, rule: Rule) -> np.ndarray:
-    n = len(partners)
+def _capacities(
+    partners: gpd.GeoDataFrame, cap: CapacityRule, rule: Rule
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each partner's capacity (``inf``: unlimited), whether it is assumed, and its source
+    (the column's name, ``assumed`` or ``unlimited``)."""
     if cap.column is not None and cap.column in partners.columns:
-        col = pd.to_numeric(partners[cap.column], errors="coerce").astype("Float64")
+        raw = partners[cap.column]
+        col = pd.to_numeric(raw, errors="coerce").astype("Float64")
+        bad = col.isna() & raw.notna() & (raw.astype("string").str.strip() != "")
+        if bad.any():
+            first = partners.index[bad.to_numpy()][0]
+            msg = (
+                f"rule {rule.id}: capacity column {cap.column!r} of partner {first!r} is not a "
+                f"number: {raw[first]!r}"
+            )
+            raise PairingRuleError(msg)
     else:
         col = pd.Series(pd.NA, index=partners.index, dtype="Float64")
-    if cap.default is not None:
-        col = col.fillna(cap.default)
-    missing = col.isna()
-    if missing.any():
-        ids = ", ".join(map(str, partners.index[missing.to_numpy()][:5]))
-        msg = (
-            f"rule {rule.id}: {int(missing.sum())} partner(s) have no capacity in column "
-            f"{cap.column!r} and the rule has no default (first: {ids})"
-        )
+    given = col.notna().to_numpy(dtype=bool)
+    out: np.ndarray = col.to_numpy(dtype=float, na_value=np.nan)
+    if (out[given] < 0).any():
+        bad_id = partners.index[given & (np.nan_to_num(out) < 0)][0]
+        msg = f"rule {rule.id}: negative capacity for partner {bad_id!r}"
         raise PairingRuleError(msg)
-    out: np.ndarray = col.to_numpy(dtype=float)
-    if (out < 0).any():
-        bad = partners.index[out < 0][0]
-        msg = f"rule {rule.id}: negative capacity for partner {bad!r}"
-        raise PairingRuleError(msg)
-    assert len(out) == n
-    return out
+    assumed = ~given & (cap.assumed_default is not None)
+    out = np.where(given, out, np.inf if cap.assumed_default is None else cap.assumed_default)
+    source = np.where(given, str(cap.column), np.where(assumed, "assumed", "unlimited"))
+    return out.astype(float), assumed, source.astype(object)
 
 
 def _units(demand: gpd.GeoDataFrame, cap: CapacityRule, rule: Rule) -> np.ndarray:
@@ -596,7 +850,7 @@ def _pair_capacity(
     cost_kw: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     assert rule.capacity is not None
-    caps = _capacities(partners, rule.capacity, rule)
+    caps, assumed, cap_source = _capacities(partners, rule.capacity, rule)
     units = _units(demand, rule.capacity, rule)
     # all reachable pairs, ranked per facility by (time, partner id): the exact candidate set
     ranked = _all_pairs(net, demand, partners, direction, cost_kw)
@@ -629,11 +883,18 @@ def _pair_capacity(
         rows["partner_id"].astype(object).to_numpy()
         == chosen_id.reindex(rows["facility_id"]).to_numpy()
     ) & rows["reachable"].to_numpy()
-    cap_of = pd.Series(caps, index=partners.index)
+    # unlimited: no capacity (<NA>), said by capacity_source
+    cap_of = pd.Series(np.where(np.isinf(caps), np.nan, caps), index=partners.index)
     load_of = pd.Series(load, index=partners.index)
     rows["demand_units"] = rows["facility_id"].map(pd.Series(units, index=demand.index))
     rows["partner_capacity"] = rows["partner_id"].map(cap_of).astype("Float64")
     rows["partner_load"] = rows["partner_id"].map(load_of).astype("Float64")
+    rows["capacity_assumed"] = (
+        rows["partner_id"].map(pd.Series(assumed, index=partners.index)).astype("boolean")
+    )
+    rows["capacity_source"] = (
+        rows["partner_id"].map(pd.Series(cap_source, index=partners.index)).astype("string")
+    )
     info = {
         "capacity": True,
         "capacity_unit": rule.capacity.unit,
@@ -642,6 +903,9 @@ def _pair_capacity(
         "objective_time_min": round(float(rows.loc[rows["assigned"], "travel_time_min"].sum()), 3),
         "mip_gap": solved.gap,
         "not_served": int((~served).sum()),
+        "capacity_column": rule.capacity.column,
+        "partners_capacity_assumed": int(assumed.sum()),
+        "partners_unlimited": int((np.isinf(caps)).sum()),
     }
     return rows, info
 
@@ -766,9 +1030,12 @@ def _capacity_reason(
     cap, load = nearest["partner_capacity"], nearest["partner_load"]
     units = float(ch["demand_units"])
     if pd.notna(cap) and pd.notna(load) and float(cap) - float(load) < units:
+        flag = nearest.get("capacity_assumed", False)
+        assumed = bool(pd.notna(flag) and flag)
         why_zh = f"最近的{_label(nearest['partner_kind'])}{nearest['partner_name']}已满额"
-        why_zh += f"（容量{float(cap):g}，已配{float(load):g}）"
-        why_en = f"the nearest, {nearest['partner_name']}, is full ({float(load):g}/{float(cap):g})"
+        why_zh += f"（{'假定' if assumed else ''}容量{float(cap):g}，已配{float(load):g}）"
+        why_en = f"the nearest, {nearest['partner_name']}, is full ({float(load):g}/{float(cap):g}"
+        why_en += ", assumed capacity)" if assumed else ")"
     else:  # equal total time with another facility taking the nearest
         why_zh = f"最近的{nearest['partner_name']}由车程总和相同的安排占用"
         why_en = f"the nearest, {nearest['partner_name']}, goes to another facility at equal cost"
@@ -834,6 +1101,7 @@ def pair(
     added: Iterable[Any] | None = None,
     raw: dict[str, pd.DataFrame] | None = None,
     options: TravelOptions | None = None,
+    region: Any = None,
     **cost_kw: Any,
 ) -> pd.DataFrame:
     """Pair every elderly-care facility with its nearest partner under each rule.
@@ -846,7 +1114,8 @@ def pair(
     facilities
         A registry (:mod:`siting.registry`): points indexed by id with ``name`` and ``kind``.
     rules
-        A rules file, mapping or :class:`Rules` (default: the shipped seed rules).
+        A rule-set name, rules file, mapping or :class:`Rules` (default: the shipped rule set of
+        ``region``, see :func:`load_rules`).
     capacity
         Respect partner capacities for the rules that declare one (exact minimum total time).
     only
@@ -875,6 +1144,8 @@ def pair(
         A :class:`~siting.costs.args.TravelOptions` (snap distance, speeds, detour factor,
         direction) instead of the separate keywords; a keyword given as well overrides its field.
         Its ``direction`` is not used: each rule's (or ``direction=``) decides.
+    region
+        A Region or administrative code: picks the rule set (:func:`load_rules`).
     cost_kw
         Passed to :func:`siting.costs.nearest` (``max_snap_m``, ``access_speed_kph`` ...).
 
@@ -887,7 +1158,7 @@ def pair(
     """
     cost_args.with_options(options, None, None, None, None, None)  # a wrong type fails here
     cost_kw = {**cost_kw, "options": options}
-    rs = load_rules(rules)
+    rs = load_rules(rules, region=region)
     chosen = list(rs) if only is None else [rs.get(r) for r in only]
     if not isinstance(facilities, gpd.GeoDataFrame):
         msg = f"facilities must be a registry GeoDataFrame, got {type(facilities).__name__}"
@@ -919,38 +1190,49 @@ def pair(
         demand = facilities[facilities["kind"].isin(rule.from_kinds)]
         if home_ids is not None:
             demand = demand[demand.index.astype(str).isin(home_ids)]
-        partners = _partners(facilities, rule)
         way = "to_facility" if rule.direction == "to_partner" else "from_facility"
+        groups = _groups(facilities, demand, rule)
         detail: dict[str, Any] = {
             "facilities": len(demand),
-            "partners": len(partners),
+            "partners": len({i for _, _, par in groups for i in par.index}),
             "threshold_min": rule.threshold_min,
             "capacity": False,
         }
+        if len(groups) > 1 or groups[0][0] is not rule:
+            detail["urban_facilities"] = sum(len(d) for r, d, _ in groups if r is not rule)
         if demand.empty:
             details[rule.id] = detail
             continue
-        if capacity and rule.capacity is not None and len(partners):
-            rows, extra = _pair_capacity(rule, net, demand, partners, way, time_limit_s, cost_kw)
-            detail.update(extra)
-        else:
-            near = _nearest(
-                net,
-                demand,
-                partners,
-                rule.k,
-                way,
-                cost_kw,
-                None if previous is None else previous.get(rule.id),
-                added_ids,
+        parts, nears = [], []
+        for grule, gdemand, partners in groups:
+            if capacity and grule.capacity is not None and len(partners):
+                rows, extra = _pair_capacity(
+                    grule, net, gdemand, partners, way, time_limit_s, cost_kw
+                )
+                detail.update(extra)
+            else:
+                near = _nearest(
+                    net,
+                    gdemand,
+                    partners,
+                    grule.k,
+                    way,
+                    cost_kw,
+                    None if previous is None else previous.get(rule.id),
+                    added_ids,
+                )
+                nears.append(near)
+                rows = _frame(grule, gdemand, partners, near)
+                rows["assigned"] = (rows["rank"] == 1) & rows["reachable"]
+            rows = _reasons(
+                rows, grule, bool(detail.get("capacity")), no_partners=len(partners) == 0
             )
-            if raw is not None:
-                raw[rule.id] = near
-            rows = _frame(rule, demand, partners, near)
-            rows["assigned"] = (rows["rank"] == 1) & rows["reachable"]
-        rows = _reasons(rows, rule, bool(detail.get("capacity")), no_partners=len(partners) == 0)
-        if rule.cost and rs.cost is not None:
-            rows = _fees(rows, demand, rs.cost)
+            if rule.cost and rs.cost is not None:
+                rows = _fees(rows, gdemand, rs.cost)
+            parts.append(rows)
+        if raw is not None and nears:
+            raw[rule.id] = _in_order(nears, demand, "demand_id")
+        rows = _in_order(parts, demand, "facility_id") if len(parts) > 1 else parts[0]
         first = rows[rows["assigned"]]
         detail["paired"] = int(first["facility_id"].nunique())
         detail["within_threshold"] = int(first["within_threshold"].sum())
@@ -961,6 +1243,35 @@ def pair(
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
     return pd.concat(frames, ignore_index=True)
+
+
+def _groups(
+    facilities: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, rule: Rule
+) -> list[tuple[Rule, gpd.GeoDataFrame, gpd.GeoDataFrame]]:
+    """(rule, facilities to pair, partners) of a rule: one group, or, for a rule with
+    ``urban_to`` over facilities with the column ``urban`` (:func:`mark_urban`), the rural
+    facilities with ``to`` and the urban ones with ``urban_to`` (when the list holds any of
+    those; else they keep ``to``)."""
+    partners = _partners(facilities, rule)
+    if not rule.urban_to or "urban" not in demand.columns:
+        return [(rule, demand, partners)]
+    urban = demand["urban"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    city_rule = replace(rule, to_kinds=rule.urban_to)
+    city_partners = _partners(facilities, city_rule)
+    if not urban.any() or city_partners.empty:
+        return [(rule, demand, partners)]
+    out = [(city_rule, demand[urban], city_partners)]
+    if (~urban).any():
+        out.insert(0, (rule, demand[~urban], partners))
+    return out
+
+
+def _in_order(parts: list[pd.DataFrame], demand: gpd.GeoDataFrame, key: str) -> pd.DataFrame:
+    """Rows of several groups in the registry order of their facilities, then by rank."""
+    both = pd.concat(parts, ignore_index=True)
+    pos = pd.Index(demand.index.astype(str)).get_indexer(both[key].astype(str))
+    order = np.lexsort((both["rank"].to_numpy(), pos))
+    return both.iloc[order].reset_index(drop=True)
 
 
 def merge_nearest(

@@ -1,7 +1,8 @@
-"""巡诊 Patrol routes and periodic schedules of village clinics.
+"""巡诊 Patrol routes and periodic schedules of village clinics and community health services.
 
 Day-care centres, happiness homes and care complexes are visited by the doctors of their paired
-village clinic (the ``patrol`` pairing rule of :mod:`siting.pairing`). :func:`plan` turns those
+village clinic, or in urban communities their 社区卫生服务站/中心 (the ``patrol`` pairing rule
+of :mod:`siting.pairing`). :func:`plan` turns those
 pairs into a timetable: which doctor visits which facility on which working day, in what order,
 at what time, along which roads.
 
@@ -9,6 +10,13 @@ Model
 -----
 * **Horizon.** ``horizon_days`` working days, Monday to Friday, in whole weeks from a Monday
   (default 20: four weeks). Day ``d`` (0-based) is weekday ``d % 5`` of week ``d // 5``.
+  ``start_date`` (a Monday) gives every row its ``date``; without it the days stay relative
+  (week, weekday), so that a plan does not depend on the day it is made. Weekends are skipped;
+  public holidays are not (no citable holiday table is shipped): move those visits by hand.
+* **Co-located pairs** (同址): a facility within ``colocated_min`` (default 1 minute) of its
+  clinic, there and back, is visited on foot at the clinic's place: a visit row
+  (``stop="onsite"``, its service time, no leg) after the day's route, but no route and no km;
+  its service time shortens the day left for the route.
 * **Frequency** of each facility (:data:`FREQUENCIES`): ``daily``, ``twice_weekly``, ``weekly``,
   ``fortnightly``, ``monthly``. A frequency is a set of *patterns*, each a set of weekdays
   repeated every ``period`` weeks from a phase: weekly visits fall on the same weekday every week,
@@ -36,6 +44,11 @@ Model
   solver (also for several doctors sharing one day). OR-Tools is an extra
   (``pip install 'siting[patrol]'``): :func:`plan` needs it, :func:`solve_routes` only when it
   uses it.
+* **Overloaded clinics.** :attr:`PatrolPlan.totals` compares the hours a clinic's plan needs
+  per month (driven routes, co-located visits and the visits that did not fit, at their
+  stand-alone time) per doctor with a working month (:data:`WORKING_DAYS_PER_MONTH` x
+  ``day_hours``); beyond it ``overloaded`` is true, with the hours and the reason in Chinese and
+  English.
 * **Nothing is dropped silently.** A facility without a clinic, one whose single visit (there,
   service, back) is longer than the working day, one the clinic cannot reach, and every visit
   that did not fit in its day are listed in :attr:`PatrolPlan.gaps` with the reason in Chinese
@@ -73,6 +86,7 @@ with any memo or none; only the time differs.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import importlib
@@ -99,12 +113,14 @@ from siting.costs.args import TravelOptions, with_options
 from siting.graph import GraphArrays, Network, graph_arrays, snap
 
 __all__ = [
+    "COLOCATED_MIN",
     "DEFAULT_SERVICE_MIN",
     "FREQUENCIES",
     "GAP_COLUMNS",
     "PATROL_COLUMNS",
     "ROUTE_COLUMNS",
     "TOTAL_COLUMNS",
+    "VILLAGE_CLINIC_KINDS",
     "WEEKDAYS_ZH",
     "WORKING_DAYS_PER_MONTH",
     "Frequency",
@@ -113,6 +129,7 @@ __all__ = [
     "PatrolPlan",
     "Solution",
     "coverage_gaps",
+    "frequency",
     "plan",
     "solve_routes",
 ]
@@ -125,8 +142,20 @@ WEEKDAYS_ZH: Final = ("周一", "周二", "周三", "周四", "周五")
 #: Working days in an average month (365.25 days x 5/7 / 12), for the monthly totals.
 WORKING_DAYS_PER_MONTH: Final = 21.74
 
+#: Village-level kinds that patrol (村卫生室, 社区卫生服务站): the default ``clinic_kinds`` of
+#: :func:`plan` with given pairings (with the partner kinds of their ``patrol`` pairs).
+VILLAGE_CLINIC_KINDS: Final = ("village_clinic", "community_health_station")
+
 #: Service time of a visit when no other is given (minutes).
 DEFAULT_SERVICE_MIN: Final = 60.0
+
+#: A facility at most this many minutes from its clinic, there and back each (default of
+#: ``colocated_min``), is *co-located* (同址): the same village point, the same building or the
+#: next door. Its visits are made on foot at the clinic's place, not driven: a visit row
+#: (``stop="onsite"``, service time, no leg) but no route and no km. One minute is about 500 m
+#: at the access speed of 30 km/h of :mod:`siting.settings` and less than one road edge of most
+#: networks, so only points that share a road node (or its immediate surroundings) count.
+COLOCATED_MIN: Final = 1.0
 
 #: Columns of :attr:`PatrolPlan.visits` (the ``patrols.csv`` table), in order.
 PATROL_COLUMNS: Final = (
@@ -188,6 +217,13 @@ TOTAL_COLUMNS: Final = (
     "km_per_month",
     "hours_per_month",
     "max_day_hours",
+    "visits_onsite",
+    "hours_needed_per_month",
+    "hours_per_doctor_month",
+    "working_hours_per_month",
+    "overloaded",
+    "overload_reason",
+    "overload_reason_en",
 )
 
 #: Columns of :attr:`PatrolPlan.gaps`, in order.
@@ -274,14 +310,40 @@ _FREQ_ALIASES: Final = {
 }
 
 
+#: Visits per week of each frequency, for the ``N/week`` and ``N/month`` forms (a month of the
+#: horizon is four weeks).
+_PER_WEEK: Final = {5.0: "daily", 2.0: "twice_weekly", 1.0: "weekly", 0.5: "fortnightly",
+                    0.25: "monthly"}  # fmt: skip
+_RATE = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:/|per|次/|次每)\s*(week|wk|w|周|month|mo|月)$")
+
+
 def _frequency(value: Any, where: str) -> Frequency:
     key = str(value).strip()
     name = _FREQ_ALIASES.get(key, _FREQ_ALIASES.get(key.lower()))
+    m = _RATE.match(key.lower().replace(" ", "")) if name is None else None
+    if m is not None:
+        n = float(m.group(1))
+        per_week = n if m.group(2) in ("week", "wk", "w", "周") else n / 4.0
+        name = _PER_WEEK.get(per_week)
     if name is None:
         known = ", ".join(FREQUENCIES)
-        msg = f"{where}: unknown frequency {value!r} (frequencies: {known}, or their Chinese names)"
+        msg = (
+            f"{where}: unknown frequency {value!r} (frequencies: {known}, their Chinese names, "
+            "or 5/week, 2/week, 1/week, 0.5/week (= 2/month), 1/month)"
+        )
         raise PatrolError(msg)
     return FREQUENCIES[name]
+
+
+def frequency(value: Any) -> Frequency:
+    """The :class:`Frequency` of a name (``"weekly"``), its Chinese name (``"每周"``) or a rate
+    (``"1/week"``, ``"2/week"``, ``"5/week"``, ``"0.5/week"``, ``"1/month"``; a month is four
+    weeks of the horizon).
+
+    >>> frequency("2/week").name, frequency("每两周").name, frequency("1/month").name
+    ('twice_weekly', 'fortnightly', 'monthly')
+    """
+    return _frequency(value, "frequency")
 
 
 # --- the route solver --------------------------------------------------------------------------
@@ -574,7 +636,13 @@ def _per_kind(
                 raw = default
             out.append(convert(raw, f"{name}: column {value!r}, facility {fid!r}"))
         return out
-    one = convert(value, name)
+    try:
+        one = convert(value, name)
+    except PatrolError as exc:
+        if not isinstance(value, str):
+            raise
+        msg = f"{exc}; nor is it a column of the facilities (columns: {', '.join(frame.columns)})"
+        raise PatrolError(msg) from exc
     return [one] * len(frame)
 
 
@@ -642,11 +710,14 @@ class PatrolPlan:
     visits
         The ``patrols`` table (:data:`PATROL_COLUMNS`): per clinic, doctor and working day, the
         start at the clinic (``stop="start"``), every visit and the return (``stop="end"``), with
-        clock times and the leg that leads to the row's stop.
+        clock times and the leg that leads to the row's stop; then the co-located visits
+        (``stop="onsite"``, no leg, ``method="co_located"``).
     routes
         One LineString per clinic, doctor and day along the roads (:data:`ROUTE_COLUMNS`, WGS84).
     totals
-        Per clinic (:data:`TOTAL_COLUMNS`): over the horizon and per month.
+        Per clinic (:data:`TOTAL_COLUMNS`): over the horizon and per month, with the
+        co-located visits, the hours needed per doctor and month against a working month, and
+        ``overloaded`` with its reason.
     gaps
         Patrol gaps (:data:`GAP_COLUMNS`): facilities without a clinic, beyond the threshold,
         that cannot be reached or scheduled, with the reason. A facility appears once per kind
@@ -667,7 +738,7 @@ class PatrolPlan:
 
 
 #: Layout of :class:`PatrolMemo` entries; a memo of another version is not used.
-_MEMO_VERSION: Final = 1
+_MEMO_VERSION: Final = 2
 
 
 @dataclass
@@ -715,9 +786,10 @@ class _Day:
     clinic: Any
     day: int
     doctor: int  # 0-based
-    stops: tuple[int, ...]  # positions in the clinic's matrix
-    solution: Solution
+    stops: tuple[int, ...]  # positions in the clinic's matrix (driven)
+    solution: Solution | None  # None: no driven route that day
     sol_id: int = 0  # which of the clinic's distinct solves (its routes share a geometry)
+    onsite: tuple[int, ...] = ()  # positions of the co-located visits made that day
 
 
 def _assignments(
@@ -780,7 +852,7 @@ def plan(
     facilities: gpd.GeoDataFrame,
     pairings: pd.DataFrame | None = None,
     *,
-    clinic_kinds: Iterable[str] = ("village_clinic",),
+    clinic_kinds: Iterable[str] | None = None,
     visit_kinds: Iterable[str] = ("day_care", "happiness_home", "care_complex"),
     rules: Any = None,
     frequency: str | Mapping[str, str] = "weekly",
@@ -794,6 +866,7 @@ def plan(
     time_limit_s: float = 30.0,
     solution_limit: int = _SOLUTION_LIMIT,
     exact_max_stops: int = 9,
+    colocated_min: float = COLOCATED_MIN,
     max_snap_m: float | None = None,
     access_speed_kph: float | None = None,
     detour_factor: float | None = None,
@@ -816,8 +889,11 @@ def plan(
         kind are used (the first rule's when a facility has several). Default: the ``patrol``
         rule of ``rules``, applied with ``visit_kinds`` -> ``clinic_kinds``.
     clinic_kinds, visit_kinds
-        Kinds that patrol (village clinics; add ``health_center`` where the rules say so) and
-        kinds that are visited.
+        Kinds that patrol and kinds that are visited. Default ``clinic_kinds``: the partner
+        kinds of the ``patrol`` rule (its ``to`` and ``urban_to`` kinds: 村卫生室 in villages,
+        社区卫生服务站/中心 in urban communities) without ``pairings``; with ``pairings``, the
+        village level (:data:`VILLAGE_CLINIC_KINDS`) and the partner kinds of its ``patrol``
+        pairs.
     rules
         Pairing rules (file, mapping or :class:`siting.pairing.Rules`), when ``pairings`` is
         ``None``; default the shipped rules.
@@ -827,7 +903,9 @@ def plan(
     horizon_days
         Working days planned (Monday to Friday; 20 = four weeks).
     start_date
-        A Monday: the plan then carries dates (column ``date``).
+        A Monday: the plan then carries dates (column ``date``; weekends skipped, public
+        holidays not). Default ``None``: no dates, the relative ``day``/``week``/``weekday``
+        only (a plan that does not depend on the day it is made).
     day_hours
         Working time of a doctor's day, from leaving the clinic to coming back.
     start
@@ -841,6 +919,9 @@ def plan(
         Patrol threshold (minutes from the clinic); default the pairing rule's.
     time_limit_s, solution_limit, exact_max_stops
         Solver limits (see :func:`solve_routes` and the module's *Determinism*).
+    colocated_min
+        A facility within this many minutes of its clinic, there and back, is co-located: a
+        visit without a route (:data:`COLOCATED_MIN`; ``0`` only for the very same place).
     max_snap_m, access_speed_kph, detour_factor, straight_line_speed_kph
         Overrides of :mod:`siting.settings` for the travel times (:func:`siting.costs.od_matrix`
         and, without ``pairings``, :func:`siting.pairing.pair`).
@@ -901,9 +982,10 @@ def plan(
         "straight_line_speed_kph": straight,
     }
     cost_kw = {**cost_kw, **{k: v for k, v in travel.items() if v is not None}}
+    given_kinds = clinic_kinds is not None
     opts = _options(
         facilities,
-        clinic_kinds,
+        clinic_kinds if clinic_kinds is not None else _default_clinic_kinds(pairings, rules),
         visit_kinds,
         horizon_days=horizon_days,
         start_date=start_date,
@@ -913,13 +995,14 @@ def plan(
         time_limit_s=time_limit_s,
         solution_limit=solution_limit,
         exact_max_stops=exact_max_stops,
+        colocated_min=colocated_min,
     )
     if memo is not None and not isinstance(memo, PatrolMemo):
         msg = f"memo must be the PatrolMemo of an earlier plan (PatrolPlan.memo), got {memo!r:.60}"
         raise PatrolError(msg)
     net = _net(network)
     if pairings is None:
-        pairings = _patrol_pairings(net, facilities, rules, opts, cost_kw)
+        pairings = _patrol_pairings(net, facilities, rules, opts, cost_kw, given_kinds)
     stops, docs = _stops(
         facilities, pairings, opts, frequency=frequency, service_min=service_min, doctors=doctors
     )
@@ -955,9 +1038,7 @@ def plan(
         run.days, stops, run.matrices, facilities, opts.start_min, opts.first_day
     )
     routes = _geometries(route_rows, legs, refs, results, net, lon_all, lat_all, pos_of)
-    totals = _totals(
-        routes, stops, by_clinic, docs, facilities, run.missed, run.visits_planned, opts.horizon
-    )
+    totals = _totals(routes, run, by_clinic, docs, facilities, opts)
     gap_frame = _gap_frame(run.gaps)
     settings = _settings(
         run,
@@ -1017,6 +1098,9 @@ def _settings(
         "time_limit_s": float(opts.time_limit_s),
         "solution_limit": int(opts.solution_limit),
         "exact_max_stops": int(opts.exact_max_stops),
+        "colocated_min": opts.colocated_min,
+        "working_hours_per_month": round(WORKING_DAYS_PER_MONTH * opts.day_min / 60.0, 3),
+        "holidays": "weekends only (Monday to Friday); public holidays are not skipped",
         "solver": "Held-Karp (exact) up to exact_max_stops; OR-Tools routing "
         "(local cheapest insertion + guided local search) above",
         "solves": run.n_solves,
@@ -1024,6 +1108,7 @@ def _settings(
         "facilities": len(run.stops),
         "clinics": len(by_clinic),
         "scheduled": int(sum(run.scheduled)),
+        "colocated": int(sum(run.colocated)),
         "elapsed_s": elapsed_s,
     }
 
@@ -1042,6 +1127,7 @@ class _Options:
     time_limit_s: float
     solution_limit: int
     exact_max_stops: int
+    colocated_min: float = COLOCATED_MIN
 
 
 def _options(
@@ -1057,6 +1143,7 @@ def _options(
     time_limit_s: float,
     solution_limit: int,
     exact_max_stops: int,
+    colocated_min: float = COLOCATED_MIN,
 ) -> _Options:
     """Check the facilities and the settings of :func:`plan`, in the order it documents."""
     if not isinstance(facilities, gpd.GeoDataFrame):
@@ -1090,6 +1177,7 @@ def _options(
     if not time_limit_s > 0 or int(solution_limit) < 1:
         msg = "time_limit_s must be positive and solution_limit at least 1"
         raise PatrolError(msg)
+    colocated = _minutes_value(colocated_min, "colocated_min")
     return _Options(
         clinic_kinds=c_kinds,
         visit_kinds=v_kinds,
@@ -1101,7 +1189,29 @@ def _options(
         time_limit_s=time_limit_s,
         solution_limit=solution_limit,
         exact_max_stops=exact_max_stops,
+        colocated_min=colocated,
     )
+
+
+def _patrol_rules(rules: Any) -> pairing.Rules:
+    rs = pairing.load_rules(rules)
+    if "patrol" not in [r.id for r in rs]:
+        msg = "the pairing rules have no 'patrol' rule: give one, or pass pairings="
+        raise PatrolError(msg)
+    return rs
+
+
+def _default_clinic_kinds(pairings: pd.DataFrame | None, rules: Any) -> tuple[str, ...]:
+    """Default ``clinic_kinds`` of :func:`plan` (see there)."""
+    if pairings is None:
+        rule = next(r for r in _patrol_rules(rules) if r.id == "patrol")
+        urban = tuple(getattr(rule, "urban_to", ()) or ())
+        return tuple(dict.fromkeys([*rule.to_kinds, *urban]))
+    found: list[str] = []
+    if isinstance(pairings, pd.DataFrame) and {"rule", "partner_kind"} <= set(pairings.columns):
+        kinds = pairings.loc[pairings["rule"].astype(str).eq("patrol").to_numpy(), "partner_kind"]
+        found = sorted({str(k) for k in kinds.dropna()})
+    return tuple(dict.fromkeys([*VILLAGE_CLINIC_KINDS, *found]))
 
 
 def _patrol_pairings(
@@ -1110,13 +1220,15 @@ def _patrol_pairings(
     rules: Any,
     opts: _Options,
     cost_kw: dict[str, Any],
+    given_kinds: bool = True,
 ) -> pd.DataFrame:
-    """The pairs of the ``patrol`` rule, visited kinds -> clinic kinds (no pairings given)."""
-    rs = pairing.load_rules(rules)
-    if "patrol" not in [r.id for r in rs]:
-        msg = "the pairing rules have no 'patrol' rule: give one, or pass pairings="
-        raise PatrolError(msg)
-    rs = rs.replace("patrol", from_kinds=opts.visit_kinds, to_kinds=opts.clinic_kinds)
+    """The pairs of the ``patrol`` rule, visited kinds -> clinic kinds (no pairings given);
+    the rule's own partner kinds (``to`` and ``urban_to``) unless ``clinic_kinds`` were given."""
+    rs = _patrol_rules(rules)
+    if given_kinds:
+        rs = rs.replace("patrol", from_kinds=opts.visit_kinds, to_kinds=opts.clinic_kinds)
+    else:
+        rs = rs.replace("patrol", from_kinds=opts.visit_kinds)
     return pairing.pair(net, facilities, rs, only=["patrol"], **cost_kw)
 
 
@@ -1189,12 +1301,16 @@ class _Run:
     visits_planned: list[int] = field(default_factory=list)
     missed: dict[int, list[int]] = field(default_factory=dict)
     scheduled: list[bool] = field(default_factory=list)
+    colocated: list[bool] = field(default_factory=list)
+    load_min: list[float] = field(default_factory=list)  # a visit's stand-alone minutes
     hits: int = 0
     n_solves: dict[str, int] = field(default_factory=lambda: {"exact": 0, "ortools": 0})
 
     def __post_init__(self) -> None:
         self.visits_planned = [0] * len(self.stops)
         self.scheduled = [False] * len(self.stops)
+        self.colocated = [False] * len(self.stops)
+        self.load_min = [0.0] * len(self.stops)
 
 
 class _Matrices:
@@ -1276,16 +1392,18 @@ class _ClinicResult:
     """One clinic's part of a plan: what a :class:`PatrolMemo` entry holds.
 
     ``t``, ``km`` and ``method`` are its travel matrices (clinic first, then its stops);
-    ``planned`` the visits planned per stop; ``days`` the (day, doctor, matrix positions,
-    solution number) of every slot with visits; ``solutions`` the distinct solves; ``coords``
-    the route coordinates of each solve (None until made; for an empty route too).
+    ``planned`` the visits planned per stop; ``days`` the (day, doctor, matrix positions
+    driven, solution number or -1 without a driven route, co-located positions visited,
+    co-located positions that did not fit) of every slot with visits; ``solutions`` the
+    distinct solves; ``coords`` the route coordinates of each solve (None until made; for an
+    empty route too).
     """
 
     t: F64
     km: F64
     method: str
     planned: list[int]
-    days: list[tuple[int, int, tuple[int, ...], int]]
+    days: list[tuple[int, int, tuple[int, ...], int, tuple[int, ...], tuple[int, ...]]]
     solutions: list[Solution]
     coords: list[F64 | None]
 
@@ -1385,7 +1503,7 @@ def _clinic_keys(
         travel,
         (settings.max_snap_m, settings.access_speed_kph, settings.metric_crs),
         sorted((k, repr(v)) for k, v in cost_kw.items()),
-        opts,
+        dataclasses.replace(opts, first_day=None),  # dates are filled in after, not memoised
     )
     geom = facilities.geometry
     xs = np.asarray(geom.x, dtype=float).tolist()
@@ -1425,7 +1543,7 @@ def _plan_clinic(
     """One clinic: its travel matrices, the stops it can serve, their days and routes."""
     t, km, method = matrices.of(clinic, [clinic, *[stops[i].fid for i in members]])
     svc_s = np.array([0.0] + [stops[i].service_min * 60.0 for i in members])
-    loads = t[0, 1:] + t[1:, 0] + svc_s[1:]
+    loads, colo = _loads(t, svc_s, opts)
     ok_pos = _servable(stops, members, t, loads, opts)
     res = _ClinicResult(t, km, method, [0] * len(members), [], [], [])
     if not ok_pos:
@@ -1437,8 +1555,19 @@ def _plan_clinic(
         res.planned[k - 1] = len(pat)
         for d in pat:
             on_slot.setdefault((d, doc), []).append(k)
-    _solve_days(res, on_slot, t, svc_s, opts)
+    _solve_days(res, on_slot, t, svc_s, colo, opts)
     return res
+
+
+def _loads(t: F64, svc_s: F64, opts: _Options) -> tuple[F64, npt.NDArray[np.bool_]]:
+    """Stand-alone seconds of one visit of each stop (there, service, back; a co-located one:
+    its service only) and which stops are co-located (there and back each within
+    ``colocated_min``)."""
+    there, back = t[0, 1:], t[1:, 0]
+    lim = opts.colocated_min * 60.0
+    colo = np.isfinite(there) & np.isfinite(back) & (there <= lim) & (back <= lim)
+    loads = np.where(colo, 0.0, there + back) + svc_s[1:]
+    return loads, colo
 
 
 def _servable(
@@ -1509,26 +1638,48 @@ def _solve_days(
     on_slot: dict[tuple[int, int], list[int]],
     t: F64,
     svc_s: F64,
+    colo: npt.NDArray[np.bool_],
     opts: _Options,
 ) -> None:
-    """The route of every (day, doctor) slot of a clinic; one solve per distinct set of stops."""
-    solved: dict[tuple[int, ...], int] = {}
+    """The route of every (day, doctor) slot of a clinic; one solve per distinct set of stops.
+
+    The co-located stops of a slot are visited at the clinic's place (in id order, as many as
+    the day holds); the driven stops are routed in what is left of the day.
+    """
+    day_s = opts.day_min * 60.0
+    solved: dict[tuple[tuple[int, ...], float], int] = {}
     for d, doc in sorted(on_slot):
-        key = tuple(sorted(on_slot[d, doc]))
-        if key not in solved:
-            idx = [0, *key]
-            sol = solve_routes(
-                t[np.ix_(idx, idx)],
-                svc_s[idx],
-                day_s=opts.day_min * 60.0,
-                time_limit_s=opts.time_limit_s,
-                solution_limit=opts.solution_limit,
-                exact_max_stops=opts.exact_max_stops,
-            )
-            solved[key] = len(res.solutions)
-            res.solutions.append(sol)
-            res.coords.append(None)
-        res.days.append((d, doc, key, solved[key]))
+        here = sorted(on_slot[d, doc])
+        kept: list[int] = []
+        dropped: list[int] = []
+        used = 0.0
+        for k in (k for k in here if colo[k - 1]):
+            if used + svc_s[k] <= day_s * (1 + 1e-12):
+                kept.append(k)
+                used += float(svc_s[k])
+            else:
+                dropped.append(k)
+        key = tuple(k for k in here if not colo[k - 1])
+        sol_id = -1
+        if key:
+            if (key, used) not in solved:
+                idx = [0, *key]
+                if day_s - used > 0:
+                    sol = solve_routes(
+                        t[np.ix_(idx, idx)],
+                        svc_s[idx],
+                        day_s=day_s - used,
+                        time_limit_s=opts.time_limit_s,
+                        solution_limit=opts.solution_limit,
+                        exact_max_stops=opts.exact_max_stops,
+                    )
+                else:  # the co-located visits fill the day
+                    sol = Solution(((),), tuple(range(1, len(idx))), 0.0, 0.0, "exact")
+                solved[key, used] = len(res.solutions)
+                res.solutions.append(sol)
+                res.coords.append(None)
+            sol_id = solved[key, used]
+        res.days.append((d, doc, key, sol_id, tuple(kept), tuple(dropped)))
 
 
 def _add_clinic(
@@ -1542,18 +1693,27 @@ def _add_clinic(
     """Add a clinic's part (planned now or from a memo) to the plan's accumulators."""
     stops = run.stops
     svc_s = np.array([0.0] + [stops[i].service_min * 60.0 for i in members])
-    loads = res.t[0, 1:] + res.t[1:, 0] + svc_s[1:]
+    loads, colo = _loads(res.t, svc_s, opts)
+    for k, i in enumerate(members):
+        run.colocated[i] = bool(colo[k])
+        run.load_min[i] = float(loads[k]) / 60.0
     _servable_gaps(run, clinic, members, res.t, loads, facilities, opts)
     run.matrices[clinic] = (res.t, res.km, members, res.method)
     for k, n in enumerate(res.planned):
         if n:
             run.visits_planned[members[k]] = n
-    for sol in res.solutions:
-        run.hits += int(sol.time_limit_hit)
-        run.n_solves[sol.solver] += 1
-    for d, doc, key, sol_id in res.days:
-        sol = res.solutions[sol_id]
-        run.days.append(_Day(clinic, d, doc, key, sol, sol_id))
+    for solved in res.solutions:
+        run.hits += int(solved.time_limit_hit)
+        run.n_solves[solved.solver] += 1
+    for d, doc, key, sol_id, onsite, onsite_dropped in res.days:
+        sol = None if sol_id < 0 else res.solutions[sol_id]
+        run.days.append(_Day(clinic, d, doc, key, sol, sol_id, onsite))
+        for k in onsite:
+            run.scheduled[members[k - 1]] = True
+        for k in onsite_dropped:
+            run.missed.setdefault(members[k - 1], []).append(d)
+        if sol is None:
+            continue
         for j in sol.dropped:
             run.missed.setdefault(members[key[j - 1] - 1], []).append(d)
         for j in sol.routes[0]:
@@ -1701,11 +1861,15 @@ def _tables(
             clinic_of[d.clinic] = (str(names.at[d.clinic]), str(kinds.at[d.clinic]))
         key = (d.clinic, d.sol_id)
         if key not in made:
-            made[key] = [
-                _route_rows(d, route, stops, matrices[d.clinic], clinic_of[d.clinic], start_min)
-                for route in d.solution.routes
-                if route
-            ]
+            made[key] = (
+                []
+                if d.solution is None
+                else [
+                    _route_rows(d, route, stops, matrices[d.clinic], clinic_of[d.clinic], start_min)
+                    for route in d.solution.routes
+                    if route
+                ]
+            )
         week, wd = divmod(d.day, 5)
         date = None if first_day is None else first_day + dt.timedelta(days=week * 7 + wd)
         base = {
@@ -1726,7 +1890,9 @@ def _tables(
             route_rows.append({**base, **r.route})
             legs.append(r.legs)
             refs.append(key)
-    visits = pd.DataFrame(cols if route_rows else [], columns=list(PATROL_COLUMNS))
+        if d.onsite:
+            _onsite_rows(cols, base, d, made[key], stops, matrices[d.clinic], start_min)
+    visits = pd.DataFrame(cols if cols["seq"] else [], columns=list(PATROL_COLUMNS))
     if len(visits):
         visits = visits.sort_values(
             ["clinic_id", "day", "doctor", "seq"], key=_sort_key, kind="stable"
@@ -1743,6 +1909,46 @@ def _tables(
         }
     )
     return visits, route_rows, legs, refs
+
+
+def _onsite_rows(
+    cols: dict[str, list[Any]],
+    base: dict[str, Any],
+    d: _Day,
+    routes: list[_RouteRows],
+    stops: list[_Stop],
+    matrix: tuple[F64, F64, list[int], str],
+    start_min: int,
+) -> None:
+    """The co-located visits of a day (``stop="onsite"``): made at the clinic's place after the
+    day's route (from ``start`` without one), service time only, no leg."""
+    members = matrix[2]
+    clock = float(start_min)
+    seq = 0
+    for r in routes:
+        clock += float(r.route["duration_min"])
+        seq = max(seq, max(r.rows["seq"], default=0))
+    for k in d.onsite:
+        st = stops[members[k - 1]]
+        seq += 1
+        row = {
+            "seq": seq,
+            "stop": "onsite",
+            "facility_id": st.fid,
+            "facility_name": st.name,
+            "facility_kind": st.kind,
+            "arrive": _hhmm(clock),
+            "depart": _hhmm(clock + st.service_min),
+            "service_min": st.service_min,
+            "leg_km": 0.0,
+            "leg_min": 0.0,
+            "method": "co_located",
+        }
+        clock += st.service_min
+        for c, v in base.items():
+            cols[c].append(v)
+        for c, v in row.items():
+            cols[c].append(v)
 
 
 @dataclass
@@ -1813,7 +2019,7 @@ def _route_rows(
         "travel_min": round(travel, 3),
         "service_min": service,
         "duration_min": round(travel + service, 3),
-        "solver": d.solution.solver,
+        "solver": "" if d.solution is None else d.solution.solver,
         "method": method,
     }
     return _RouteRows(rows, own, list(itertools.pairwise(ids)))
@@ -1914,15 +2120,24 @@ def _route_coords(
 
 def _totals(
     routes: gpd.GeoDataFrame,
-    stops: list[_Stop],
+    run: _Run,
     by_clinic: Mapping[Any, list[int]],
     docs: Mapping[Any, int],
     facilities: gpd.GeoDataFrame,
-    missed: Mapping[int, list[int]],
-    planned: list[int],
-    horizon: int,
+    opts: _Options,
 ) -> pd.DataFrame:
-    per_month = WORKING_DAYS_PER_MONTH / horizon
+    """Per clinic: the driven routes and the co-located visits over the horizon and per month,
+    and whether the plan (with the visits that did not fit) needs more than its doctors'
+    working month (``overloaded``)."""
+    missed = run.missed
+    per_month = WORKING_DAYS_PER_MONTH / opts.horizon
+    working = WORKING_DAYS_PER_MONTH * opts.day_min / 60.0
+    onsite: dict[Any, list[tuple[int, int, float]]] = {}
+    for d in run.days:
+        members = run.matrices[d.clinic][2]
+        for k in d.onsite:
+            svc = run.stops[members[k - 1]].service_min
+            onsite.setdefault(d.clinic, []).append((d.day, d.doctor, svc))
     rows = []
     # each clinic's routes as one slice of arrays (in the routes' order, as a groupby gives
     # them: the sums are numpy's over the same values in the same order, as Series.sum's)
@@ -1936,22 +2151,40 @@ def _totals(
         where = {u: j for j, u in enumerate(uniques)}
         for c in ("km", "travel_min", "service_min", "duration_min"):
             cols[c] = routes[c].to_numpy(dtype=float)[by_code]
-        cols["stops"] = routes["stops"].to_numpy(dtype=np.int64)[by_code]
+        for c in ("stops", "day", "doctor"):
+            cols[c] = routes[c].to_numpy(dtype=np.int64)[by_code]
     names, kinds = facilities["name"], facilities["kind"]  # a column's .at is 20x a frame's
     for clinic in sorted(by_clinic, key=str):
         j = where.get(clinic)
         members = by_clinic[clinic]
         n_missed = sum(len(missed.get(i, [])) for i in members)
+        missed_h = sum(len(missed.get(i, [])) * run.load_min[i] for i in members) / 60.0
+        slot: dict[tuple[int, int], float] = {}
         if j is None:
-            km = travel = service = max_day = 0.0
+            km = travel = service = 0.0
             visits = n_routes = 0
         else:
             a, b = int(bounds[j]), int(bounds[j + 1])
             km = float(cols["km"][a:b].sum())
             travel = float(cols["travel_min"][a:b].sum()) / 60.0
             service = float(cols["service_min"][a:b].sum()) / 60.0
-            max_day = round(float(cols["duration_min"][a:b].max()) / 60, 3)
             visits, n_routes = int(cols["stops"][a:b].sum()), b - a
+            for day, doc, dur in zip(
+                cols["day"][a:b], cols["doctor"][a:b], cols["duration_min"][a:b], strict=True
+            ):
+                key = (int(day), int(doc))
+                slot[key] = slot.get(key, 0.0) + float(dur)
+        here = onsite.get(clinic, [])
+        if here:
+            service += sum(svc for _, _, svc in here) / 60.0
+            for day, doc, svc in here:
+                key = (day + 1, doc + 1)
+                slot[key] = slot.get(key, 0.0) + svc
+        max_day = round(max(slot.values()) / 60, 3) if slot else 0.0
+        n_docs = docs.get(clinic, 1)
+        needed = (travel + service + missed_h) * per_month
+        per_doc = needed / n_docs
+        over = per_doc > working * (1 + 1e-9)
         rows.append(
             {
                 "clinic_id": clinic,
@@ -1959,7 +2192,7 @@ def _totals(
                 "clinic_kind": str(kinds.at[clinic]),
                 "doctors": docs.get(clinic, 1),
                 "facilities": len(members),
-                "visits": visits,
+                "visits": visits + len(here),
                 "visits_missed": n_missed,
                 "routes": n_routes,
                 "km": round(km, 3),
@@ -1969,9 +2202,38 @@ def _totals(
                 "km_per_month": round(km * per_month, 3),
                 "hours_per_month": round((travel + service) * per_month, 3),
                 "max_day_hours": max_day,
+                "visits_onsite": len(here),
+                "hours_needed_per_month": round(needed, 3),
+                "hours_per_doctor_month": round(per_doc, 3),
+                "working_hours_per_month": round(working, 3),
+                "overloaded": bool(over),
+                "overload_reason": _overload_zh(needed, n_docs, per_doc, working, opts)
+                if over
+                else "",
+                "overload_reason_en": _overload_en(needed, n_docs, per_doc, working, opts)
+                if over
+                else "",
             }
         )
-    return pd.DataFrame(rows, columns=list(TOTAL_COLUMNS))
+    out = pd.DataFrame(rows, columns=list(TOTAL_COLUMNS))
+    return out.astype({"overloaded": bool, "visits_onsite": "int64"})
+
+
+def _overload_zh(needed: float, docs: int, per_doc: float, working: float, o: _Options) -> str:
+    return (
+        f"巡诊每月需{needed:.0f}小时（含当日排不下的巡诊），{docs}名医生每人{per_doc:.0f}小时，"
+        f"超过每月工作时间{working:.0f}小时（{WORKING_DAYS_PER_MONTH:g}个工作日×"
+        f"{o.day_min / 60:g}小时）；需增加医生或由社区卫生服务机构/卫生院分担"
+    )
+
+
+def _overload_en(needed: float, docs: int, per_doc: float, working: float, o: _Options) -> str:
+    return (
+        f"the patrols need {needed:.0f} hours a month (with the visits that did not fit), "
+        f"{per_doc:.0f} hours for each of {docs} doctor(s), more than a working month of "
+        f"{working:.0f} hours ({WORKING_DAYS_PER_MONTH:g} working days x {o.day_min / 60:g} h); "
+        "more doctors, or another clinic or health centre to share the visits"
+    )
 
 
 def coverage_gaps(gaps: PatrolPlan | pd.DataFrame) -> pd.DataFrame:

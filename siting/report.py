@@ -36,6 +36,18 @@ __all__ = ["HEADERS", "by_county", "excel", "text_width"]
 HEADERS: Final[Mapping[str, str]] = {
     "rule": "规则",
     "rule_zh": "规则名称",
+    "role": "性质",
+    "role_zh": "性质(目标/基线/对照)",
+    "year": "年份",
+    "elderly": "老年人口径",
+    "tier": "服务层级",
+    "capacity_assumed": "容量为假定值",
+    "capacity_source": "容量来源",
+    "visits_onsite": "同址服务次数",
+    "hours_needed_per_month": "每月所需工时",
+    "hours_per_doctor_month": "每名医生每月工时",
+    "working_hours_per_month": "每月工作时长",
+    "overloaded": "超负荷",
     "facility_id": "机构编号",
     "facility_name": "机构名称",
     "facility_kind": "机构类型",
@@ -85,6 +97,7 @@ HEADERS: Final[Mapping[str, str]] = {
     "modelled": "模拟",
     "beds": "床位数",
     "elderly_65plus": "65岁以上人口",
+    "elderly_60plus": "60岁以上老年人口",
     "gaps_facility": "机构缺口",
     "gaps_village": "村缺口(最大阈值)",
     "clinic_id": "村卫生室编号",
@@ -232,9 +245,11 @@ def by_county(
             out["gaps_village"] = vg.reindex(out.index).fillna(0).astype(int)
     if coverage is not None and not coverage.empty:
         cov = coverage[coverage["level"] == "county"]
+        if "tier" in cov.columns:  # by service tier: the township tier (卫生院/社区卫生服务中心)
+            cov = cov[cov["tier"] == "township"]
         top = cov["threshold_min"].max()
         cov = cov[cov["threshold_min"] == top].set_index("code")
-        out["elderly_65plus"] = cov["pop_total"].reindex(out.index)
+        out["elderly_60plus"] = cov["pop_total"].reindex(out.index)
         out[f"share_covered_{top:g}min"] = cov["share_covered"].reindex(out.index)
     if counties is not None and "name" in counties.columns:
         out.insert(0, "county_name", counties["name"].reindex(out.index))

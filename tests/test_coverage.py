@@ -22,6 +22,7 @@ import shapely
 from shapely import points
 
 from siting import costs, coverage
+from siting import kinds as siting_kinds
 from siting import settings as ssettings
 from siting._graph import graph_arrays
 from siting.costs import TravelOptions
@@ -203,7 +204,7 @@ def line_villages(g: nx.MultiDiGraph) -> gpd.GeoDataFrame:
     return at(
         g,
         {"V-b": "b", "V-c": "c", "V-d": "d", "V-e": "e"},
-        pop_65plus=[100, 200, 300, 400],
+        pop_60plus=[100, 200, 300, 400],
         county_code=["511700", "511700", "511700", "511800"],
         township_code=["511700001", "511700001", "511700002", "511800001"],
         population_source=["modelled"] * 4,
@@ -235,10 +236,10 @@ def test_covered_population_by_hand() -> None:
     assert totals["pop_covered"].tolist() == [100, 300]
     assert totals["n_villages"].tolist() == [4, 4]
     assert out["population_source"].eq("modelled").all()
-    assert out["pop_column"].eq("pop_65plus").all() and out["method"].eq("network").all()
+    assert out["pop_column"].eq("pop_60plus").all() and out["method"].eq("network").all()
     # every level sums to the villages' population, and covered <= total
     for _, grp in out.groupby(["threshold_min", "level"]):
-        assert grp["pop_total"].sum() == vil["pop_65plus"].sum()
+        assert grp["pop_total"].sum() == vil["pop_60plus"].sum()
     assert (out["pop_covered"] <= out["pop_total"]).all()
     # other labels
     mixed = vil.assign(population_source=["modelled", "census", "modelled", "modelled"])
@@ -253,14 +254,14 @@ def test_covered_population_names_the_bad_column() -> None:
     g = graph(LINE, LINE_EDGES)
     vil = line_villages(g)
     fac = at(g, {"HC-1": "a"})
-    with pytest.raises(CoverageError, match="pop_60plus"):
-        covered_population(g, vil, fac, pop_column="pop_60plus")
-    with pytest.raises(CoverageError, match=r"'pop_65plus'.*>= 0"):
-        covered_population(g, vil.assign(pop_65plus=[1, -2, 3, 4]), fac)
-    with pytest.raises(CoverageError, match=r"'pop_65plus'.*missing.*'V-c'"):
-        covered_population(g, vil.assign(pop_65plus=[1.0, None, 3.0, 4.0]), fac)
+    with pytest.raises(CoverageError, match="pop_65plus"):
+        covered_population(g, vil, fac, pop_column="pop_65plus")
+    with pytest.raises(CoverageError, match=r"'pop_60plus'.*>= 0"):
+        covered_population(g, vil.assign(pop_60plus=[1, -2, 3, 4]), fac)
+    with pytest.raises(CoverageError, match=r"'pop_60plus'.*missing.*'V-c'"):
+        covered_population(g, vil.assign(pop_60plus=[1.0, None, 3.0, 4.0]), fac)
     with pytest.raises(CoverageError, match="must be numeric"):
-        covered_population(g, vil.assign(pop_65plus=["1", "2", "3", "4"]), fac)
+        covered_population(g, vil.assign(pop_60plus=["1", "2", "3", "4"]), fac)
     with pytest.raises(CoverageError, match="village_code"):
         covered_population(g, vil, fac, by=["village_code"])
 
@@ -401,7 +402,7 @@ def test_service_areas_edge_cases() -> None:
 
 def test_e2sfca_by_hand() -> None:
     g = graph(LINE, LINE_EDGES)
-    dem = at(g, {"v-a": "a", "v-b": "b", "v-c": "c", "v-d": "d"}, pop_65plus=[100, 200, 300, 400])
+    dem = at(g, {"v-a": "a", "v-b": "b", "v-c": "c", "v-d": "d"}, pop_60plus=[100, 200, 300, 400])
     sup = at(g, {"NH-1": "a", "NH-2": "d"}, beds=[10, 30], kind=["nursing_home"] * 2)
     zones, weights = (1, 2, 3), (1.0, 0.5, 0.25)
     out = e2sfca(g, dem, sup, zones_min=zones, weights=weights)
@@ -416,7 +417,7 @@ def test_e2sfca_by_hand() -> None:
     assert out["n_supply_in_catchment"].tolist() == [1, 2, 2, 1]
     assert out["method"].eq("network").all()
     # every bed is shared out: sum of P_i * A_i / 1000 equals the beds
-    assert float((out["access"] * dem["pop_65plus"].to_numpy()).sum() / 1000) == pytest.approx(40)
+    assert float((out["access"] * dem["pop_60plus"].to_numpy()).sum() / 1000) == pytest.approx(40)
     # per= rescales; kind= filters; a village with no supply in reach scores 0
     per_person = e2sfca(g, dem, sup, zones_min=zones, weights=weights, per=1)
     assert per_person["access"].tolist() == pytest.approx([a / 1000 for a in expected])
@@ -517,7 +518,7 @@ def test_e2sfca_validates_zones(zones: Any, weights: Any, match: str) -> None:
 
 def test_e2sfca_names_the_bad_column() -> None:
     g = graph(LINE, LINE_EDGES)
-    dem = at(g, {"v-a": "a"}, pop_65plus=[100])
+    dem = at(g, {"v-a": "a"}, pop_60plus=[100])
     sup = at(g, {"NH-1": "a", "HC-1": "b"}, kind=["nursing_home", "health_center"])
     with pytest.raises(CoverageError, match="'beds'"):
         e2sfca(g, dem, sup)
@@ -527,8 +528,8 @@ def test_e2sfca_names_the_bad_column() -> None:
     assert e2sfca(g, dem, with_beds, kind="nursing_home")["access"].tolist() == [100.0]
     with pytest.raises(CoverageError, match=r"'beds'.*>= 0"):
         e2sfca(g, dem, sup.assign(beds=[10, -1]))
-    with pytest.raises(CoverageError, match="'pop_60plus'"):
-        e2sfca(g, dem, sup.assign(beds=[1, 1]), demand_weight="pop_60plus")
+    with pytest.raises(CoverageError, match="'pop_65plus'"):
+        e2sfca(g, dem, sup.assign(beds=[1, 1]), demand_weight="pop_65plus")
     pairs = pd.DataFrame({"demand_id": ["v1"], "facility_id": ["NH-2"], "time_s": [60.0]})
     with pytest.raises(CoverageError, match="'NH-2' has no capacity"):
         e2sfca_from_pairs(pairs, pd.Series({"v1": 1.0}), pd.Series({"NH-1": 1.0}))
@@ -565,7 +566,7 @@ def test_xuanhan_gaps_and_covered_population(xuanhan: dict[str, Any]) -> None:
     assert set(cov["level"]) == {"county", "township", "total"}
     assert cov["population_source"].eq("modelled").all()
     assert cov["name"].notna().sum() == len(cov) - 2  # all but the two totals
-    census = float(region.counties["pop_65plus"].sum())
+    census = float(region.counties["pop_60plus"].sum())
     for t, grp in cov.groupby("threshold_min"):
         for _, level in grp.groupby("level"):
             assert level["pop_total"].sum() == census  # villages sum to the county census
@@ -593,7 +594,7 @@ def test_xuanhan_service_areas_and_e2sfca(xuanhan: dict[str, Any]) -> None:
     assert scores["demand_id"].tolist() == region.villages.index.tolist()
     assert (scores["access"] >= 0).all() and scores["access"].gt(0).any()
     beds = float(reg.loc[reg["kind"] == "nursing_home", "beds"].sum())
-    shared = float((scores["access"] * region.villages["pop_65plus"].to_numpy()).sum() / 1000)
+    shared = float((scores["access"] * region.villages["pop_60plus"].to_numpy()).sum() / 1000)
     assert 0 < shared <= beds + 1e-6
 
 
@@ -604,7 +605,7 @@ def straight_setup() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Four villages 1-11 km north of a nursing home (straight-line times 2.5-24.5 min)."""
     dem = gpd.GeoDataFrame(
         {
-            "pop_65plus": [100, 200, 300, 400],
+            "pop_60plus": [100, 200, 300, 400],
             "county_code": ["511700"] * 4,
             "township_code": ["511700001", "511700001", "511700002", "511700002"],
         },
@@ -657,7 +658,7 @@ def test_travel_options_snap_distance_and_direction() -> None:
     assert not wins["snap_flag"].any()
     # direction: that of options unless direction= is given
     one = graph({"a": (0, 0), "b": (1, 0)}, [("a", "b", 60, 1000)], two_way=False)
-    hc, vil = at(one, {"HC-1": "b"}), at(one, {"v-a": "a"}, pop_65plus=[10], county_code=["1"])
+    hc, vil = at(one, {"HC-1": "b"}), at(one, {"v-a": "a"}, pop_60plus=[10], county_code=["1"])
     back = TravelOptions(direction="from_facility")
     assert gaps(one, vil, hc, thresholds_min=2, options=back)["reachable"].tolist() == [False]
     assert gaps(one, vil, hc, thresholds_min=2, options=back, direction="to_facility").empty
@@ -666,3 +667,325 @@ def test_travel_options_snap_distance_and_direction() -> None:
     scores = e2sfca(one, vil, hc.assign(beds=[5]), options=back)
     assert scores["n_supply_in_catchment"].tolist() == [0]
     assert e2sfca(one, vil, hc.assign(beds=[5]))["n_supply_in_catchment"].tolist() == [1]
+
+
+# --- coverage by service tier ---------------------------------------------------------------------
+
+
+def tier_setup() -> tuple[nx.MultiDiGraph, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The line a-b-c-d (1, 2, 1 min) and e off the roads; a 村卫生室 at b and a 社区卫生服务站 at
+    d (village tier), a 卫生院 at a and a 社区卫生服务中心 at d (township tier), no hospital, a
+    医养结合机构 at e (no tier)."""
+    g = graph(LINE, LINE_EDGES)
+    vil = line_villages(g)
+    fac = at(
+        g,
+        {"VC-1": "b", "CHS-1": "d", "HC-1": "a", "CHC-1": "d", "IC-1": "e"},
+        kind=[
+            "village_clinic",
+            "community_health_station",
+            "health_center",
+            "community_health_center",
+            "integrated_care",
+        ],
+        name=["一村卫生室", "一站", "一卫生院", "一中心", "一医养"],
+    )
+    return g, vil, fac
+
+
+def test_tier_kinds_and_covering_kinds() -> None:
+    assert coverage.tier_kinds() == dict(siting_kinds.TIERS)
+    assert list(coverage.tier_kinds(["hospital", "village"])) == ["village", "hospital"]
+    with pytest.raises(CoverageError, match="unknown service tier 'town'; tiers are village"):
+        coverage.tier_kinds("town")
+    with pytest.raises(CoverageError, match="no service tier given"):
+        coverage.tier_kinds([])
+    assert coverage.covering_kinds("community_health_center") == (
+        "health_center",
+        "community_health_center",
+    )
+    assert coverage.covering_kinds(["hospital", "day_care"]) == ("hospital", "day_care")
+    with pytest.raises(CoverageError, match="at least one"):
+        coverage.covering_kinds([])
+
+
+def test_nearest_by_tier_on_a_line() -> None:
+    g, vil, fac = tier_setup()
+    near = coverage.nearest_by_tier(g, vil, fac)
+    assert list(near.columns) == list(coverage.NEAREST_TIER_COLUMNS)
+    assert near["tier"].tolist() == ["village"] * 4 + ["township"] * 4 + ["hospital"] * 4
+    rows = near.set_index(["tier", "demand_id"])
+    # V-c: 2 min to the clinic at b, 1 min to the station at d
+    assert rows.loc[("village", "V-c"), "facility_id"] == "CHS-1"
+    assert rows.loc[("village", "V-c"), "facility_kind"] == "community_health_station"
+    assert rows.loc[("village", "V-c"), "time_s"] == 60.0
+    # V-b: 1 min to the 卫生院 at a, 3 min to the 中心 at d; V-d at the 中心
+    assert rows.loc[("township", "V-b"), "facility_id"] == "HC-1"
+    assert rows.loc[("township", "V-d"), "facility_kind"] == "community_health_center"
+    # the integrated centre at e is of no tier; no hospital in the list
+    assert not rows.loc[("township", "V-e"), "reachable"]
+    assert not near.loc[near["tier"] == "hospital", "reachable"].any()
+    bounded = coverage.nearest_by_tier(g, vil, fac, tiers="township", max_minutes=0.5)
+    assert bounded["reachable"].tolist() == [False, False, True, False]
+    with pytest.raises(CoverageError, match="'kind' column"):
+        coverage.nearest_by_tier(g, vil, fac.drop(columns="kind"))
+
+
+def test_covered_population_by_tier_by_hand() -> None:
+    g, vil, fac = tier_setup()
+    out = coverage.covered_population_by_tier(g, vil, fac, thresholds_min=(0.5, 1.5))
+    assert list(out.columns) == list(coverage.COVERED_TIER_COLUMNS)
+    total = out[out["level"] == "total"].set_index(["tier", "threshold_min"])["pop_covered"]
+    # V-b 100, V-c 200, V-d 300, V-e 400 (off the roads)
+    assert total.to_dict() == {
+        ("village", 0.5): 400.0,  # V-b, V-d
+        ("village", 1.5): 600.0,  # and V-c (1 min from the station)
+        ("township", 0.5): 300.0,  # V-d at the 社区卫生服务中心
+        ("township", 1.5): 600.0,  # V-b (卫生院 1 min) and V-c (中心 1 min)
+        ("hospital", 0.5): 0.0,
+        ("hospital", 1.5): 0.0,
+    }
+    assert out["tier_zh"].iloc[0] == "村级（村卫生室/社区卫生服务站）"
+    assert out["pop_column"].eq("pop_60plus").all()
+    # one definition: each tier is covered_population over the tier's kinds
+    for tier, kinds in siting_kinds.TIERS.items():
+        if tier == "hospital":
+            continue
+        one = covered_population(g, vil, fac, kind=kinds, thresholds_min=(0.5, 1.5))
+        mine = out[out["tier"] == tier].drop(columns=["tier", "tier_zh"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, one)
+    # "any medical facility" is not a tier: a 卫生院 alone misses what the 中心 covers
+    only_hc = covered_population(g, vil, fac, kind="health_center", thresholds_min=1.5, by=[])
+    assert only_hc["pop_covered"].tolist() == [100.0]
+    # a given nearest table gives the same answer without searching
+    near = coverage.nearest_by_tier(g, vil, fac)
+    again = coverage.covered_population_by_tier(
+        None, vil, fac, thresholds_min=(0.5, 1.5), nearest=near
+    )
+    pd.testing.assert_frame_equal(again.drop(columns="method"), out.drop(columns="method"))
+    with pytest.raises(CoverageError, match="no row of tier 'hospital'"):
+        coverage.covered_population_by_tier(g, vil, fac, nearest=near[near["tier"] != "hospital"])
+    with pytest.raises(CoverageError, match="no row for village 'V-e'"):
+        coverage.covered_population_by_tier(g, vil, fac, nearest=near[near["demand_id"] != "V-e"])
+    with pytest.raises(CoverageError, match="no column 'time_s'"):
+        coverage.covered_population_by_tier(g, vil, fac, nearest=near.drop(columns="time_s"))
+    with pytest.raises(CoverageError, match="'pop_65plus'"):
+        coverage.covered_population_by_tier(g, vil, fac, pop_column="pop_65plus")
+
+
+def test_xuanhan_coverage_by_tier(xuanhan: dict[str, Any]) -> None:
+    region, arrays, reg = xuanhan["region"], xuanhan["arrays"], xuanhan["registry"]
+    out = coverage.covered_population_by_tier(arrays, region.villages, reg, thresholds_min=(15, 30))
+    total = out[out["level"] == "total"].set_index(["tier", "threshold_min"])["share_covered"]
+    medical = reg[reg["kind"].isin(siting_kinds.CLINIC_KINDS)]
+    anything = covered_population(arrays, region.villages, medical, thresholds_min=15, by=[])
+    # a modelled 村卫生室 in (nearly) every village: "any medical facility" says (nearly) all ...
+    assert float(anything["share_covered"].iloc[0]) >= total[("village", 15.0)]
+    # ... while the township and hospital tiers say less, each its own figure
+    assert total[("township", 15.0)] < total[("village", 15.0)]
+    assert total[("hospital", 15.0)] < total[("township", 15.0)]
+    assert total[("township", 15.0)] <= total[("township", 30.0)]
+    # every facility of the tier counts: the 社区卫生服务中心 cover as the 卫生院 do
+    hc = covered_population(arrays, region.villages, reg, kind="health_center", by=[])
+    hc_share = hc.set_index("threshold_min")["share_covered"]
+    assert total[("township", 15.0)] > hc_share[15.0]
+    # the elderly are 60+: the villages' pop_60plus sums to the county census
+    assert out["pop_column"].eq("pop_60plus").all()
+    census = float(region.counties["pop_60plus"].sum())
+    assert (out.loc[out["level"] == "total", "pop_total"] == census).all()
+
+
+# --- the run's gaps by tier (siting.pipeline.gaps) ------------------------------------------------
+
+
+def test_village_gaps_by_tier_on_a_line() -> None:
+    from siting.pipeline.gaps import (
+        GAP_TIER_COLUMNS,
+        _village_gaps_by_tier,
+        _village_nearest_by_tier,
+    )
+
+    g, vil, fac = tier_setup()
+    vil = vil.assign(name=["乙村", "丙村", "丁村", "戊村"])
+    near = _village_nearest_by_tier(g, vil, fac)
+    gaps_ = _village_gaps_by_tier(near, vil, fac, (0.5, 1.5))
+    assert list(gaps_.columns) == list(GAP_TIER_COLUMNS)
+    assert (gaps_["rule"] == "village_coverage").all() and (gaps_["gap_type"] == "village").all()
+    got = {
+        (t, th): sorted(grp["village_code"])
+        for (t, th), grp in gaps_.groupby(["tier", "threshold_min"])
+    }
+    assert got == {
+        ("village", 0.5): ["V-c", "V-e"],
+        ("village", 1.5): ["V-e"],
+        ("township", 0.5): ["V-b", "V-c", "V-e"],
+        ("township", 1.5): ["V-e"],
+        ("hospital", 0.5): ["V-b", "V-c", "V-d", "V-e"],
+        ("hospital", 1.5): ["V-b", "V-c", "V-d", "V-e"],
+    }
+    row = gaps_[(gaps_["tier"] == "township") & (gaps_["village_code"] == "V-b")].iloc[0]
+    assert row["nearest_partner_id"] == "HC-1" and row["nearest_partner_name"] == "一卫生院"
+    assert (
+        row["reason"]
+        == "距最近的乡镇级（卫生院/社区卫生服务中心）层级医疗机构车程1分钟，超过0.5分钟"
+    )
+    off = gaps_[(gaps_["tier"] == "township") & (gaps_["village_code"] == "V-e")]
+    assert off["reason"].str.startswith("路网上无可达").all() and not off["reachable"].any()
+    none = gaps_[gaps_["tier"] == "hospital"]
+    assert none["reason"].eq("名录中没有医院层级的医疗机构").all()
+    # thresholds by tier: a tier left out has no village gaps
+    by_tier = _village_gaps_by_tier(near, vil, fac, {"village": [0.5], "township": 1.5})
+    assert set(zip(by_tier["tier"], by_tier["threshold_min"], strict=True)) == {
+        ("village", 0.5),
+        ("township", 1.5),
+    }
+    # the run's coverage reads the same table: one measurement
+    cov = coverage.covered_population_by_tier(
+        g, vil, fac, thresholds_min=(0.5, 1.5), nearest=near, by=[]
+    )
+    for (tier, th), grp in cov.groupby(["tier", "threshold_min"]):
+        uncovered = vil.loc[got[(tier, th)], "pop_60plus"].sum()
+        assert grp["pop_total"].iloc[0] - grp["pop_covered"].iloc[0] == uncovered
+
+
+def test_village_nearest_by_tier_updates_from_the_added_facilities() -> None:
+    from siting.pipeline.gaps import _village_nearest_by_tier
+    from siting.pipeline.result import _State
+
+    g, vil, fac = tier_setup()
+    first = _village_nearest_by_tier(g, vil, fac)
+    more = pd.concat([fac, at(g, {"HOS-1": "c"}, kind=["hospital"], name=["一医院"])])
+    state = _State(added={"HOS-1"}, pairs={}, villages=first, service_areas=None)
+    updated = _village_nearest_by_tier(g, vil, more, state)
+    full = _village_nearest_by_tier(g, vil, more)
+    cols = ["tier", "demand_id", "facility_id", "time_s", "reachable"]
+    pd.testing.assert_frame_equal(
+        updated[cols].reset_index(drop=True), full[cols].reset_index(drop=True), check_dtype=False
+    )
+    hospital = updated[updated["tier"] == "hospital"].set_index("demand_id")
+    assert hospital.loc["V-b", "facility_id"] == "HOS-1" and hospital.loc["V-b", "time_s"] == 120
+    # an earlier table without tiers is not reused
+    old = _State(added={"HOS-1"}, pairs={}, villages=first.drop(columns="tier"), service_areas=None)
+    pd.testing.assert_frame_equal(_village_nearest_by_tier(g, vil, more, old), full)
+
+
+def _pairs(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    base = {
+        "rank": 1,
+        "method": "network",
+        "threshold_min": 30.0,
+        "assigned": True,
+        "within_threshold": False,
+        "reason": "超过阈值",
+    }
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def test_facility_gaps_say_their_tier_and_patrol_gaps_come_once() -> None:
+    from siting.pipeline.gaps import _facility_gaps, _merge_gaps, _patrol_gaps
+
+    pairs = _pairs(
+        [
+            {"rule": "health_partner", "facility_id": "NH-1", "facility_name": "甲敬老院",
+             "facility_kind": "nursing_home", "partner_id": "CHC-1", "partner_name": "一中心",
+             "partner_kind": "community_health_center", "travel_time_min": 40.0},
+            {"rule": "green_channel", "facility_id": "NH-1", "facility_name": "甲敬老院",
+             "facility_kind": "nursing_home", "partner_id": "HOS-1", "partner_name": "一医院",
+             "partner_kind": "hospital", "travel_time_min": 50.0},
+            {"rule": "patrol", "facility_id": "DC-1", "facility_name": "甲日照",
+             "facility_kind": "day_care", "partner_id": "CHS-1", "partner_name": "一站",
+             "partner_kind": "community_health_station", "travel_time_min": 45.0},
+            {"rule": "patrol", "facility_id": "DC-2", "facility_name": "乙日照",
+             "facility_kind": "day_care", "partner_id": pd.NA, "partner_name": pd.NA,
+             "partner_kind": pd.NA, "travel_time_min": np.nan, "assigned": False},
+        ]
+    )  # fmt: skip
+    fac_gaps = _facility_gaps(pairs)
+    tiers = dict(zip(zip(fac_gaps["rule"], fac_gaps["facility_id"], strict=True),
+                     fac_gaps["tier"], strict=True))  # fmt: skip
+    assert tiers == {
+        ("health_partner", "NH-1"): "township",
+        ("green_channel", "NH-1"): "hospital",
+        ("patrol", "DC-1"): "village",
+        ("patrol", "DC-2"): "village",  # no partner reached: the tier of the rule's partners
+    }
+    registry = gpd.GeoDataFrame(
+        {"kind": ["community_health_station", "day_care"], "name": ["一站", "甲日照"]},
+        geometry=points([LON0, LON0], [LAT0, LAT0]),
+        index=pd.Index(["CHS-1", "DC-1"], name="id"),
+        crs=4326,
+    )
+    plan_gaps = pd.DataFrame(
+        {
+            "gap_type": ["patrol"],
+            "rule": ["patrol"],
+            "facility_id": ["DC-1"],
+            "facility_name": ["甲日照"],
+            "facility_kind": ["day_care"],
+            "nearest_partner_id": ["CHS-1"],
+            "nearest_partner_name": ["一站"],
+            "travel_time_min": [45.0],
+            "threshold_min": [30.0],
+            "reachable": [True],
+            "patrol_gap": ["overloaded"],
+            "reason": ["巡诊超出医生工作时间"],
+        }
+    )
+    patrol_rows = _patrol_gaps(plan_gaps, registry)
+    assert patrol_rows["tier"].tolist() == ["village"]
+    merged = _merge_gaps([fac_gaps, patrol_rows, fac_gaps.iloc[:1]])
+    assert len(merged) == 4  # DC-1 once (as the patrol gap), NH-1's health_partner row once
+    assert not merged.duplicated(["rule", "facility_id"]).any()
+    dc1 = merged[merged["facility_id"] == "DC-1"].iloc[0]
+    assert (dc1["gap_type"], dc1["reason"], dc1["tier"]) == (
+        "patrol",
+        "巡诊超出医生工作时间",
+        "village",
+    )
+    # a facility gap of another rule is kept beside the patrol gap of the same facility
+    other = _facility_gaps(pairs.assign(rule=pairs["rule"].replace("patrol", "visits")))
+    assert len(_merge_gaps([other, patrol_rows])) == 5
+    assert _merge_gaps([]).empty
+
+
+def test_summary_reports_coverage_and_gaps_by_tier() -> None:
+    from siting import pairing
+    from siting.pipeline.gaps import _merge_gaps, _village_gaps_by_tier, _village_nearest_by_tier
+    from siting.pipeline.summary import _summary
+
+    g, vil, fac = tier_setup()
+    near = _village_nearest_by_tier(g, vil, fac)
+    gaps_ = _merge_gaps([_village_gaps_by_tier(near, vil, fac, (0.5, 1.5))])
+    cov = coverage.covered_population_by_tier(g, vil, fac, thresholds_min=(0.5, 1.5), nearest=near)
+    out = _summary(
+        None,
+        fac,
+        pd.DataFrame(columns=list(pairing.COLUMNS)),
+        gaps_,
+        cov,
+        {},
+        {},
+        (0.5, 1.5),
+        False,
+    )
+    tiers = out["elderly_covered"]["tiers"]
+    assert list(tiers) == ["village", "township", "hospital"]
+    assert tiers["township"]["within_min"]["0.5"]["pop_covered"] == 300
+    assert tiers["township"]["within_min"]["1.5"]["share"] == 0.6
+    assert tiers["village"]["kinds"] == ["village_clinic", "community_health_station"]
+    assert tiers["hospital"]["within_min"]["1.5"]["pop_covered"] == 0
+    assert "60" in out["elderly_covered"]["definition_zh"]
+    assert out["gaps"]["villages_by_threshold_min"] == {
+        "village": {"0.5": 2, "1.5": 1},
+        "township": {"0.5": 3, "1.5": 1},
+        "hospital": {"0.5": 4, "1.5": 4},
+    }
+    assert out["gaps"]["by_rule_and_tier"] == {
+        "village_coverage": {"hospital": 8, "township": 4, "village": 3}
+    }
+    # a table without tiers keeps the earlier shape
+    flat = _summary(None, fac, pd.DataFrame(columns=list(pairing.COLUMNS)),
+                    gaps_.drop(columns="tier"), cov[cov["tier"] == "village"].drop(
+                        columns=["tier", "tier_zh"]), {}, {}, (0.5, 1.5), False)  # fmt: skip
+    assert flat["elderly_covered"]["0.5"]["pop_covered"] == 400
+    assert flat["gaps"]["villages_by_threshold_min"] == {"0.5": 9, "1.5": 6}

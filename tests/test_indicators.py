@@ -68,6 +68,12 @@ def tiny(xuanhan: Region) -> Region:
     return dataclasses.replace(xuanhan, villages=villages)
 
 
+@pytest.fixture(scope="module")
+def tiny_nc(tiny: Region) -> Region:
+    """The tiny region under Nanchong's code: the Nanchong plan's figures are its own."""
+    return dataclasses.replace(tiny, code="511300", name="南充市")
+
+
 def one(table: pd.DataFrame, ident: str) -> pd.Series:
     out = table.set_index("indicator_id").loc[ident]
     assert isinstance(out, pd.Series)
@@ -77,12 +83,15 @@ def one(table: pd.DataFrame, ident: str) -> pd.Series:
 def pairings(
     rows: list[tuple[str, str, str, bool, float]], threshold: float = 30.0
 ) -> pd.DataFrame:
-    """A pairings frame: (rule, facility_id, facility_kind, assigned, travel_time_min)."""
-    return pd.DataFrame(
+    """A pairings frame: (rule, facility_id, facility_kind, assigned, travel_time_min); the
+    partner is ``P<minutes>``, ranks by travel time per facility and rule."""
+    frame = pd.DataFrame(
         {
             "rule": [r[0] for r in rows],
             "facility_id": [r[1] for r in rows],
             "facility_kind": [r[2] for r in rows],
+            "partner_id": [f"P{r[4]:g}" for r in rows],
+            "partner_name": [f"卫生院{r[4]:g}" for r in rows],
             "assigned": [r[3] for r in rows],
             "travel_time_min": [r[4] for r in rows],
             "within_threshold": [r[4] <= threshold for r in rows],
@@ -90,6 +99,10 @@ def pairings(
             "method": "network",
         }
     )
+    frame["rank"] = (
+        frame.groupby(["rule", "facility_id"])["travel_time_min"].rank(method="first").astype(int)
+    )
+    return frame
 
 
 # --- definitions ---------------------------------------------------------------------------------
@@ -171,7 +184,7 @@ def test_find_column_matches_aliases_and_units() -> None:
 # --- flag shares: 100+ bed homes with internal medical care ---------------------------------------
 
 
-def test_internal_medical_not_measurable_without_the_column(tiny: Region) -> None:
+def test_internal_medical_not_measurable_without_the_column(tiny_nc: Region) -> None:
     f = reg(
         [
             row("NH1", "nursing_home", beds=120),
@@ -179,19 +192,18 @@ def test_internal_medical_not_measurable_without_the_column(tiny: Region) -> Non
             row("NH3", "nursing_home", beds=99),
         ]
     )
-    t = indicators.measure(
-        tiny, f, indicators=["nursing_homes_100plus_internal_medical"], out_of_scope="benchmark"
-    )
+    t = indicators.measure(tiny_nc, f, indicators=["nursing_homes_100plus_internal_medical"])
     r = one(t, "nursing_homes_100plus_internal_medical")
     assert r["status"] == "not measurable"
-    assert r["needs_column"] == "internal_medical"
+    assert r["needs_column"] == "has_clinic"
+    assert (r["role"], r["year"]) == ("target", 2025)
     assert pd.isna(r["value"]) and pd.isna(r["met"]) and pd.isna(r["numerator"])
     assert r["denominator"] == 2  # the two homes of 100+ beds to survey
     assert r["data_basis"].startswith("registry (source: user)")
     assert not r["modelled"]
 
 
-def test_internal_medical_measured_from_a_chinese_column(tiny: Region) -> None:
+def test_internal_medical_measured_from_a_chinese_column(tiny_nc: Region) -> None:
     f = reg(
         [
             row("NH1", "nursing_home", beds=120, 内设医疗机构="是"),
@@ -201,21 +213,18 @@ def test_internal_medical_measured_from_a_chinese_column(tiny: Region) -> None:
             row("IC1", "integrated_care", beds=300, 内设医疗机构="否"),
         ]
     )
-    kw: dict[str, Any] = {
-        "indicators": ["nursing_homes_100plus_internal_medical"],
-        "out_of_scope": "benchmark",
-    }
-    r = one(indicators.measure(tiny, f, **kw), "nursing_homes_100plus_internal_medical")
+    kw: dict[str, Any] = {"indicators": ["nursing_homes_100plus_internal_medical"]}
+    r = one(indicators.measure(tiny_nc, f, **kw), "nursing_homes_100plus_internal_medical")
     assert r["status"] == "not met" and pd.notna(r["met"]) and not r["met"]
     assert (r["value"], r["numerator"], r["denominator"]) == (0.5, 1, 2)
     assert "1 with an empty or unclear" in r["note"]
     assert r["ids"] == ["NH1"]
     f.loc["NH2", "内设医疗机构"] = "有"
-    r = one(indicators.measure(tiny, f, **kw), "nursing_homes_100plus_internal_medical")
+    r = one(indicators.measure(tiny_nc, f, **kw), "nursing_homes_100plus_internal_medical")
     assert r["status"] == "met" and pd.notna(r["met"]) and r["met"] and r["value"] == 1.0
 
 
-def test_flag_share_true_kinds_and_levels(tiny: Region) -> None:
+def test_flag_share_true_kinds_and_levels(tiny_nc: Region) -> None:
     f = reg(
         [
             row("NH1", "nursing_home", medical_service="否"),
@@ -226,13 +235,15 @@ def test_flag_share_true_kinds_and_levels(tiny: Region) -> None:
         ]
     )
     t = indicators.measure(
-        tiny,
+        tiny_nc,
         f,
         indicators=["institutions_providing_medical_service", "hospitals_geriatric_department"],
-        out_of_scope="benchmark",
     )
     ms = one(t, "institutions_providing_medical_service")
-    assert (ms["value"], ms["denominator"], ms["status"]) == (0.5, 2, "not met")
+    # 冯卯镇's target is nobody's here: a comparison, never met or not met
+    assert (ms["value"], ms["denominator"], ms["status"]) == (0.5, 2, "benchmark")
+    assert (ms["role"], ms["role_zh"], ms["year"]) == ("benchmark", "对照", 2018)
+    assert pd.isna(ms["met"]) and "below 冯卯镇's 2018 target 0.8" in ms["note"]
     geri = one(t, "hospitals_geriatric_department")
     assert (geri["value"], geri["denominator"], geri["status"]) == (0.5, 2, "not met")
 
@@ -240,8 +251,9 @@ def test_flag_share_true_kinds_and_levels(tiny: Region) -> None:
 # --- nursing-bed share ---------------------------------------------------------------------------
 
 
-def test_nursing_bed_share_boundary_and_missing_column(tiny: Region) -> None:
-    kw: dict[str, Any] = {"indicators": ["nursing_bed_share"], "out_of_scope": "benchmark"}
+def test_nursing_bed_share_boundary_and_missing_column(tiny_nc: Region) -> None:
+    tiny = tiny_nc
+    kw: dict[str, Any] = {"indicators": ["nursing_bed_share"]}
     f = reg([row("NH1", "nursing_home", beds=100), row("NH2", "nursing_home", beds=50)])
     r = one(indicators.measure(tiny, f, **kw), "nursing_bed_share")
     assert (r["status"], r["needs_column"], r["denominator"]) == (
@@ -261,16 +273,25 @@ def test_nursing_bed_share_boundary_and_missing_column(tiny: Region) -> None:
 # --- beds per 1,000 elderly ----------------------------------------------------------------------
 
 
-def test_beds_per_1000_uses_the_census_elderly(tiny: Region) -> None:
+def test_beds_per_1000_is_a_baseline_on_the_census_elderly(tiny_nc: Region) -> None:
+    tiny = tiny_nc
     pop60 = int(tiny.counties["pop_60plus"].sum())
     pop65 = int(tiny.counties["pop_65plus"].sum())
     assert tiny.counties["population_source"].eq("census2020").all()
-    kw: dict[str, Any] = {"indicators": ["beds_per_1000_elderly"], "out_of_scope": "benchmark"}
+    kw: dict[str, Any] = {"indicators": ["beds_per_1000_elderly"]}
     need = math.ceil(35.6 * pop60 / 1000)
-    for beds, status in ((need, "met"), (need - 1, "not met")):
+    for beds, side in ((need, "above"), (need - 1, "below")):
         f = reg([row("NH1", "nursing_home", beds=beds), row("DC1", "day_care", beds=999)])
         r = one(indicators.measure(tiny, f, **kw), "beds_per_1000_elderly")
-        assert r["status"] == status
+        # Nanchong's 35.6 is its 2019 baseline: shown beside the value, never met or not met
+        assert (r["status"], r["role"], r["role_zh"], r["year"]) == (
+            "baseline",
+            "baseline",
+            "基线",
+            2019,
+        )
+        assert pd.isna(r["met"]) and f"is {side} the 2019 baseline 35.6" in r["note"]
+        assert r["elderly"] == "60+ (老年人)"
         assert (r["numerator"], r["denominator"]) == (beds, pop60)
         assert r["value"] == pytest.approx(beds / pop60 * 1000, abs=0.005)
         assert "census2020" in r["data_basis"] and "60+" in r["data_basis"]
@@ -305,13 +326,16 @@ def test_villages_by_code_and_by_distance(tiny: Region) -> None:
 
     t = indicators.measure(tiny, f, indicators=["villages_with_elder_service"])
     r = one(t, "villages_with_elder_service")
-    assert (r["value"], r["numerator"], r["denominator"], r["status"]) == (1.0, 2, 2, "met")
+    # 冯卯镇's two thirds: a comparison (对照) anywhere, never met or not met
+    assert (r["value"], r["numerator"], r["denominator"], r["status"]) == (1.0, 2, 2, "benchmark")
+    assert pd.isna(r["met"]) and "above 冯卯镇's 2020 target 2/3" in r["note"]
     assert "Benchmark" in r["note"] and "modelled" in r["data_basis"] and r["modelled"]
     t = indicators.measure(
         tiny, f, indicators=["villages_with_elder_service"], village_radius_m=500
     )
     r = one(t, "villages_with_elder_service")
-    assert (r["value"], r["status"], r["ids"]) == (0.5, "not met", ["511722100001"])
+    assert (r["value"], r["status"], r["ids"]) == (0.5, "benchmark", ["511722100001"])
+    assert "below 冯卯镇's 2020 target 2/3" in r["note"]
 
 
 # --- 两院一体 adjacency ---------------------------------------------------------------------------
@@ -366,7 +390,12 @@ def test_partner_within_threshold_and_override(tiny: Region) -> None:
     t = indicators.measure(tiny, f, p, indicators=ids)
     r = one(t, ids[0])
     assert (r["value"], r["numerator"], r["denominator"]) == (0.5, 2, 4)
-    assert r["status"] == "not met" and "not within: IC1, NH3" in r["note"]
+    assert r["status"] == "not met"
+    assert (
+        "IC1 IC1名: its partner P45 卫生院45 (45.0 min) is over the 30-minute threshold"
+        in (r["note"])
+    )
+    assert "NH3 NH3名: no partner of the rule within reach" in r["note"]
     assert sorted(r["ids"]) == ["NH1", "NH2"]
     c = one(t, ids[1])
     assert (c["value"], c["denominator"], c["target"], c["status"]) == (1, 2, 23, "not met")
@@ -378,6 +407,54 @@ def test_partner_within_threshold_and_override(tiny: Region) -> None:
     assert r["numerator"] == 3
     r = one(indicators.measure(tiny, f, indicators=ids), ids[0])
     assert (r["status"], r["needs_column"]) == ("not measurable", "pairings")
+
+
+def test_programme_count_is_per_rule_nearest_and_says_who_breaks_it(tiny: Region) -> None:
+    f = reg(
+        [
+            row("NH1", "nursing_home", ownership="private"),
+            row("NH2", "nursing_home", ownership="private"),
+            row("NH3", "nursing_home", ownership="private"),
+        ]
+    )
+    ident = "xuanhan_private_homes_paired"
+    p = pairings(
+        [
+            ("health_partner", "NH1", "nursing_home", True, 8.0),
+            ("health_partner", "NH2", "nursing_home", False, 5.0),  # its nearest, full
+            ("health_partner", "NH2", "nursing_home", True, 20.0),
+            ("health_partner", "NH3", "nursing_home", False, 40.0),
+            ("health_partner", "NH3", "nursing_home", True, 41.0),
+            # another rule within its threshold must not rescue NH3 ("not any rule")
+            ("green_channel", "NH3", "nursing_home", True, 3.0),
+        ]
+    )
+    p["partner_capacity"] = [pd.NA, 1, pd.NA, pd.NA, pd.NA, pd.NA]
+    p["partner_load"] = [pd.NA, 1, pd.NA, pd.NA, pd.NA, pd.NA]
+    p["capacity_assumed"] = [False, True, False, False, False, False]
+    r = one(indicators.measure(tiny, f, p, indicators=[ident]), ident)
+    assert (r["value"], r["numerator"], r["denominator"], r["status"]) == (1, 1, 3, "not met")
+    assert r["ids"] == ["NH1"]
+    assert (
+        "NH2 NH2名: paired with P20 卫生院20 (20.0 min) instead of its nearest P5 卫生院5 "
+        "(5.0 min); P5 is full: capacity 1 (assumed, not from data), load 1" in r["note"]
+    )
+    assert "NH3 NH3名: its partner P41 卫生院41 (41.0 min) is over the 30-minute" in r["note"]
+    assert "rule health_partner only" in r["data_basis"]
+    # the share of all institutions does not ask for the nearest: NH2 holds there
+    share = one(
+        indicators.measure(tiny, f, p, indicators=["institutions_partner_within_threshold"]),
+        "institutions_partner_within_threshold",
+    )
+    assert (share["numerator"], share["denominator"]) == (2, 3)
+    # with unlimited capacity every home gets its nearest and the programme holds
+    q = p[p["rule"] == "health_partner"].copy()
+    q["assigned"] = q["rank"] == 1
+    q["travel_time_min"] = q["travel_time_min"].clip(upper=30)
+    q["within_threshold"] = True
+    r = one(indicators.measure(tiny, f, q, indicators=[ident]), ident)
+    assert (r["numerator"], r["status"]) == (3, "not met")  # 3 of the programme's 12
+    assert "not met by" not in r["note"]
 
 
 def test_programme_count_needs_ownership(tiny: Region) -> None:
@@ -400,12 +477,30 @@ def test_population_share_from_a_county_column(tiny: Region) -> None:
     assert (r["status"], r["needs_column"]) == ("not measurable", "family_doctor_signed")
     assert r["data_basis"] == "none (not measurable)"
     counties = tiny.counties.copy()
-    pop65 = int(counties["pop_65plus"].sum())
-    counties["家庭医生签约人数"] = math.ceil(0.7 * pop65)
+    pop60 = int(counties["pop_60plus"].sum())
+    counties["家庭医生签约人数"] = math.ceil(0.7 * pop60)
     region = dataclasses.replace(tiny, counties=counties)
     r = one(indicators.measure(region, f, indicators=ids), ids[0])
-    assert r["status"] == "met" and r["denominator"] == pop65
+    # elderly = 60+ (常住老年人群); 冯卯镇's 70% is a comparison, not a target here
+    assert r["denominator"] == pop60 and r["elderly"] == "60+ (老年人)"
+    assert r["status"] == "benchmark" and "above 冯卯镇's 2018 target 0.7" in r["note"]
     assert "census2020" in r["data_basis"] and not r["modelled"]
+
+
+def test_population_share_from_a_registry_column(tiny_nc: Region) -> None:
+    ident = "health_management_65plus"
+    pop65 = int(tiny_nc.counties["pop_65plus"].sum())
+    f = reg([row("HC1", "health_center"), row("HC2", "health_center"), row("NH1", "nursing_home")])
+    r = one(indicators.measure(tiny_nc, f, indicators=[ident]), ident)
+    assert (r["status"], r["needs_column"]) == ("not measurable", "health_managed_65plus")
+    a = math.ceil(0.45 * pop65)
+    f["65岁以上老年人健康管理人数"] = [a, a, None]  # a registry alias (COLUMN_ALIASES)
+    r = one(indicators.measure(tiny_nc, f, indicators=[ident]), ident)
+    assert (r["numerator"], r["denominator"], r["status"]) == (2 * a, pop65, "met")
+    assert r["elderly"].startswith("65+ (as the document counts")
+    f["65岁以上老年人健康管理人数"] = [a, 0, None]
+    r = one(indicators.measure(tiny_nc, f, indicators=[ident]), ident)
+    assert (r["numerator"], r["status"]) == (a, "not met")
 
 
 # --- scope ---------------------------------------------------------------------------------------
@@ -415,8 +510,20 @@ def test_scope_rules(xuanhan: Region) -> None:
     f = reg([row("NH1", "nursing_home", beds=10)])
     t = indicators.measure(xuanhan, f, indicators=["beds_per_1000_elderly"])
     r = one(t, "beds_per_1000_elderly")
-    assert r["status"] == "not applicable" and pd.isna(r["met"]) and r["value"] > 0
-    assert "511300" in r["note"]
+    # Nanchong's baseline in Xuanhan: a comparison (对照), never met or not met
+    assert r["status"] == "benchmark" and pd.isna(r["met"]) and r["value"] > 0
+    assert (r["role"], r["role_zh"], r["year"]) == ("benchmark", "对照", 2019)
+    assert "南充市" in r["note"] and "below 南充市's 2019 baseline 35.6" in r["note"]
+    r = one(
+        indicators.measure(
+            xuanhan, f, indicators=["beds_per_1000_elderly"], out_of_scope="not applicable"
+        ),
+        "beds_per_1000_elderly",
+    )
+    assert r["status"] == "not applicable" and r["value"] > 0
+    # a count of one place is not a comparison elsewhere
+    t = indicators.measure(xuanhan, f, indicators=["nanchong_institutions"])
+    assert one(t, "nanchong_institutions")["status"] == "not applicable"
     defs = {
         "documents": {"d": {"zh": "d", "place": "南充市", "scope": ["511300"]}},
         "indicators": [
@@ -502,7 +609,150 @@ def test_xuanhan_modelled_run(xuanhan: Region) -> None:
     measured = t[t["value"].notna()]
     assert measured["modelled"].all()
     assert measured["data_basis"].str.contains("modelled").all()
-    assert t.loc["nursing_bed_share", "status"] == "not applicable"  # a Nanchong target
+    assert t.loc["nursing_bed_share", "status"] == "not measurable"  # no nursing_beds column
+    assert t.loc["nursing_bed_share", "role"] == "benchmark"  # a Nanchong target
     assert t.loc["nursing_bed_share", "needs_column"] == "nursing_beds"
     assert t.loc["medical_institutions_green_channel", "status"] == "not measurable"
     assert set(t["status"]) <= set(indicators.STATUSES)
+    # no other region's figure is judged met or not met in Xuanhan
+    judged = t[t["status"].isin(["met", "not met"])]
+    assert (judged["role"] == "target").all()
+    assert judged["source_document"].str.startswith("000_").all()
+    assert t.loc["beds_per_1000_elderly", "status"] == "benchmark"
+    assert t.loc["villages_with_elder_service", "status"] == "benchmark"
+    # each not measurable row names a column the registry accepts (or the population tables)
+    lacking = t[t["status"] == "not measurable"]
+    assert set(lacking["needs_column"]) <= set(registry.schema.MEASURE_COLUMNS) | {"beds"}
+    assert len(lacking) <= 7
+
+
+# --- role, year, elderly ------------------------------------------------------------------------
+
+
+def test_every_indicator_says_what_its_figure_is() -> None:
+    defs = indicators.load_definitions()
+    for d in defs:
+        assert d.role in indicators.ROLES, d.id
+        assert d.target is None or d.year is not None, d.id
+    by_id = {d.id: d for d in defs}
+    assert (by_id["beds_per_1000_elderly"].role, by_id["beds_per_1000_elderly"].year) == (
+        "baseline",
+        2019,
+    )
+    assert by_id["nursing_bed_share"].year == 2025
+    assert by_id["xuanhan_private_homes_paired"].year == 2023
+    # elderly is 60+ except where the document itself counts 65+
+    ages = {d.id: d.params.get("age_group") for d in defs if "age_group" in d.params}
+    assert ages == {"family_doctor_signing_elderly": "60plus", "health_management_65plus": "65plus"}
+    assert "65" in next(s.quote for s in by_id["health_management_65plus"].sources)
+    base = {
+        "id": "x",
+        "zh": "x",
+        "en": "x",
+        "measure": "flag_share",
+        "sources": [{"document": "d", "quote": "q"}],
+    }
+    with pytest.raises(DataError, match="role must be one of"):
+        indicators.load_definitions({"indicators": [{**base, "role": "goal"}]})
+    with pytest.raises(DataError, match="year must be a year"):
+        indicators.load_definitions({"indicators": [{**base, "year": "2025年"}]})
+
+
+def test_baseline_counts_of_nanchong(tiny_nc: Region) -> None:
+    ids = ["nanchong_institutions", "nanchong_institution_beds", "nanchong_day_care_centres"]
+    f = reg(
+        [
+            row("NH1", "nursing_home", beds=100),
+            row("IC1", "integrated_care", beds=50),
+            row("CC1", "care_complex", beds=10),
+            row("DC1", "day_care"),
+            row("HC1", "health_center", beds=500),
+        ]
+    )
+    t = indicators.measure(tiny_nc, f, indicators=ids)
+    assert one(t, ids[0])[["value", "target", "status"]].tolist() == [2, 468, "baseline"]
+    assert one(t, ids[1])[["value", "target", "status"]].tolist() == [160, 45934, "baseline"]
+    assert one(t, ids[2])[["value", "role_zh"]].tolist() == [1, "基线"]
+    assert t["met"].isna().all()
+
+
+# --- columns that make an indicator measurable ---------------------------------------------------
+
+
+def test_medical_service_from_forms_clinics_and_partners(tiny: Region) -> None:
+    ident = "institutions_providing_medical_service"
+    rows = [
+        row("NH1", "nursing_home"),
+        row("NH2", "nursing_home"),
+        row("NH3", "nursing_home"),
+        row("IC1", "integrated_care"),
+    ]
+    f = reg(rows)
+    r = one(indicators.measure(tiny, f, indicators=[ident]), ident)
+    assert (r["status"], r["needs_column"]) == ("not measurable", "medical_service_form")
+    # from the run's pairings: a partner within the threshold (a spatial precondition)
+    p = pairings(
+        [
+            ("health_partner", "NH1", "nursing_home", True, 10.0),
+            ("health_partner", "NH2", "nursing_home", True, 50.0),
+            ("health_partner", "NH3", "nursing_home", True, 20.0),
+        ]
+    )
+    r = one(indicators.measure(tiny, f, p, indicators=[ident]), ident)
+    assert (r["numerator"], r["denominator"]) == (3, 4)  # NH1, NH3 and IC1 by definition
+    assert "spatial precondition" in r["data_basis"]
+    # a survey column wins over the pairings; a has_clinic yes counts as a form
+    f = reg(
+        [
+            {**rows[0], "医疗服务形式": "签约合作"},
+            {**rows[1], "医疗服务形式": "无", "内设医疗机构": "是"},
+            {**rows[2], "医疗服务形式": "未提供"},
+            rows[3],
+        ]
+    )
+    r = one(indicators.measure(tiny, f, p, indicators=[ident]), ident)
+    assert (r["numerator"], r["denominator"]) == (3, 4) and sorted(r["ids"]) == [
+        "IC1",
+        "NH1",
+        "NH2",
+    ]
+    assert "spatial precondition" not in r["data_basis"]
+
+
+@pytest.mark.parametrize(
+    ("header", "ident", "values"),
+    [
+        ("护理型床位", "nursing_bed_share", ["40", "20"]),
+        ("内设医疗机构", "nursing_homes_100plus_internal_medical", ["是", "否"]),
+        ("老年医学科", "hospitals_geriatric_department", ["是", "是"]),
+        ("安宁疗护", "health_centres_hospice", ["是", "否"]),
+        ("老年人就医绿色通道", "medical_institutions_green_channel", ["是", "否"]),
+    ],
+)
+def test_a_registry_file_with_the_column_is_measured(
+    tiny_nc: Region, tmp_path: Path, header: str, ident: str, values: list[str]
+) -> None:
+    kinds = {
+        "nursing_bed_share": ("nursing_home", "敬老院"),
+        "nursing_homes_100plus_internal_medical": ("nursing_home", "敬老院"),
+        "hospitals_geriatric_department": ("hospital", "医院"),
+        "health_centres_hospice": ("health_center", "卫生院"),
+        "medical_institutions_green_channel": ("health_center", "卫生院"),
+    }
+    kind, zh = kinds[ident]
+    assert registry.COLUMN_ALIASES[header] in registry.schema.MEASURE_COLUMNS
+    lon, lat = at(0.0)
+    lines = [f"名称,类型,经度,纬度,床位数,等级,{header}"]
+    lines += [f"甲{zh}{i},{zh},{lon + i * 0.01},{lat},150,二级,{v}" for i, v in enumerate(values)]
+    path = tmp_path / "list.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    f = registry.read(path, crs="wgs84")
+    assert header in f.columns and set(f["kind"]) == {kind}
+    r = one(indicators.measure(tiny_nc, f, indicators=[ident]), ident)
+    assert r["status"] != "not measurable" and pd.notna(r["value"]), r["note"]
+    assert r["value"] == pytest.approx(
+        0.5 if ident != "hospitals_geriatric_department" else 1.0, abs=1e-3
+    ) or (ident == "nursing_bed_share" and r["value"] == pytest.approx(60 / 300))
+    r = one(indicators.measure(tiny_nc, f.drop(columns=[header]), indicators=[ident]), ident)
+    assert r["status"] == "not measurable"
+    assert r["needs_column"] == registry.COLUMN_ALIASES[header]

@@ -773,6 +773,96 @@ def test_summary_with_pairings_and_gaps(
             assert np.isnan(row["share_paired_within_threshold"])
 
 
+def test_summary_shares_are_per_rule_never_any_rule(
+    plan: layout.Layout, facilities: gpd.GeoDataFrame, nanchong: regions.Region, tags: pd.DataFrame
+) -> None:
+    care = facilities.index[facilities["kind"].isin(["nursing_home", "day_care"])]
+    rng = np.random.default_rng(11)
+    near = rng.random(len(care)) < 0.7  # within the threshold of the partner rule
+    green = rng.random(len(care)) < 0.3  # within the threshold of the green channel
+    half = care[: len(care) // 2]  # only these are under the green channel
+    pairings = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "rule": "health_partner",
+                    "facility_id": care,
+                    "rank": 1,
+                    "within_threshold": near,
+                    "assigned": True,
+                }
+            ),
+            # an unassigned rank-1 row within the threshold (its partner full) must not count;
+            # the facility's assigned row is rank 2, beyond the threshold
+            pd.DataFrame(
+                {
+                    "rule": "green_channel",
+                    "facility_id": half,
+                    "rank": 1,
+                    "within_threshold": True,
+                    "assigned": False,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "rule": "green_channel",
+                    "facility_id": half,
+                    "rank": 2,
+                    "within_threshold": green[: len(half)],
+                    "assigned": True,
+                }
+            ),
+        ]
+    )
+    gaps = pd.DataFrame(
+        {
+            "rule": ["health_partner"] * int((~near).sum()) + ["green_channel"] * 2,
+            "facility_id": [*care[~near], half[0], half[0]],  # one facility with two gaps
+        }
+    )
+    table = layout.summary(plan, facilities, nanchong, pairings=pairings, gaps=gaps)
+    partner = pd.Series(near, index=care)
+    channel = pd.Series(green[: len(half)], index=half)
+    every = partner & channel.reindex(care, fill_value=True)
+    cols = list(table.columns)
+    assert cols[cols.index("share_paired_within_threshold") + 1 :][:4] == [
+        "n_in_pairings_health_partner",
+        "share_within_threshold_health_partner",
+        "n_in_pairings_green_channel",
+        "share_within_threshold_green_channel",
+    ]
+    assert cols[-3:] == ["gaps", "gaps_health_partner", "gaps_green_channel"]
+    checked = 0
+    for element_id in plan.elements["element_id"]:
+        ids = tags.loc[tags["element_id"] == element_id, "facility_id"]
+        mine, mine_half = ids[ids.isin(care)], ids[ids.isin(half)]
+        row = table.loc[element_id]
+        assert row["n_in_pairings"] == len(mine)
+        assert row["n_in_pairings_green_channel"] == len(mine_half)
+        if len(mine):
+            assert row["share_within_threshold_health_partner"] == pytest.approx(
+                partner.loc[mine].mean(), abs=1e-4
+            )
+            # a facility counts in the overall share only when every rule holds
+            assert row["share_paired_within_threshold"] == pytest.approx(
+                every.loc[mine].mean(), abs=1e-4
+            )
+            checked += 1
+        if len(mine_half):
+            assert row["share_within_threshold_green_channel"] == pytest.approx(
+                channel.loc[mine_half].mean(), abs=1e-4
+            )
+        else:
+            assert np.isnan(row["share_within_threshold_green_channel"])
+        assert row["gaps_health_partner"] == int((~partner.loc[mine]).sum())
+        assert row["gaps_green_channel"] == int(half[0] in set(mine))
+        gap_ids = set(care[~near]) | {half[0]}
+        assert row["gaps"] == sum(1 for i in mine if i in gap_ids)  # each facility once
+    assert checked > 3
+    core = table.loc["core"]
+    assert core["share_paired_within_threshold"] < core["share_within_threshold_health_partner"]
+
+
 def test_summary_checks_its_inputs(
     plan: layout.Layout, facilities: gpd.GeoDataFrame, xuanhan: regions.Region
 ) -> None:

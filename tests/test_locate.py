@@ -313,7 +313,7 @@ def test_recommend_user_candidates_straight_line() -> None:
     lon0, lat = 106.0, 30.8
     villages = _points(
         {f"v{i}": (lon0 + 0.1 * i, lat) for i in range(5)},
-        pop_65plus=[100, 100, 100, 300, 300],
+        pop_60plus=[100, 100, 100, 300, 300],
         population_source=["modelled"] * 5,
     )
     existing = _points({"HC-1": (lon0, lat)}, kind=["health_center"], name=["一号卫生院"])
@@ -349,7 +349,7 @@ def test_recommend_user_candidates_straight_line() -> None:
 def test_recommend_lscp_infeasible_raises_with_result() -> None:
     villages = _points(
         {"v0": (106.0, 30.8), "far": (107.5, 30.8)},
-        pop_65plus=[10, 10],
+        pop_60plus=[10, 10],
     )
     sites = _points({"s0": (106.01, 30.8)})
     with pytest.raises(LocateInfeasibleError, match="LSCP is infeasible") as info:
@@ -364,7 +364,7 @@ def test_recommend_lscp_infeasible_raises_with_result() -> None:
 
 
 def test_recommend_arguments_are_checked() -> None:
-    villages = _points({"v0": (106.0, 30.8)}, pop_65plus=[10])
+    villages = _points({"v0": (106.0, 30.8)}, pop_60plus=[10])
     sites = _points({"s0": (106.01, 30.8)})
     with pytest.raises(LocateError, match="model must be one of"):
         locate.recommend(None, None, None, villages, model="pmedian", p=1, candidates=sites)
@@ -395,6 +395,9 @@ def xuanhan(
     return xuanhan, costs._arrays(xuanhan_network), xuanhan_registry
 
 
+TOWNSHIP_TIER = ("health_center", "community_health_center")
+
+
 def test_xuanhan_mclp(xuanhan, tmp_path) -> None:  # type: ignore[no-untyped-def]
     region, network, registry = xuanhan
     res = locate.recommend(
@@ -406,26 +409,36 @@ def test_xuanhan_mclp(xuanhan, tmp_path) -> None:  # type: ignore[no-untyped-def
         p=3,
         threshold_min=15,
         kind="health_center",
+        candidates="villages",
     )
     assert res.status == "optimal"
     assert res.gap == 0.0
     assert res.coverage_after >= res.coverage_before
-    assert res.n_existing == int((registry["kind"] == "health_center").sum())
+    # every existing facility of the township tier counts: 卫生院 and 社区卫生服务中心
+    assert res.existing_kinds == TOWNSHIP_TIER
+    assert res.n_existing == int(registry["kind"].isin(TOWNSHIP_TIER).sum())
+    assert res.n_existing > int((registry["kind"] == "health_center").sum())
     rec = res.recommendations
     assert 1 <= len(rec) <= 3
     assert rec["rank"].tolist() == list(range(1, len(rec) + 1))
-    assert (rec["source"] == "township_seat").all()
-    assert set(rec["site_id"]) <= set(region.townships.index)
+    assert (rec["source"] == "village").all()
+    assert set(rec["site_id"]) <= set(region.villages.index)
+    # no new 卫生院 in a 街道 its 社区卫生服务中心 serves
+    town_type = rec["township_code"].astype(str).map(region.townships["town_type"])
+    assert town_type.notna().all() and (town_type != "街道").all()
+    streets = region.villages["township_code"].map(region.townships["town_type"]) == "街道"
+    assert set(region.villages.index[streets]) <= set(res.served_candidates)
     assert (rec["population_source"] == "modelled").all()
     assert rec["newly_covered_pop"].is_monotonic_decreasing
     assert rec["newly_covered_pop"].sum() == pytest.approx(
         res.pop_covered_after - res.pop_covered_before
     )
     assert res.objective == pytest.approx(res.pop_covered_after)
-    # the coverage before is that of siting.coverage on the same network
-    cov = siting.coverage.covered_population(
-        network, region.villages, registry, kind="health_center", thresholds_min=15, by=[]
+    # the coverage before is that of siting.coverage's township tier on the same network
+    cov = siting.coverage.covered_population_by_tier(
+        network, region.villages, registry, tiers="township", thresholds_min=15, by=[]
     )
+    assert res.pop_column == cov["pop_column"].iloc[0] == "pop_60plus"
     assert res.coverage_before == pytest.approx(float(cov["share_covered"].iloc[-1]))
     before, after = f"{res.coverage_before * 100:.1f}%", f"{res.coverage_after * 100:.1f}%"
     assert res.sentence_zh.startswith(f"新增{len(rec)}处乡镇卫生院后，15分钟覆盖率由{before}升至")
@@ -443,6 +456,55 @@ def test_xuanhan_mclp(xuanhan, tmp_path) -> None:  # type: ignore[no-untyped-def
     assert not list((tmp_path / "out").glob(".*.tmp"))
 
 
+def test_xuanhan_no_new_health_centre_where_the_tier_already_serves(xuanhan) -> None:  # type: ignore[no-untyped-def]
+    region, network, registry = xuanhan
+    streets = region.townships.index[region.townships["town_type"] == "街道"].astype(str)
+    centres = registry[registry["kind"] == "community_health_center"]
+    assert set(centres["township_code"].astype(str)) == set(streets)  # each 街道 has its 中心
+    kw: dict[str, Any] = {"model": "mclp", "p": 5, "threshold_min": 30, "kind": "health_center"}
+    res = locate.recommend(region, network, registry, **kw)
+    # every township seat already has its 卫生院 or 社区卫生服务中心: nothing to add there
+    assert res.recommendations.empty
+    assert set(res.served_candidates) == set(region.townships.index)
+    assert "候选点均不能再提高" in res.sentence_zh
+    assert res.summary()["existing_kinds"] == list(TOWNSHIP_TIER)
+    # the 中心 are what keeps the 街道 out: without them a new 卫生院 goes to a 街道
+    without = registry[registry["kind"] != "community_health_center"]
+    res_without = locate.recommend(region, network, without, **kw)
+    assert set(res_without.recommendations["site_id"].astype(str)) & set(streets)
+    # a new 社区卫生服务中心 counts the 卫生院 as covering too (the same tier)
+    chc = locate.recommend(region, network, registry, **{**kw, "kind": "community_health_center"})
+    assert chc.n_existing == res.n_existing and chc.coverage_before == res.coverage_before
+
+
+def test_recommend_counts_every_facility_of_the_tier() -> None:
+    # villages on a line; a 社区卫生服务中心 at v0 and a 村卫生室 at v3: a new 卫生院 counts the
+    # 中心 as covering (same tier), never the 村卫生室 (village tier)
+    lon0, lat = 106.0, 30.8
+    villages = _points(
+        {f"v{i}": (lon0 + 0.1 * i, lat) for i in range(4)},
+        pop_60plus=[100, 100, 100, 300],
+        township_code=["t0", "t0", "t1", "t1"],
+    )
+    existing = _points(
+        {"CHC-1": (lon0, lat), "VC-1": (lon0 + 0.3, lat)},
+        kind=["community_health_center", "village_clinic"],
+        name=["一中心", "一村卫生室"],
+    )
+    sites = _points({f"s{i}": (lon0 + 0.1 * i, lat) for i in range(4)})
+    res = locate.recommend(
+        None, None, existing, villages, model="mclp", p=1, threshold_min=5, candidates=sites
+    )
+    assert res.n_existing == 1 and res.existing_kinds == TOWNSHIP_TIER
+    assert res.pop_covered_before == 100  # v0, at the 中心
+    assert res.recommendations["site_id"].tolist() == ["s3"]  # v3's 村卫生室 does not count
+    clinic = locate.recommend(
+        None, None, existing, villages, model="mclp", p=1, threshold_min=5, candidates=sites,
+        kind="community_health_station",
+    )  # fmt: skip
+    assert clinic.n_existing == 1 and clinic.pop_covered_before == 300  # v3, at the 村卫生室
+
+
 def test_xuanhan_p_median_and_lscp(xuanhan) -> None:  # type: ignore[no-untyped-def]
     region, network, registry = xuanhan
     res = locate.recommend(region, network, registry, model="p_median", p=2, threshold_min=30)
@@ -453,13 +515,13 @@ def test_xuanhan_p_median_and_lscp(xuanhan) -> None:  # type: ignore[no-untyped-
     # the objective is the weighted time of every village to its nearest open facility
     opened = pd.concat(
         [
-            registry[registry["kind"] == "health_center"].geometry,
+            registry[registry["kind"].isin(TOWNSHIP_TIER)].geometry,
             region.townships.loc[res.recommendations["site_id"]].geometry,
         ]
     )
     sites = gpd.GeoDataFrame(geometry=opened.to_numpy(), crs="EPSG:4326")
     near = costs.nearest(network, region.villages, sites, k=1)
-    true = float((near["time_s"].to_numpy() / 60 * region.villages["pop_65plus"]).sum())
+    true = float((near["time_s"].to_numpy() / 60 * region.villages["pop_60plus"]).sum())
     assert res.objective == pytest.approx(true, rel=1e-9)
     # LSCP from the villages covers everything
     lscp_res = locate.recommend(
@@ -488,7 +550,7 @@ def test_xuanhan_colocation(xuanhan) -> None:  # type: ignore[no-untyped-def]
     # catchment: villages whose nearest health centre it is
     near = costs.nearest(network, region.villages, health, k=1)
     pop = near.groupby("facility_id")["demand_id"].agg(
-        lambda ids: float(region.villages.loc[list(ids), "pop_65plus"].sum())
+        lambda ids: float(region.villages.loc[list(ids), "pop_60plus"].sum())
     )
     for fid, value in zip(out["facility_id"], out["catchment_pop"], strict=True):
         assert value == pytest.approx(float(pop.get(fid, 0.0)))
@@ -501,7 +563,7 @@ def test_xuanhan_colocation(xuanhan) -> None:  # type: ignore[no-untyped-def]
 
 def test_pairs_from_reach_are_exact() -> None:
     # the pairs of recommend come from costs.reach: same times as od_matrix
-    villages = _points({f"v{i}": (106.0 + 0.02 * i, 30.8) for i in range(4)}, pop_65plus=[1] * 4)
+    villages = _points({f"v{i}": (106.0 + 0.02 * i, 30.8) for i in range(4)}, pop_60plus=[1] * 4)
     sites = gpd.GeoDataFrame(
         geometry=[Point(106.01, 30.8), Point(106.05, 30.8)], index=pd.RangeIndex(2), crs=4326
     )
@@ -520,8 +582,9 @@ def test_cli_locate_writes_recommendations_colocation_and_map(
     from siting.cli import main
 
     out = tmp_path / "loc"
-    args = ["locate", "--region", "xuanhan", "--model", "mclp", "--p", "3"]
-    assert main([*args, "--threshold", "15", "--kind", "health_center", "--out", str(out)]) == 0
+    args = ["locate", "--region", "xuanhan", "--model", "mclp", "--p", "3", "--threshold", "15"]
+    args += ["--kind", "health_center", "--candidates", "villages"]
+    assert main([*args, "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "15分钟覆盖率由" in text and "solver status: optimal" in text
     rec = pd.read_csv(out / "recommendations.csv", encoding="utf-8-sig")
@@ -545,7 +608,7 @@ def _line_case() -> dict[str, Any]:
         "network": None,
         "facilities": _points({"HC-1": (lon0, lat)}, kind=["health_center"]),
         "demand": _points(
-            {f"v{i}": (lon0 + 0.1 * i, lat) for i in range(5)}, pop_65plus=[100, 100, 100, 300, 300]
+            {f"v{i}": (lon0 + 0.1 * i, lat) for i in range(5)}, pop_60plus=[100, 100, 100, 300, 300]
         ),
         "candidates": _points({f"s{i}": (lon0 + 0.1 * i, lat) for i in range(1, 5)}),
     }
@@ -586,7 +649,7 @@ def test_recommend_direction_from_options_and_keyword() -> None:
         "region": None,
         "network": g,
         "facilities": None,
-        "demand": _points({"v": (106.0, 30.8)}, pop_65plus=[10]),
+        "demand": _points({"v": (106.0, 30.8)}, pop_60plus=[10]),
         "candidates": _points({"s": (106.01, 30.8)}),
         "model": "lscp",
         "threshold_min": 2,
@@ -625,7 +688,7 @@ def test_colocation_travel_options_direction(xuanhan) -> None:  # type: ignore[n
     )
     villages = _points(
         {"V-b": (107.52, 31.5)},
-        pop_65plus=[70],
+        pop_60plus=[70],
         county_code=["511722"],
         township_code=["511722001"],
         population_source=["modelled"],

@@ -166,3 +166,61 @@ def test_region_without_spec_is_a_clear_error(tmp_path: Path) -> None:
     )
     with pytest.raises(siting.DataError, match="no modelled-registry spec covers 测试市"):
         modelled.registry_for(fake)
+
+
+#: Unit words a modelled name must never repeat (``"江家坝村村卫生室"``).
+_DOUBLED = ("村村", "社区社区", "镇镇", "乡乡", "街道街道")
+#: Kinds placed once per village unit: their names repeat across townships (villages of the
+#: same name), never within one.
+_PER_VILLAGE = {"village_clinic", "community_health_station", "day_care", "happiness_home",
+                "care_complex"}  # fmt: skip
+
+
+@pytest.mark.parametrize("which", ["nanchong", "xuanhan"])
+def test_modelled_names_are_clean(
+    which: str, nanchong: gpd.GeoDataFrame, xuanhan: gpd.GeoDataFrame
+) -> None:
+    reg = nanchong if which == "nanchong" else xuanhan
+    kinds = set(reg["kind"])
+    assert {"village_clinic", "community_health_station", "day_care"} <= kinds
+    for kind, group in reg.groupby("kind"):
+        names = group["name"].astype(str)
+        assert (names.str.len() > 0).all(), kind
+        doubled = names[names.str.contains("|".join(_DOUBLED))]
+        assert doubled.empty, (kind, doubled.head().tolist())
+        if kind in _PER_VILLAGE:
+            assert not group.duplicated(["name", "township_code"]).any(), kind
+        else:
+            assert names.is_unique, (kind, names[names.duplicated()].head().tolist())
+
+
+def test_short_village_names() -> None:
+    short = modelled._short_village
+    assert short("江家坝村村民委员会") == short("江家坝村民委员会") == "江家坝村"
+    assert short("城西社区村民委员会") == short("城西社区居民委员会") == "城西社区"
+    assert short("南门居委会") == "南门社区"
+    assert short("任家沟农村社区居民委员会") == "任家沟农村社区"  # a 社区, not a 村
+
+
+@pytest.mark.parametrize("which", ["nanchong", "xuanhan"])
+def test_community_health_stations_in_street_communities(
+    which: str, nanchong: gpd.GeoDataFrame, xuanhan: gpd.GeoDataFrame
+) -> None:
+    """One modelled 社区卫生服务站 per 社区 of a 街道, next to it; none elsewhere."""
+    reg = nanchong if which == "nanchong" else xuanhan
+    region = regions.load(which)
+    vil = region.villages
+    town_type = region.townships["town_type"]
+    street_communities = vil[
+        (vil["village_type"] == "社区") & (town_type.loc[vil["township_code"]] == "街道").to_numpy()
+    ]
+    chs = reg[reg["kind"] == "community_health_station"]
+    assert len(chs) == len(street_communities) > 0
+    assert set(chs["village_code"]) == set(street_communities.index)
+    assert (chs["source"] == "modelled").all()
+    assert chs["name"].str.endswith("社区卫生服务站").all()
+    # ids of the other kinds are unchanged by the stations (listed last): sequences from 1
+    vc = reg[reg["kind"] == "village_clinic"]
+    assert vc.index.str.startswith("VC-").all()
+    for county, g in vc.groupby("county_code"):
+        assert sorted(g.index) == [f"VC-{county}-{i:05d}" for i in range(1, len(g) + 1)]

@@ -15,6 +15,7 @@ import pytest
 from graphs import grid_graph
 from shapely import points
 
+from siting import _errors as siting_errors
 from siting import pairing, registry
 from siting.costs import TravelOptions
 from siting.pairing import PairingRuleError, load_rules, pair
@@ -46,7 +47,7 @@ RULES_ONE: dict[str, Any] = {
             "to": ["health_center"],
             "threshold_min": 5,
             "k": 3,
-            "capacity": {"unit": "facilities", "column": "capacity", "default": 1},
+            "capacity": {"unit": "facilities", "column": "capacity", "assumed_default": 1},
         }
     ]
 }
@@ -55,26 +56,128 @@ RULES_ONE: dict[str, Any] = {
 # --- rules ---------------------------------------------------------------------------------------
 
 
-def test_default_rules_follow_the_seed_programme() -> None:
+def test_default_rules_are_the_nanchong_plan() -> None:
     rules = load_rules()
+    assert rules.name == "nanchong" and not rules.benchmark
+    assert "default rule set 'nanchong'" in rules.note
     assert [r.id for r in rules] == ["health_partner", "patrol", "green_channel"]
     hp = rules.get("health_partner")
     assert set(hp.from_kinds) >= {"nursing_home"}
     assert set(hp.to_kinds) == {"health_center", "community_health_center"}
+    # capacities come from data: the column, no blanket default
+    assert hp.capacity is not None and hp.capacity.column == "capacity"
+    assert hp.capacity.assumed_default is None
     patrol = rules.get("patrol")
     assert set(patrol.from_kinds) == {"day_care", "happiness_home", "care_complex"}
-    assert patrol.to_kinds == ("village_clinic",)
+    assert patrol.to_kinds == ("village_clinic", "community_health_station")
+    assert set(patrol.urban_to) == {"community_health_station", "community_health_center"}
     green = rules.get("green_channel")
     assert green.to_kinds == ("hospital",)
     assert set(green.partner_filter["level"]) == {"三级", "二级"}
     assert green.threshold_min == 30
     assert green.direction == "to_partner"
+    assert any("二级以上医疗机构" in q for _, q in green.quotes)
+    assert any("双向转诊" in q for _, q in green.quotes)
     for r in rules:
         assert set(r.from_kinds) <= set(registry.KINDS)
         assert r.k == 3
+        assert r.quotes and all(doc == "002" for doc, _ in r.quotes)
     assert rules.cost is not None and rules.cost.subsidy_share == 0.5
     assert rules.cost.brackets[0] == (30, 20000)
     assert rules.cost.brackets[-1] == (None, 50000)
+    assert "2-5万/年" in rules.cost.source
+
+
+def test_xuanhan_rules_follow_the_programme() -> None:
+    rules = load_rules("xuanhan")
+    assert rules.name == "xuanhan" and not rules.benchmark
+    assert [r.id for r in rules] == [
+        "health_partner",
+        "patrol",
+        "green_channel",
+        "referral_hospital",
+    ]
+    hp = rules.get("health_partner")
+    assert hp.from_kinds == ("nursing_home",) and hp.to_kinds == ("health_center",)
+    green = rules.get("green_channel")
+    assert green.to_kinds == ("health_center",) and not green.partner_filter
+    referral = rules.get("referral_hospital")
+    assert referral.to_kinds == ("hospital",)
+    assert set(referral.partner_filter["level"]) == {"三级", "二级"}
+    patrol = rules.get("patrol")
+    assert "village_clinic" in patrol.to_kinds and "village_clinic" not in patrol.urban_to
+    assert all(doc == "000" for r in rules for doc, _ in r.quotes)
+
+
+@pytest.mark.parametrize(
+    ("region", "name"),
+    [
+        ("511722", "xuanhan"),
+        (511722, "xuanhan"),
+        ("511300", "nanchong"),
+        ("511302", "nanchong"),
+        ("511381", "nanchong"),
+        ("511702", "nanchong"),  # Dazhou's Tongchuan: not Xuanhan
+        ("330727", "nanchong"),
+    ],
+)
+def test_rule_set_of_a_region(region: Any, name: str) -> None:
+    rules = load_rules(region=region)
+    assert rules.name == name
+    assert pairing.rule_set_for(region) == name
+    own = str(region).startswith(("511722", "5113"))
+    assert ("has no rule set of its own" in rules.note) is not own
+
+
+def test_rule_set_of_a_region_object_and_names() -> None:
+    class Place:
+        code = "511722"
+
+    assert load_rules(region=Place()).name == "xuanhan"
+    assert set(pairing.RULE_SETS) == {"xuanhan", "nanchong", "panan", "fengmao"}
+    for name in pairing.RULE_SETS:
+        rules = load_rules(name)
+        assert rules.name == name
+        assert rules.benchmark is (name in {"panan", "fengmao"})
+        assert ("benchmark" in pairing.RULE_SETS[name]) is rules.benchmark
+        assert rules.path == pairing.default_rules_path()
+    # a name beats the region; a user's one-set file ignores the region
+    assert load_rules("panan", region="511722").name == "panan"
+    assert load_rules(RULES_ONE, region="511722").name == ""
+    with pytest.raises(PairingRuleError, match="no rule set 'mars'"):
+        load_rules({"rule_sets": {"a": RULES_ONE}, "default_set": "mars"})
+    with pytest.raises(PairingRuleError, match="administrative code"):
+        load_rules(region="宣汉")
+
+
+def test_a_user_file_with_rule_sets(tmp_path: Path) -> None:
+    import yaml
+
+    data = {
+        "default_set": "plain",
+        "regions": {"5117": "dazhou"},
+        "rule_sets": {
+            "plain": RULES_ONE,
+            "dazhou": {"zh": "达州", "benchmark": True, "rules": [{**RULES_ONE["rules"][0]}]},
+        },
+    }
+    path = tmp_path / "sets.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert load_rules(path).name == "plain"
+    got = load_rules(path, region="511722")
+    assert got.name == "dazhou" and got.benchmark and got.zh == "达州"
+    assert load_rules(path, region="330727").name == "plain"
+
+
+def test_sources_are_quotes_or_text() -> None:
+    one = {**RULES_ONE["rules"][0], "source": {"document": "000", "quote": "就近卫生院"}}
+    rule = load_rules({"rules": [one]}).get("hp")
+    assert rule.quotes == (("000", "就近卫生院"),) and "000" in rule.source
+    plain = {**RULES_ONE["rules"][0], "source": "my own rule"}
+    assert load_rules({"rules": [plain]}).get("hp").source == "my own rule"
+    bad = {**RULES_ONE["rules"][0], "source": [{"document": "000"}]}
+    with pytest.raises(PairingRuleError, match="source\\[0\\]: must be a mapping"):
+        load_rules({"rules": [bad]})
 
 
 @pytest.mark.parametrize(
@@ -328,6 +431,183 @@ def test_capacity_in_beds_needs_beds() -> None:
     )
     with pytest.raises(PairingRuleError, match="needs the beds of every facility"):
         pair(g, fac, rules, capacity=True)
+
+
+def _two_homes_one_near_centre(g: nx.MultiDiGraph, **extra: list[Any]) -> gpd.GeoDataFrame:
+    """NH-1 and NH-2 both nearest to HC-1; HC-2 farther away."""
+    return registry_at(
+        g,
+        [
+            ("NH-1", "nursing_home", 0),
+            ("NH-2", "nursing_home", 1),
+            ("HC-1", "health_center", 2),
+            ("HC-2", "health_center", 48),
+        ],
+        **extra,
+    )
+
+
+def test_capacity_is_unlimited_without_data() -> None:
+    g = grid_graph(23, one_way_share=0.0)
+    fac = _two_homes_one_near_centre(g, capacity=[pd.NA] * 4)
+    rule = {**RULES_ONE["rules"][0], "capacity": {"unit": "facilities", "column": "capacity"}}
+    info: dict[str, Any] = {}
+    out = pair(g, fac, {"rules": [rule]}, capacity=True, info=info)
+    chosen = out[out["assigned"]].set_index("facility_id")
+    assert list(chosen["partner_id"]) == ["HC-1", "HC-1"]  # both with the nearest
+    assert (chosen["rank"] == 1).all()
+    assert chosen["partner_capacity"].isna().all()  # no capacity invented
+    assert (chosen["capacity_source"] == "unlimited").all()
+    assert not chosen["capacity_assumed"].any()
+    assert info["hp"]["partners_unlimited"] == 2 and info["hp"]["partners_capacity_assumed"] == 0
+    # the same with a column the registry lacks altogether
+    no_col = {**rule, "capacity": {"unit": "facilities", "column": "doctors"}}
+    out2 = pair(g, fac.drop(columns="capacity"), {"rules": [no_col]}, capacity=True)
+    assert list(out2.loc[out2["assigned"], "partner_id"]) == ["HC-1", "HC-1"]
+
+
+def test_capacity_from_a_named_column() -> None:
+    g = grid_graph(23, one_way_share=0.0)
+    fac = _two_homes_one_near_centre(g, doctors=[pd.NA, pd.NA, 1, pd.NA])
+    rule = {**RULES_ONE["rules"][0], "capacity": {"unit": "facilities", "column": "doctors"}}
+    out = pair(g, fac, {"rules": [rule]}, capacity=True)
+    chosen = out[out["assigned"]]
+    assert sorted(chosen["partner_id"]) == ["HC-1", "HC-2"]  # HC-1 holds one, HC-2 unlimited
+    by_partner = chosen.set_index("partner_id")
+    assert by_partner.loc["HC-1", "capacity_source"] == "doctors"
+    assert by_partner.loc["HC-1", "partner_capacity"] == 1
+    assert by_partner.loc["HC-2", "capacity_source"] == "unlimited"
+    assert not chosen["capacity_assumed"].any()
+    moved = chosen[chosen["partner_id"] == "HC-2"].iloc[0]
+    assert "已满额（容量1，已配1）" in moved["reason"] and "假定" not in moved["reason"]
+    bad = fac.assign(doctors=["", "", "two", ""])
+    with pytest.raises(PairingRuleError, match="'doctors' of partner 'HC-1' is not a number"):
+        pair(g, bad, {"rules": [rule]}, capacity=True)
+
+
+@pytest.mark.parametrize("key", ["assumed_default", "default"])
+def test_an_assumed_capacity_is_labelled(key: str) -> None:
+    g = grid_graph(23, one_way_share=0.0)
+    fac = _two_homes_one_near_centre(g, capacity=[pd.NA, pd.NA, pd.NA, 5])
+    rule = {**RULES_ONE["rules"][0], "capacity": {"column": "capacity", key: 1}}
+    rules = load_rules({"rules": [rule]})
+    assert rules.get("hp").capacity == pairing.CapacityRule("facilities", "capacity", 1.0)
+    out = pair(g, fac, rules, capacity=True)
+    chosen = out[out["assigned"]].set_index("partner_id")
+    assert sorted(chosen.index) == ["HC-1", "HC-2"]
+    assert bool(chosen.loc["HC-1", "capacity_assumed"]) is True
+    assert chosen.loc["HC-1", "capacity_source"] == "assumed"
+    assert chosen.loc["HC-1", "partner_capacity"] == 1
+    assert bool(chosen.loc["HC-2", "capacity_assumed"]) is False  # its own column value
+    assert chosen.loc["HC-2", "capacity_source"] == "capacity"
+    assert "假定容量1" in chosen.loc["HC-2", "reason"]
+    assert "assumed capacity" in chosen.loc["HC-2", "reason_en"]
+    for cap in ({"column": None}, {"column": "capacity", key: -1}, {"column": "x", "size": 2}):
+        with pytest.raises(PairingRuleError, match="capacity"):
+            load_rules({"rules": [{**rule, "capacity": cap}]})
+
+
+# --- urban communities ---------------------------------------------------------------------------
+
+
+def test_mark_urban_from_township_and_village_types() -> None:
+    fac = gpd.GeoDataFrame(
+        {
+            "name": ["a", "b", "c", "d", "e"],
+            "kind": ["day_care"] * 5,
+            "township_code": ["T1", "T1", "T2", "T2", None],
+            "village_code": [None, "V-cun", "V-she", None, None],
+        },
+        geometry=points([0.0] * 5, [0.0] * 5),
+        index=pd.Index(list("abcde"), name="id"),
+        crs=4326,
+    )
+    towns = pd.DataFrame({"town_type": ["街道", "镇"]}, index=pd.Index(["T1", "T2"]))
+    villages = pd.DataFrame(
+        {"village_type": ["村委会", "社区"]}, index=pd.Index(["V-cun", "V-she"])
+    )
+    out = pairing.mark_urban(fac, towns, villages)
+    # a: in a 街道; b: a 村 of a 街道; c: a 社区 of a 镇 (a township seat); d: a 镇; e: unknown
+    assert out["urban"].tolist() == [True, False, False, False, pd.NA]
+    assert "urban" not in fac.columns
+    with pytest.raises(siting_errors.DataError, match="town_type"):
+        pairing.mark_urban(fac, towns.rename(columns={"town_type": "type"}))
+
+
+def test_urban_facilities_are_served_by_community_health_services() -> None:
+    g = grid_graph(24, one_way_share=0.0)
+    rows = [
+        ("DC-town", "day_care", 0),
+        ("DC-city", "day_care", 1),
+        ("VC-1", "village_clinic", 2),
+        ("CHS-1", "community_health_station", 40),
+    ]
+    fac = registry_at(g, rows, urban=[False, True, False, False])
+    out = pair(g, fac, "nanchong", only=["patrol"], info=(info := {}))
+    chosen = out[out["assigned"]].set_index("facility_id")
+    # the town facility takes the nearest village clinic; the urban one a community station
+    assert chosen.loc["DC-town", "partner_id"] == "VC-1"
+    assert chosen.loc["DC-city", "partner_id"] == "CHS-1"
+    assert "社区卫生服务站" in chosen.loc["DC-city", "reason"]
+    assert info["patrol"]["urban_facilities"] == 1
+    assert list(out["facility_id"].drop_duplicates()) == ["DC-town", "DC-city"]  # registry order
+    # without the urban column (or without any community service) everyone takes `to`
+    plain = pair(g, fac.drop(columns="urban"), "nanchong", only=["patrol"])
+    assert set(plain.loc[plain["assigned"], "partner_id"]) == {"VC-1"}
+    no_chs = pair(g, fac[fac.index != "CHS-1"], "nanchong", only=["patrol"])
+    assert set(no_chs.loc[no_chs["assigned"], "partner_id"]) == {"VC-1"}
+
+
+# --- the Xuanhan programme on its modelled registry ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def xuanhan() -> tuple[Any, gpd.GeoDataFrame]:
+    from siting import modelled, regions
+    from siting.network import modelled as modelled_network
+
+    reg = regions.load("xuanhan")
+    fac = pairing.mark_urban(modelled.registry_for("xuanhan"), reg.townships, reg.villages)
+    return modelled_network(reg), fac
+
+
+def test_xuanhan_private_homes_pair_with_their_nearest_health_centre(
+    xuanhan: tuple[Any, gpd.GeoDataFrame],
+) -> None:
+    g, fac = xuanhan
+    private = fac[(fac["kind"] == "nursing_home") & (fac["ownership"] == "private")].index
+    assert len(private) == 12  # the seed's 12家民办敬老院
+    out = pair(g, fac, region="511722", capacity=True, only=["health_partner"])
+    rows = out[out["facility_id"].isin(private)]
+    chosen = rows[rows["assigned"]]
+    assert chosen["facility_id"].nunique() == 12
+    assert (chosen["rank"] == 1).all() and (chosen["partner_kind"] == "health_center").all()
+    assert not chosen["capacity_assumed"].any()
+    # a blanket assumed capacity of 3 would move some away - and says so
+    assumed = load_rules("xuanhan").replace(
+        "health_partner", capacity=pairing.CapacityRule("facilities", "capacity", 3)
+    )
+    out3 = pair(g, fac, assumed, capacity=True, only=["health_partner"])
+    moved = out3[out3["assigned"] & out3["facility_id"].isin(private) & (out3["rank"] > 1)]
+    assert len(moved) > 0
+    assert out3.loc[out3["assigned"], "capacity_assumed"].all()
+    assert moved["reason"].str.contains("假定容量3").all()
+
+
+def test_xuanhan_green_channel_goes_to_the_nearest_health_centre(
+    xuanhan: tuple[Any, gpd.GeoDataFrame],
+) -> None:
+    g, fac = xuanhan
+    out = pair(g, fac, "xuanhan", only=["green_channel", "referral_hospital"])
+    chosen = out[out["assigned"]]
+    green = chosen[chosen["rule"] == "green_channel"]
+    referral = chosen[chosen["rule"] == "referral_hospital"]
+    assert set(green["partner_kind"]) == {"health_center"}
+    assert set(referral["partner_kind"]) == {"hospital"}
+    assert green["facility_id"].nunique() == referral["facility_id"].nunique() > 100
+    # each tier is the nearest of its own kind (rank 1), however far
+    assert (green["rank"] == 1).all() and (referral["rank"] == 1).all()
+    assert green["within_threshold"].sum() > referral["within_threshold"].sum()
 
 
 # --- the fee rule --------------------------------------------------------------------------------

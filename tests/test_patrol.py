@@ -313,6 +313,8 @@ def test_arguments_are_checked() -> None:
         plan(g, fac, service_min={"day_care": -5})
     with pytest.raises(PatrolError, match="doctors"):
         plan(g, fac, doctors=0)
+    with pytest.raises(PatrolError, match="nor is it a column of the facilities"):
+        plan(g, fac, doctors="staff")
 
 
 # --- built-in data -------------------------------------------------------------------------------
@@ -327,12 +329,20 @@ def test_xuanhan_every_patrol_facility_is_scheduled_or_explained() -> None:
     p = plan(roads, fac, doctors=1)
     kinds = ("day_care", "happiness_home", "care_complex")
     wanted = set(fac.index[fac["kind"].isin(kinds)])
-    visited = set(p.visits.loc[p.visits["stop"] == "visit", "facility_id"])
+    made = p.visits["stop"].isin(["visit", "onsite"])
+    visited = set(p.visits.loc[made, "facility_id"])
     unscheduled = set(p.gaps.loc[~p.gaps["scheduled"], "facility_id"])
     assert wanted == visited | unscheduled
     assert p.gaps["reason"].str.len().gt(0).all()
+    # co-located pairs (a day-care centre next to its community's station or clinic) are
+    # visits on foot: no route, no km
+    onsite = p.visits[p.visits["stop"] == "onsite"]
+    assert len(onsite) > 0
+    assert (onsite["leg_km"] == 0).all() and (onsite["method"] == "co_located").all()
+    routed = set(p.visits.loc[p.visits["stop"] == "visit", "facility_id"])
+    assert not routed & set(onsite["facility_id"])
     # weekly over four weeks: four visits each, the routes close at the clinic
-    counts = p.visits[p.visits["stop"] == "visit"].groupby("facility_id").size()
+    counts = p.visits[made].groupby("facility_id").size()
     assert (counts == 4).all()
     assert p.routes["duration_min"].max() <= 480
     assert p.totals["visits"].sum() == len(visited) * 4
@@ -410,3 +420,212 @@ def test_travel_options_work_like_the_keywords() -> None:
     assert walk.routes["travel_min"].iloc[0] > ride.routes["travel_min"].iloc[0] + 5
     with pytest.raises(TypeError, match="options must be a TravelOptions"):
         plan(None, fac, options={"straight_line_speed_kph": 10.0})  # type: ignore[arg-type]
+
+
+# --- co-located visits, overloaded clinics, options ----------------------------------------------
+
+
+def test_co_located_facilities_are_visits_not_routes() -> None:
+    g = grid_graph(12)
+    fac = registry_at(
+        g,
+        [
+            ("VC-1", "village_clinic", 14),
+            ("DC-same", "day_care", 14),  # on the clinic's point
+            ("DC-far", "day_care", 27),
+        ],
+    )
+    p = plan(g, fac, frequency="weekly", service_min=30)
+    onsite = p.visits[p.visits["stop"] == "onsite"]
+    assert set(onsite["facility_id"]) == {"DC-same"} and len(onsite) == 4
+    assert (onsite["leg_km"] == 0).all() and (onsite["leg_min"] == 0).all()
+    assert (onsite["service_min"] == 30).all() and (onsite["method"] == "co_located").all()
+    # no route goes to it; the far one is driven
+    assert not p.routes["facility_ids"].str.contains("DC-same").any()
+    assert set(p.routes["facility_ids"]) == {"DC-far"}
+    assert p.visits.loc[p.visits["stop"] == "visit", "facility_id"].eq("DC-far").all()
+    # times: after the day's route, or from the start on a day without one
+    for _, row in onsite.iterrows():
+        day = p.visits[(p.visits["day"] == row["day"]) & (p.visits["doctor"] == row["doctor"])]
+        ends = day.loc[day["stop"] == "end", "arrive"]
+        assert row["arrive"] == (ends.iloc[0] if len(ends) else "08:00")
+        assert row["seq"] == day["seq"].max()
+    t = p.totals.iloc[0]
+    assert t["visits"] == 8 and t["visits_onsite"] == 4 and t["routes"] == len(p.routes)
+    assert t["km"] == pytest.approx(p.routes["km"].sum(), abs=1e-3)
+    assert t["service_hours"] == pytest.approx((4 * 30 + p.routes["service_min"].sum()) / 60)
+    assert p.settings["colocated"] == 1
+    # a larger co-location radius (five minutes) takes in the neighbour too; none at zero
+    wide = plan(g, fac, frequency="weekly", service_min=30, colocated_min=60)
+    assert set(wide.visits.loc[wide.visits["stop"] == "onsite", "facility_id"]) == {
+        "DC-same",
+        "DC-far",
+    }
+    assert wide.routes.empty and wide.totals["km"].iloc[0] == 0
+    with pytest.raises(PatrolError, match="colocated_min"):
+        plan(g, fac, colocated_min=-1)
+
+
+def test_co_located_visits_share_the_day_with_the_route() -> None:
+    """The co-located visits of a day shorten the day left for the route."""
+    g = grid_graph(13)
+    rows = [("VC-1", "village_clinic", 14), ("DC-0", "day_care", 14)]
+    rows += [(f"DC-{i}", "day_care", v) for i, v in enumerate([7, 21, 13, 15], start=1)]
+    fac = registry_at(g, rows)
+    p = plan(g, fac, frequency="daily", service_min=110)
+    per_slot = p.visits.groupby(["day", "doctor"]).apply(
+        lambda d: (d["leg_min"].sum() + d["service_min"].sum()) / 60
+    )
+    assert per_slot.max() <= 8 + 1e-6
+    assert p.totals["max_day_hours"].iloc[0] == pytest.approx(per_slot.max(), abs=1e-2)
+    # 5 x 110 min of service alone is more than 8 h: something does not fit every day
+    assert (p.gaps["gap"] == "does_not_fit").any()
+    assert (p.visits["stop"] == "onsite").sum() == 20  # the on-site visit always fits
+
+
+def test_overloaded_clinics_are_flagged_with_the_hours() -> None:
+    g = grid_graph(7)
+    rows = [("VC-1", "village_clinic", 14)]
+    rows += [(f"DC-{i}", "day_care", v) for i, v in enumerate([7, 8, 13, 15, 20, 21], start=1)]
+    fac = registry_at(g, rows)
+    one = plan(g, fac, frequency="daily", service_min=120)
+    t = one.totals.iloc[0]
+    working = patrol.WORKING_DAYS_PER_MONTH * 8
+    assert t["working_hours_per_month"] == pytest.approx(working, abs=1e-3)
+    # 6 visits of 2 h every day: 12 h of service alone a day, more than one doctor's day
+    assert t["hours_needed_per_month"] > 12 * patrol.WORKING_DAYS_PER_MONTH
+    assert t["hours_needed_per_month"] > t["hours_per_month"]  # the visits that did not fit
+    assert t["overloaded"] and t["hours_per_doctor_month"] > working
+    assert "超过每月工作时间174小时" in t["overload_reason"]
+    assert "more than a working month of 174 hours" in t["overload_reason_en"]
+    two = plan(g, fac, frequency="daily", service_min=120, doctors=2)
+    u = two.totals.iloc[0]
+    assert u["hours_per_doctor_month"] == pytest.approx(u["hours_needed_per_month"] / 2, abs=1e-3)
+    assert not u["overloaded"] and u["overload_reason"] == ""
+    # a longer working day holds the same plan
+    long_day = plan(g, fac, frequency="weekly", service_min=120, day_hours=10)
+    assert not long_day.totals["overloaded"].any()
+    assert long_day.totals["working_hours_per_month"].iloc[0] == pytest.approx(
+        patrol.WORKING_DAYS_PER_MONTH * 10, abs=1e-3
+    )
+
+
+def test_frequencies_as_rates() -> None:
+    assert patrol.frequency("1/week").name == "weekly"
+    assert patrol.frequency("2/week").name == "twice_weekly"
+    assert patrol.frequency("5/week").name == "daily"
+    assert patrol.frequency("0.5/week").name == patrol.frequency("2/month").name == "fortnightly"
+    assert patrol.frequency("1/month").name == "monthly"
+    with pytest.raises(PatrolError, match="unknown frequency '3/week'"):
+        patrol.frequency("3/week")
+
+
+def test_run_patrol_options_reach_the_plan_keywords() -> None:
+    """``siting run --patrol-*`` parse to the keywords of :func:`siting.patrol.plan`."""
+    from siting import cli
+    from siting._errors import SitingError
+
+    parser = cli._parser()
+    base = ["run", "--region", "xuanhan", "--out", "/tmp/siting-test-not-written"]
+    args = parser.parse_args(
+        [
+            *base,
+            "--patrol-frequency",
+            "day_care=2/week,happiness_home=1/month",
+            "--patrol-service-min",
+            "day_care=45,care_complex=90",
+            "--patrol-doctors",
+            "doctors",
+            "--patrol-day-hours",
+            "7.5",
+            "--patrol-start-date",
+            "2026-03-02",
+        ]
+    )
+    opts = cli._patrol_options(args)
+    assert opts == {
+        "frequency": {"day_care": "2/week", "happiness_home": "1/month"},
+        "service_min": {"day_care": 45.0, "care_complex": 90.0},
+        "doctors": "doctors",
+        "day_hours": 7.5,
+        "start_date": "2026-03-02",
+    }
+    g = grid_graph(5)
+    fac = registry_at(
+        g,
+        [("VC-1", "village_clinic", 14), ("DC-1", "day_care", 15), ("HH-1", "happiness_home", 8)],
+        doctors=[2, None, None],
+    )
+    p = plan(g, fac, **opts)
+    v = p.visits[p.visits["stop"].isin(["visit", "onsite"])]
+    assert v.groupby("facility_id").size().to_dict() == {"DC-1": 8, "HH-1": 1}
+    assert v["date"].notna().all() and str(v["date"].min()) >= "2026-03-02"
+    assert p.totals["doctors"].tolist() == [2]
+    assert p.settings["day_hours"] == 7.5
+    plain = cli._patrol_options(parser.parse_args(base))
+    assert plain == {}
+    one = cli._patrol_options(
+        parser.parse_args([*base, "--patrol-frequency", "weekly", "--patrol-doctors", "3"])
+    )
+    assert one == {"frequency": "weekly", "doctors": 3}
+    for bad, match in (
+        (["--patrol-frequency", "day_care=3/week"], "unknown frequency"),
+        (["--patrol-frequency", "bogus_kind=1/week"], "unknown kind"),
+        (["--patrol-service-min", "day_care=-4"], "minutes"),
+        (["--patrol-start-date", "2026-03-03"], "Monday"),
+        (["--patrol-start-date", "March"], "YYYY-MM-DD"),
+        (["--patrol-day-hours", "0"], "day-hours"),
+        (["--patrol-doctors", "0"], "doctors"),
+    ):
+        with pytest.raises(SitingError, match=match):
+            cli._patrol_options(parser.parse_args([*base, *bad]))
+
+
+def test_clinic_kinds_default_to_the_patrol_rule_and_the_pairs() -> None:
+    """Without ``clinic_kinds``: the patrol rule's partner kinds, or those of the pairs given
+    (a day-care centre paired with a 社区卫生服务中心 is patrolled from it, not a gap)."""
+    g = grid_graph(10)
+    fac = registry_at(
+        g,
+        [
+            ("HC-1", "health_center", 0),
+            ("CHC-1", "community_health_center", 35),
+            ("DC-1", "day_care", 1),
+            ("DC-2", "day_care", 34),
+        ],
+    )
+    rule = {"id": "patrol", "from": ["day_care"], "threshold_min": 30, "direction": "from_partner"}
+    to_hc = {"rules": [{**rule, "to": ["health_center"]}]}
+    p = plan(g, fac, rules=to_hc)
+    assert p.settings["clinic_kinds"] == ["health_center"]
+    assert set(p.routes["clinic_id"]) == {"HC-1"} and p.gaps.empty
+    to_both = {"rules": [{**rule, "to": ["health_center", "community_health_center"]}]}
+    pairs = pairing.pair(g, fac, to_both)
+    q = plan(g, fac, pairs)
+    assert q.settings["clinic_kinds"] == [
+        *patrol.VILLAGE_CLINIC_KINDS,
+        "community_health_center",
+        "health_center",
+    ]
+    assert set(q.routes["clinic_id"]) == {"HC-1", "CHC-1"} and q.gaps.empty
+    # given kinds win: the pairs with another kind are not patrolled (no clinic)
+    r = plan(g, fac, pairs, clinic_kinds=("health_center",))
+    assert set(r.gaps.loc[r.gaps["gap"] == "no_clinic", "facility_id"]) == {"DC-2"}
+
+
+def test_run_passes_patrol_options_only_when_given(capsys: pytest.CaptureFixture[str]) -> None:
+    """``siting run`` hands ``patrol_options`` to ``pipeline.run`` when a --patrol-* option
+    is given (tests/test_pipeline.py runs it end to end)."""
+    from siting import cli
+
+    parser = cli._parser()
+    base = ["run", "--region", "xuanhan", "--out", "/tmp/siting-test-not-written"]
+    assert cli._patrol_kw(parser.parse_args(base)) == {}
+    given = parser.parse_args([*base, "--patrol-day-hours", "6"])
+    assert cli._patrol_kw(given) == {"patrol_options": {"day_hours": 6.0}}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["run", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--patrol-frequency", "--patrol-service-min", "--patrol-doctors",
+                   "--patrol-day-hours", "--patrol-start-date"):  # fmt: skip
+        assert option in text

@@ -162,6 +162,10 @@ def test_adding_a_facility_plans_only_its_clinic_again(searched: list[set[str]])
         ({"access_speed_kph": 15.0}, {"VC-A", "VC-B", "VC-C"}),
         ({"settings.access_speed_kph": 15.0}, {"VC-A", "VC-B", "VC-C"}),
         ({"slower_road": True}, {"VC-A", "VC-B", "VC-C"}),
+        # which pairs are co-located (visits, not routes): every clinic
+        ({"colocated_min": 3.0}, {"VC-A", "VC-B", "VC-C"}),
+        # dates only: no clinic (the dates are filled in after the memo)
+        ({"start_date": "2026-03-02"}, set()),
     ],
 )
 def test_a_changed_input_plans_its_clinics_again(

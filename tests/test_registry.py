@@ -59,6 +59,7 @@ def test_kind_table() -> None:
         "integrated_care",
         "health_center",
         "community_health_center",
+        "community_health_station",
         "village_clinic",
         "hospital",
     }
@@ -71,6 +72,7 @@ def test_kind_table() -> None:
         "integrated_care": "IC",
         "health_center": "HC",
         "community_health_center": "CHC",
+        "community_health_station": "CHS",
         "village_clinic": "VC",
         "hospital": "HOS",
     }

@@ -285,7 +285,10 @@ def _plan(
         else _hash({"rules": [dataclasses.asdict(r) for r in rules.rules]})
     )
     options = dict(run_options)
-    if (
+    given = options.get("rules")
+    if isinstance(given, str) and given in pairing.RULE_SETS:
+        pass  # a shipped rule set by name travels as its name
+    elif (
         "rules" in options
         and options["rules"] is not None
         and rules.path != pairing.default_rules_path()

@@ -153,10 +153,12 @@ def summary(
         The layout's region (for the modelled elderly population); loaded when ``None``.
     pairings
         Optional pairing result with columns ``facility_id`` (the elderly-care facility),
-        ``rank`` and ``within_threshold``. A facility counts as paired within the threshold
-        when its rank-1 row is within the threshold.
+        ``rank`` and ``within_threshold`` (and ``rule``, ``assigned`` as
+        :func:`siting.pairing.pair` gives them). Under each rule a facility counts as within the
+        threshold when its assigned row (its rank-1 row without an ``assigned`` column) is; a
+        facility without an assigned row under a rule it is paired under is not.
     gaps
-        Optional gaps with a column ``facility_id``.
+        Optional gaps with a column ``facility_id`` (and ``rule``).
 
     Returns
     -------
@@ -166,8 +168,12 @@ def summary(
         ``beds`` (all beds), ``care_beds`` (beds of elderly-care and integrated kinds),
         ``pop_60plus_modelled`` (modelled population aged 60+ of the village-level units whose
         modelled points lie in the element), ``care_beds_per_1000_60plus_modelled``; with
-        ``pairings``: ``n_in_pairings`` and ``share_paired_within_threshold``; with ``gaps``:
-        ``gaps``.
+        ``pairings``: ``n_in_pairings`` (facilities paired under any rule),
+        ``share_paired_within_threshold`` (the share within the threshold under *every* rule
+        they are paired under: never "fine if any rule is"), then per rule, in the pairings'
+        order, ``n_in_pairings_<rule>`` and ``share_within_threshold_<rule>`` (one column per
+        rule, so that one element is one row in a spreadsheet); with ``gaps``: ``gaps`` (the
+        facilities with a gap) and, when the gaps name their rule, ``gaps_<rule>``.
 
     Examples
     --------
@@ -229,25 +235,70 @@ def summary(
     out["care_beds_per_1000_60plus_modelled"] = rate.round(2)
 
     if pairings is not None:
-        first = pairings[pd.to_numeric(pairings["rank"], errors="coerce") == 1]
-        ok = (
-            first.assign(_ok=first["within_threshold"].eq(True)).groupby("facility_id")["_ok"].any()
-        )
-        present = set(pairings["facility_id"])
-        in_pairs = long[long["facility_id"].isin(present)]
-        n = in_pairs.groupby("element_id").size().reindex(ids, fill_value=0)
-        paired = (
-            in_pairs.assign(ok=ok.reindex(in_pairs["facility_id"], fill_value=False).to_numpy())
+        _pairing_shares(out, long, pairings, ids)
+    if gaps is not None:
+        _gap_counts(out, long, gaps, ids)
+    return out
+
+
+def _within_by_rule(pairings: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per rule (``""`` without a ``rule`` column): per facility id, whether its assigned row
+    (rank-1 row without ``assigned``) is within the threshold; every facility of the rule has
+    an entry."""
+    rules = (
+        pd.unique(pairings["rule"].astype("string").fillna("")).tolist()
+        if "rule" in pairings.columns
+        else [""]
+    )
+    out: dict[str, pd.Series] = {}
+    for rule in rules:
+        rows = pairings if rule == "" else pairings[pairings["rule"].astype("string") == rule]
+        if "assigned" in rows.columns:
+            chosen = rows[rows["assigned"].eq(True)]
+        else:
+            chosen = rows[pd.to_numeric(rows["rank"], errors="coerce") == 1]
+        ok = chosen.assign(_ok=chosen["within_threshold"].eq(True)).groupby("facility_id")["_ok"]
+        present = pd.unique(rows["facility_id"])
+        out[str(rule)] = ok.any().reindex(present, fill_value=False).astype(bool)
+    return out
+
+
+def _pairing_shares(
+    out: pd.DataFrame, long: pd.DataFrame, pairings: pd.DataFrame, ids: list[str]
+) -> None:
+    """``n_in_pairings``, ``share_paired_within_threshold`` (every rule) and the per-rule
+    columns, added to ``out``."""
+    by_rule = _within_by_rule(pairings)
+
+    def counts(ok: pd.Series) -> tuple[pd.Series, pd.Series]:
+        rows = long[long["facility_id"].isin(ok.index)]
+        n = rows.groupby("element_id").size().reindex(ids, fill_value=0)
+        good = (
+            rows.assign(ok=ok.reindex(rows["facility_id"]).to_numpy(dtype=bool))
             .groupby("element_id")["ok"]
             .sum()
             .reindex(ids, fill_value=0)
         )
-        out["n_in_pairings"] = n.astype("int64")
-        out["share_paired_within_threshold"] = (paired / n.where(n > 0)).astype("float64").round(4)
-    if gaps is not None:
-        gap_ids = set(gaps["facility_id"])
-        in_gaps = long[long["facility_id"].isin(gap_ids)]
-        out["gaps"] = (
-            in_gaps.groupby("element_id").size().reindex(ids, fill_value=0).astype("int64")
-        )
-    return out
+        return n.astype("int64"), (good / n.where(n > 0)).astype("float64").round(4)
+
+    every = pd.concat(list(by_rule.values()), axis=1).astype("boolean").fillna(True).all(axis=1)
+    out["n_in_pairings"], out["share_paired_within_threshold"] = counts(every)
+    if list(by_rule) == [""]:
+        return
+    for rule, ok in by_rule.items():
+        out[f"n_in_pairings_{rule}"], out[f"share_within_threshold_{rule}"] = counts(ok)
+
+
+def _gap_counts(out: pd.DataFrame, long: pd.DataFrame, gaps: pd.DataFrame, ids: list[str]) -> None:
+    """``gaps`` (facilities with a gap, each once) and ``gaps_<rule>`` when the gaps name a
+    rule, added to ``out``."""
+
+    def count(facility_ids: Any) -> pd.Series:
+        rows = long[long["facility_id"].isin(set(facility_ids))]
+        return rows.groupby("element_id").size().reindex(ids, fill_value=0).astype("int64")
+
+    out["gaps"] = count(gaps["facility_id"].dropna())
+    if "rule" not in gaps.columns:
+        return
+    for rule in pd.unique(gaps["rule"].dropna().astype(str)):
+        out[f"gaps_{rule}"] = count(gaps.loc[gaps["rule"].astype("string") == rule, "facility_id"])

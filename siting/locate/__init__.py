@@ -29,8 +29,13 @@ Three classic models, solved exactly with HiGHS (:mod:`highspy`) on sparse formu
 Existing facilities are **fixed**: open, counted in coverage and assignment, never counted in
 ``p`` (``p`` is the number of *new* sites). Candidate sites are the township seats or the villages
 of a :class:`~siting.regions.Region`, or a user list. Demand is weighted by the elderly population
-(``pop_65plus`` by default); the built-in regions' village populations are modelled, and the
-results say so (``population_source``).
+(``pop_60plus`` by default: 老年人, aged 60 and over); the built-in regions' village populations
+are modelled, and the results say so (``population_source``).
+
+Existing facilities are those of the **service tier** of the kind added
+(:func:`siting.coverage.covering_kinds`, :data:`siting.kinds.TIERS`): adding a ``health_center``
+counts every existing 卫生院 and 社区卫生服务中心 as covering, so coverage before and after is the
+one definition of :func:`siting.coverage.covered_population_by_tier`.
 
 Formulation
 -----------

@@ -38,7 +38,7 @@ def colocation(
     network: costs.Network = None,
     health_kinds: Sequence[str] = ("health_center", "community_health_center"),
     care_kinds: Sequence[str] = ("nursing_home",),
-    pop_column: str = "pop_65plus",
+    pop_column: str = "pop_60plus",
     options: TravelOptions | None = None,
 ) -> pd.DataFrame:
     """两院一体: health centres with no nursing home within ``distance_m``, by catchment.

@@ -60,8 +60,18 @@ class LocateResult:
         coverage models rank by the population each site newly covers when added in that
         order (greedy on the chosen set), the p-median by the population assigned.
     coverage_before, coverage_after
-        Share of the elderly (``pop_column``) within ``threshold_min`` of a facility of ``kind``
-        before and after the new sites (0-1).
+        Share of the elderly (``pop_column``) within ``threshold_min`` of a facility of the
+        service tier of ``kind`` before and after the new sites (0-1): every existing facility
+        of the tier counts (:func:`siting.coverage.covering_kinds`; a 社区卫生服务中心 as a 卫生院),
+        the one definition of :func:`siting.coverage.covered_population_by_tier`.
+    existing_kinds
+        The kinds of the existing facilities kept open and counted as covering
+        (:func:`siting.coverage.covering_kinds` of ``kind``).
+    served_candidates
+        Candidate sites left out of the coverage models (``mclp``, ``lscp``) because a facility
+        of the tier already serves there: a township seat whose township has one (township or
+        hospital tier), a village that has one, or (township tier) a village of a 街道 that has
+        one. No second 卫生院 where a 卫生院 or 社区卫生服务中心 already serves.
     status, solver_status, objective, bound, gap, solve_time_s
         As in :class:`Solution` (the objective in people for MCLP, sites for LSCP,
         person-minutes for the p-median).
@@ -103,6 +113,8 @@ class LocateResult:
     sentence_zh: str
     sentence_en: str
     solution: Solution = field(repr=False)
+    existing_kinds: tuple[str, ...] = ()
+    served_candidates: list[Any] = field(default_factory=list)
 
     @property
     def optimal(self) -> bool:
@@ -126,6 +138,8 @@ class LocateResult:
             "candidates": self.candidates,
             "n_candidates": self.n_candidates,
             "n_existing": self.n_existing,
+            "existing_kinds": list(self.existing_kinds),
+            "served_candidates": [str(i) for i in self.served_candidates],
             "capacity": self.capacity,
             "status": self.status,
             "optimal": self.optimal,
@@ -177,6 +191,67 @@ def _kind_tuple(kind: str | Iterable[str]) -> tuple[str, ...]:
         msg = "kind must name the kind of facility to add, e.g. 'health_center'"
         raise LocateError(msg)
     return kinds
+
+
+def _covering(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """The kinds of existing facility that cover what new ones of ``kinds`` would."""
+    try:
+        return coverage.covering_kinds(kinds)
+    except coverage.CoverageError as exc:
+        raise LocateError(str(exc)) from exc
+
+
+def _served(
+    cand: gpd.GeoDataFrame,
+    label: str,
+    existing: gpd.GeoDataFrame,
+    kinds: tuple[str, ...],
+    region: Region | None,
+) -> B1:
+    """Which candidate sites lie where a facility of the tier of ``kinds`` already serves:
+
+    * township seats (township and hospital tiers): the township has one (一乡镇一卫生院; each
+      街道 its 社区卫生服务中心);
+    * villages: the village has one; for the township tier also every village of a 街道 that
+      has one (an urban 街道 is served by its 社区卫生服务中心, 社区卫生服务站 fill in below).
+    """
+    from siting.kinds import KINDS, tier_of
+
+    tiers = {tier_of(k) for k in kinds if k in KINDS} - {None}
+    served = np.zeros(len(cand), dtype=bool)
+    if not tiers or existing.empty:
+        return served
+    ids = cand.index.astype(str)
+    towns = (
+        set(existing["township_code"].dropna().astype(str))
+        if "township_code" in existing.columns
+        else set()
+    )
+    if label == "townships" and tiers & {"township", "hospital"}:
+        return np.asarray(ids.isin(towns), dtype=bool)
+    if label != "villages":
+        return served
+    if "village_code" in existing.columns:
+        served |= np.asarray(ids.isin(set(existing["village_code"].dropna().astype(str))))
+    if "township" in tiers and region is not None and "town_type" in region.townships.columns:
+        kind_of_town = region.townships["town_type"].set_axis(region.townships.index.astype(str))
+        town = cand["township_code"].astype("string")
+        urban = town.map(kind_of_town).eq("街道").to_numpy(dtype=bool, na_value=False)
+        served |= urban & np.asarray(town.isin(towns).to_numpy(dtype=bool, na_value=False))
+    return served
+
+
+def _without_sites(pairs: Pairs, drop: B1) -> Pairs:
+    """``pairs`` without the pairs of the sites ``drop`` (those sites then cover no one)."""
+    keep = ~drop[pairs.site]
+    return Pairs(
+        pairs.demand[keep],
+        pairs.site[keep],
+        pairs.cost[keep],
+        pairs.n_demand,
+        pairs.n_site,
+        pairs.bound,
+    )
 
 
 def _of_kind(frame: gpd.GeoDataFrame | None, kinds: tuple[str, ...], name: str) -> Any:
@@ -491,7 +566,7 @@ def recommend(
     candidates: str | gpd.GeoDataFrame = "townships",
     capacity: float | str | None = None,
     existing_capacity: float | str | None = None,
-    pop_column: str = "pop_65plus",
+    pop_column: str = coverage.ELDERLY_COLUMN,
     nearest_k: int | None = None,
     cutoff_min: float | None = None,
     time_limit_s: float = 60.0,
@@ -510,7 +585,10 @@ def recommend(
         A networkx road graph (osmnx convention), a compiled GraphArrays, or ``None`` for the
         straight-line fallback (:mod:`siting.costs`).
     facilities
-        The registry (filtered by ``kind``): existing facilities, kept open. ``None``: none.
+        The registry: its facilities of the service tier of ``kind`` are the existing ones,
+        kept open and counted as covering (:func:`siting.coverage.covering_kinds`: for a new
+        ``health_center``, every ``health_center`` and ``community_health_center``, so no new
+        卫生院 is placed where a 社区卫生服务中心 already serves). ``None``: none.
     demand
         Demand points indexed by id with ``pop_column`` (default ``region.villages``).
     model
@@ -525,7 +603,10 @@ def recommend(
         The kind (or kinds) of facility to add, e.g. ``"health_center"``.
     candidates
         ``"townships"`` (township seats), ``"villages"`` or a GeoDataFrame of sites (index the
-        site ids; optional ``name``, ``county_code``, ``township_code`` columns).
+        site ids; optional ``name``, ``county_code``, ``township_code`` columns). In the
+        coverage models a candidate where a facility of the tier already serves adds no
+        coverage (``served_candidates``, see :class:`LocateResult`): no new 卫生院 in a 街道 a
+        社区卫生服务中心 already serves.
     capacity
         p-median only: capacity of every new site in elderly people served (a number), or a
         column of a GeoDataFrame of ``candidates``. ``None``: uncapacitated.
@@ -533,7 +614,8 @@ def recommend(
         p-median with ``capacity``: capacity of the existing facilities (a number or a column
         of ``facilities``); ``None``: unlimited.
     pop_column
-        Demand weight column (``pop_65plus``, ``pop_60plus`` ...).
+        Demand weight column: default ``pop_60plus`` (the elderly); ``pop_65plus`` where a
+        document counts 65+.
     nearest_k
         p-median: how many nearest sites of every demand point enter the model at first
         (default ``ceil(n_candidates / p) + 3``); doubled where the solution needs more.
@@ -565,9 +647,13 @@ def recommend(
     >>> import siting
     >>> region = siting.regions.load("xuanhan")
     >>> registry = siting.modelled.registry_for(region)
-    >>> result = recommend(region, None, registry, model="mclp", p=3, threshold_min=15)
+    >>> result = recommend(
+    ...     region, None, registry, model="mclp", p=3, threshold_min=15, candidates="villages"
+    ... )
     >>> result.status, len(result.recommendations), result.coverage_after > result.coverage_before
     ('optimal', 3, True)
+    >>> result.existing_kinds  # every existing facility of the township tier counts
+    ('health_center', 'community_health_center')
     """
     args = _model_args(model, threshold_min, time_limit_s, mip_gap, p, capacity, existing_capacity)
     cost_args.with_options(options, direction, None, None, None, None)  # a wrong type fails here
@@ -581,12 +667,16 @@ def recommend(
     kinds = _kind_tuple(kind)
     demand = _demand_frame(region, demand)
     weights, pop_source = _population(demand, pop_column)
-    existing = _of_kind(facilities, kinds, "facilities")
+    covering = _covering(kinds)
+    existing = _of_kind(facilities, covering, "facilities")
     cand, label = _candidate_sites(region, candidates)
     if not len(cand):
         msg = "there are no candidate sites"
         raise LocateError(msg)
     n_ex, n_cand = len(existing), len(cand)
+    served = (
+        _served(cand, label, existing, kinds, region) if mdl != "p_median" else np.zeros(0, bool)
+    )
     sites, fixed = _all_sites(existing, cand)
     cap_arr, cap_new = _capacities(capacity, existing_capacity, existing, cand)
     if mdl != "lscp":
@@ -604,6 +694,8 @@ def recommend(
         cover = _reach_pairs(arrays, demand, sites, threshold, **kw)
     else:
         pairs = _reach_pairs(arrays, demand, sites, threshold, **kw)
+        if served.any():
+            pairs = _without_sites(pairs, np.concatenate([np.zeros(n_ex, dtype=bool), served]))
         cover = pairs
         if mdl == "lscp":
             sol = lscp(pairs, threshold, fixed=fixed, time_limit_s=t_limit, mip_gap=gap_req)
@@ -629,6 +721,8 @@ def recommend(
         cand=cand,
         n_ex=n_ex,
         kinds=kinds,
+        existing_kinds=covering,
+        served_candidates=cand.index[served].tolist() if len(served) else [],
         threshold=threshold,
         p=p,
         label=label,
@@ -841,6 +935,8 @@ def _result(
     p: int | None,
     label: str,
     capacity: F64 | None,
+    existing_kinds: tuple[str, ...] = (),
+    served_candidates: list[Any] | None = None,
     capacity_new: float | None,
     nearest_k: int | None,
     time_limit_s: float,
@@ -923,6 +1019,8 @@ def _result(
         sentence_zh=zh,
         sentence_en=en,
         solution=sol,
+        existing_kinds=existing_kinds,
+        served_candidates=list(served_candidates or []),
     )
     if not sol.has_solution:
         msg = _no_solution_message(mdl, sol, demand, threshold, time_limit_s)

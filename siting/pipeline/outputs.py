@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 def _geojson(frame: gpd.GeoDataFrame) -> Callable[[Path], None]:
     def write(path: Path) -> None:
-        text = frame.to_json(drop_id=True, ensure_ascii=False, to_wgs84=True)
+        # dates (a patrol's visit days) as ISO text, as in the CSV files
+        text = frame.to_json(drop_id=True, ensure_ascii=False, to_wgs84=True, default=str)
         path.write_text(text + "\n", encoding="utf-8")
 
     return write

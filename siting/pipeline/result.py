@@ -34,6 +34,7 @@ PAIRING_OUTPUT_COLUMNS: Final = (*pairing.COLUMNS, "data_source", "network_sourc
 GAP_COLUMNS: Final = (
     "gap_type",
     "rule",
+    "tier",
     "facility_id",
     "facility_name",
     "facility_kind",

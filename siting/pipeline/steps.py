@@ -37,13 +37,18 @@ from siting._outdir import (
 )
 from siting.graph import GraphArrays, graph_arrays
 from siting.pipeline.context import _Context
-from siting.pipeline.gaps import _all_village_gaps, _facility_gaps, _village_gaps, _village_nearest
+from siting.pipeline.gaps import (
+    _facility_gaps,
+    _merge_gaps,
+    _patrol_gaps,
+    _village_gaps_by_tier,
+    _village_nearest_by_tier,
+)
 from siting.pipeline.inputs import _layout, _load_inputs, _versions
 from siting.pipeline.outputs import _writers
 from siting.pipeline.result import (
     ACCESS_SCORES,
     GAP_COLUMNS,
-    MEDICAL_KINDS,
     RunResult,
     _Clock,
     _Prepared,
@@ -111,10 +116,16 @@ def _prepare(
             seed=seed,
             inputs=inputs,
         )
-        rs = pairing.load_rules(rules)
-        inputs["rules"] = (
-            {"path": str(rs.path), "sha256": sha256_file(rs.path)} if rs.path else {"mapping": True}
-        )
+        rs = pairing.load_rules(rules, region=reg)  # without rules: the region's rule set
+        inputs["rules"] = {
+            **(
+                {"path": str(rs.path), "sha256": sha256_file(rs.path)}
+                if rs.path
+                else {"mapping": True}
+            ),
+            "set": rs.name,
+            "benchmark": rs.benchmark,
+        }
         thresholds = _check_options(service_area_kinds, thresholds_min)
         if service_area_mode not in service_areas.MODES:
             msg = (
@@ -264,13 +275,22 @@ def _compile_network(ctx: _Context) -> None:
                     net_in["warnings"] = list(src.get("warnings", []))
 
 
+def _marked(ctx: _Context) -> gpd.GeoDataFrame:
+    """The facilities with ``urban`` (城镇社区: a 街道 township, a 社区 village) from the
+    region's township and village types, for the rules that send urban facilities to
+    community health services (:func:`siting.pairing.mark_urban`); as read without a region."""
+    if ctx.reg is None:
+        return ctx.fac
+    return pairing.mark_urban(ctx.fac, ctx.reg.townships, ctx.reg.villages)
+
+
 def _pair(ctx: _Context) -> None:
     """Every rule's pairing (from the earlier searches on an update)."""
     with ctx.clock.step("pairing", "就近配对 pairing"):
         prev = ctx.previous
         pairs = pairing.pair(
             ctx.net,
-            ctx.fac,
+            _marked(ctx),
             ctx.rs,
             capacity=ctx.capacity,
             progress=ctx.progress,
@@ -343,30 +363,33 @@ def _note_rules_not_paired(ctx: _Context) -> None:
             ctx.skipped(f"pairings: {rule.id}", zh, en)
 
 
+#: Service tiers whose distance gives village gaps (the hospital tier is coverage only).
+VILLAGE_GAP_TIERS: Final = ("village", "township")
+
+
 def _find_gaps(ctx: _Context) -> None:
     """Facility, village and patrol gaps in one table, tagged with areas and layout elements."""
     fac, villages, thresholds = ctx.fac, ctx.villages, ctx.thresholds
     with ctx.clock.step("gaps", "覆盖缺口 coverage gaps"):
         gap_parts = [_facility_gaps(ctx.pairs, ctx.no_partner_rules)]
-        medical = fac[fac["kind"].isin(MEDICAL_KINDS)]
-        if villages is not None and not villages.empty and not medical.empty:
-            ctx.village_near = _village_nearest(ctx.net, villages, medical, ctx.previous)
-            gap_parts.append(_village_gaps(ctx.village_near, villages, medical, thresholds))
-        elif villages is not None and not villages.empty:
-            gap_parts.append(_all_village_gaps(villages, thresholds))
-        elif villages is None:
+        if villages is not None and not villages.empty:
+            # one search per service tier; the village and township tiers give village gaps
+            # (every village has a hospital beyond 15 min: that tier is coverage, not a gap)
+            ctx.village_near = _village_nearest_by_tier(ctx.net, villages, fac, ctx.previous)
+            per_tier = dict.fromkeys(VILLAGE_GAP_TIERS, thresholds)
+            gap_parts.append(_village_gaps_by_tier(ctx.village_near, villages, fac, per_tier))
+        else:
             ctx.skipped(
                 "gaps: villages",
                 "没有村庄数据，未计算村覆盖缺口（内置区域 --region 提供村庄）",
                 "no villages, so no village gaps (a built-in --region brings its villages)",
             )
         if ctx.patrols is not None:
-            gap_parts.append(patrol.coverage_gaps(ctx.patrols).reindex(columns=list(GAP_COLUMNS)))
-        gaps = pd.concat([g for g in gap_parts if not g.empty] or gap_parts, ignore_index=True)
-        gaps = gaps.reindex(columns=list(GAP_COLUMNS))
+            gap_parts.append(_patrol_gaps(patrol.coverage_gaps(ctx.patrols), fac))
+        gaps = _merge_gaps(gap_parts).reindex(columns=list(GAP_COLUMNS))
         for col in ("village_code", "village_name", "nearest_partner_id", "facility_id"):
             gaps[col] = gaps[col].astype("string")
-        is_fac = gaps["gap_type"] == "facility"
+        is_fac = gaps["facility_id"].notna().to_numpy(dtype=bool)
         for col in ("county_code", "township_code"):
             if col in fac.columns:
                 where = gaps.loc[is_fac, "facility_id"].map(fac[col])
@@ -392,14 +415,18 @@ def _measure_coverage(ctx: _Context) -> None:
                 "no villages and elderly population (a built-in --region brings them)",
             )
         return
-    medical = fac[fac["kind"].isin(MEDICAL_KINDS)]
     with ctx.clock.step("coverage", "覆盖人口 elderly population covered"):
         names = {
             "county_code": reg.counties["name"],
             "township_code": reg.townships["name"],
         }
-        ctx.cov = coverage.covered_population(
-            ctx.net, villages, medical, thresholds_min=ctx.thresholds, names=names
+        ctx.cov = coverage.covered_population_by_tier(
+            ctx.net,
+            villages,
+            fac,
+            thresholds_min=ctx.thresholds,
+            names=names,
+            nearest=ctx.village_near,
         )
     with ctx.clock.step("access", "可达性评分 E2SFCA access"):
         parts = []
@@ -490,12 +517,16 @@ def _recommend(ctx: _Context) -> None:
             p=int(ctx.recommend_p),
             threshold_min=max(ctx.thresholds),
             kind=ctx.recommend_kind,
+            # every township seat has its 卫生院 (or a 社区卫生服务中心 serves it): the sites
+            # that would add coverage are villages far from them (a branch, 分院/服务点)
+            candidates="villages",
         )
         ctx.recommended = found.recommendations
         ctx.recommend_summary = {
             "model": "mclp",
             "p": int(ctx.recommend_p),
             "kind": ctx.recommend_kind,
+            "candidates": "villages",
             "status": found.status,
             "sentence_zh": found.sentence_zh,
             "sentence_en": found.sentence_en,
@@ -568,16 +599,18 @@ def _summarize(ctx: _Context) -> None:
     patrols = ctx.patrols
     if patrols is not None:
         t = patrols.totals
+        stops = patrols.visits["stop"]
+        gaps = patrols.gaps
         summary["patrols"] = {
             "clinics": len(t),
-            "visits": int((patrols.visits["stop"] == "visit").sum()),
+            "visits": int(stops.isin(["visit", "onsite"]).sum()),
+            "visits_onsite": int((stops == "onsite").sum()),
             "km_per_month": round(float(t["km_per_month"].sum()), 1)
             if "km_per_month" in t
             else None,
-            "gaps_by_kind": {
-                str(k): int(v) for k, v in patrols.gaps["gap_kind"].value_counts().items()
-            }
-            if "gap_kind" in patrols.gaps
+            "clinics_overloaded": int(t["overloaded"].sum()) if "overloaded" in t else 0,
+            "gaps_by_kind": {str(k): int(v) for k, v in gaps["gap"].value_counts().items()}
+            if "gap" in gaps
             else {},
         }
     if ctx.measured is not None:

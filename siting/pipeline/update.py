@@ -129,11 +129,14 @@ def _diff(
     """Pairings that changed (and why), gaps closed or opened, indicators before and after."""
     rows: list[dict[str, Any]] = []
     old_p = old_dir["pairings"]
+    used = ["rule", "facility_id", "facility_name", "partner_id", "partner_name"]
+    used += ["travel_time_min", "reason"]
     old_map: dict[tuple[str, str], Any] = {
         (str(r["rule"]), str(r["facility_id"])): r
-        for r in old_p[old_p["assigned"].astype(bool)].to_dict("records")
+        for r in old_p.loc[old_p["assigned"].astype(bool), used].to_dict("records")
     }
-    new_rows: list[Any] = new.pairings[new.pairings["assigned"].astype(bool)].to_dict("records")
+    new_p = new.pairings
+    new_rows: list[Any] = new_p.loc[new_p["assigned"].astype(bool), used].to_dict("records")
     added_ids = set(added.index.astype(str))
     for r in new_rows:
         rule, fid = str(r["rule"]), str(r["facility_id"])

@@ -1,9 +1,10 @@
 """The registry's schema: columns, dtypes, header aliases and the categorical vocabularies.
 
 :data:`COLUMNS` and :data:`DTYPES`, the Chinese and English header aliases
-(:data:`COLUMN_ALIASES`), the vocabularies of ``ownership``, ``operation`` (运营方式) and
-``location``, the plausibility limits of ``beds`` and ``capacity``, :func:`empty`,
-:func:`district_column`, and :class:`Shared` (the immutable sequence kept in ``attrs``).
+(:data:`COLUMN_ALIASES`, also of the indicator columns :data:`MEASURE_COLUMNS`), the vocabularies
+of ``ownership``, ``operation`` (运营方式) and ``location``, the plausibility limits of ``beds``
+and ``capacity``, :func:`empty`, :func:`district_column`, and :class:`Shared` (the immutable
+sequence kept in ``attrs``).
 """
 
 from __future__ import annotations
@@ -197,6 +198,31 @@ COLUMN_ALIASES: Final[dict[str, str]] = {
     **dict.fromkeys(["source", "来源", "数据来源"], "source"),
     **dict.fromkeys(["location", "定位方式", "定位质量", "位置质量", "坐标质量"], "location"),
     **dict.fromkeys(["note", "备注", "说明", "notes", "remark", "remarks"], "note"),
+    # the columns that make policy indicators measurable (MEASURE_COLUMNS), kept as extra columns
+    **dict.fromkeys(
+        ["has_clinic", "内设医疗机构", "内设医务室", "是否内设医疗机构", "internal_medical"],
+        "has_clinic",
+    ),
+    **dict.fromkeys(
+        ["medical_service_form", "医疗服务形式", "医疗卫生服务形式", "医疗服务方式"],
+        "medical_service_form",
+    ),
+    **dict.fromkeys(["nursing_beds", "护理型床位", "护理型床位数", "护理床位数"], "nursing_beds"),
+    **dict.fromkeys(
+        ["green_channel", "绿色通道", "就医绿色通道", "老年人就医绿色通道"], "green_channel"
+    ),
+    **dict.fromkeys(
+        ["geriatric_dept", "geriatric_department", "老年病科", "老年医学科"], "geriatric_dept"
+    ),
+    **dict.fromkeys(["hospice", "安宁疗护", "安宁疗护服务", "开展安宁疗护"], "hospice"),
+    **dict.fromkeys(
+        ["family_doctor_signed", "家庭医生签约人数", "家庭医生签约老年人数", "签约老年人数"],
+        "family_doctor_signed",
+    ),
+    **dict.fromkeys(
+        ["health_managed_65plus", "65岁以上老年人健康管理人数", "老年人健康管理人数"],
+        "health_managed_65plus",
+    ),
     # the usual headers in traditional characters (Big5 lists, 繁體 Excel)
     "名稱": "name",
     "機構名稱": "name",
@@ -217,6 +243,21 @@ COLUMN_ALIASES: Final[dict[str, str]] = {
     "醫院等級": "level",
     "詳細地址": "address",
     "備註": "note",
+}
+
+#: The extra columns that make a policy indicator measurable (:mod:`siting.indicators`) and
+#: their Chinese names: not part of :data:`COLUMNS`, their headers (any alias of
+#: :data:`COLUMN_ALIASES`) are accepted and the values kept as extra columns under the file's
+#: header, read by the indicators when present.
+MEASURE_COLUMNS: Final[dict[str, str]] = {
+    "has_clinic": "内设医疗机构",
+    "medical_service_form": "医疗服务形式",
+    "nursing_beds": "护理型床位",
+    "green_channel": "老年人就医绿色通道",
+    "geriatric_dept": "老年病科",
+    "hospice": "安宁疗护",
+    "family_doctor_signed": "家庭医生签约老年人数",
+    "health_managed_65plus": "65岁以上老年人健康管理人数",
 }
 
 _BRACKETED: Final = re.compile(r"[(\[【<《]([^)\]】>》]*)[)\]】>》]")
