@@ -102,8 +102,9 @@ def test_a_list_with_no_elderly_care_or_no_medical_facility(tmp_path: Path) -> N
     from siting import regions
 
     n = len(regions.load("xuanhan").villages)
-    assert len(village_gaps) == 2 * n  # both thresholds
-    assert village_gaps["reason"].str.contains("没有任何医疗机构").all()
+    assert len(village_gaps) == 2 * 2 * n  # both thresholds, village and township tiers
+    assert set(village_gaps["tier"]) == {"village", "township"}
+    assert village_gaps["reason"].str.contains("名录中没有").all()
 
 
 def test_colocation_measures_in_the_zone_of_the_area() -> None:

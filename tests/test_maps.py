@@ -146,7 +146,7 @@ def test_meeting_map_is_one_offline_file_with_every_layer(
     for expected in ("县界", "规划布局", "就近服务范围 15分钟", "就近服务范围 30分钟"):
         assert expected in names
     for prefix in (
-        "配对连线：签约医疗机构",
+        "配对连线：签约卫生院",
         "覆盖缺口",
         "巡诊路线",
         "建议选址",
@@ -291,7 +291,10 @@ def test_full_nanchong_map_is_under_10_mb_and_drops_nothing(
     assert areas == len(nanchong_run.service_areas)
     gaps = nanchong_run.gaps
     n_gaps = next(ch.n for k, ch in layers.items() if k.startswith("覆盖缺口"))
-    assert n_gaps == gaps.loc[gaps["gap_type"] == "facility", "facility_id"].nunique()
+    # one point per facility with a gap and one per village with a gap (any tier, threshold)
+    n_fac = gaps.loc[gaps["gap_type"] == "facility", "facility_id"].nunique()
+    n_vil = gaps.loc[gaps["gap_type"] == "village", "village_code"].nunique()
+    assert n_gaps == n_fac + n_vil
 
 
 # --- static maps ----------------------------------------------------------------------------------
