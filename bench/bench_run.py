@@ -126,7 +126,31 @@ def measure(tree: Path, region: str, work: Path, label: str) -> dict[str, Any]:
         siting("run", "--region", region, "--quiet", "--out", str(warm_dir)), work, env
     )
     # update: a run on the registry file, then 3 facilities added
-    gpkg_src, add = work / "registry.gpkg", work / "add3.csv"  # made once by main()
+    # the region's modelled registry and the 3 additions, made by this tree's own code (a
+    # registry of a newer tree may hold kinds an older one does not know)
+    inputs = work / f"{label}-inputs"
+    inputs.mkdir(exist_ok=True)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[3]); import bench_run; "
+        "from pathlib import Path; bench_run.make_inputs(Path(sys.argv[1]), sys.argv[2])"
+    )
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(inputs),
+            region,
+            str(ROOT / "bench"),
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    if made.returncode:
+        raise SystemExit(made.stderr.decode(errors="replace"))
+    gpkg_src, add = inputs / "registry.gpkg", inputs / "add3.csv"
     reg = work / f"{label}-registry.gpkg"
     shutil.copy2(gpkg_src, reg)
     upd_dir = work / f"{label}-upd"
@@ -211,7 +235,6 @@ def main(argv: list[str] | None = None) -> int:
     base_tree = None
     try:
         print(f"# siting run / update benchmark: {args.region} ({_results.machine()})")
-        make_inputs(work, args.region)
         ours = measure(ROOT, args.region, work, "ours")
         base = None
         if not args.no_baseline:

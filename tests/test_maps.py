@@ -277,6 +277,8 @@ def test_full_nanchong_map_is_under_10_mb_and_drops_nothing(
     assert own.stat().st_size < 10_000_000, own.stat().st_size
     page = own.read_text(encoding="utf-8")
     assert "巡诊路线" in page and "第4周" in page
+    # a village's gap popup says which service tier is too far (escaped JSON in the page)
+    assert "乡镇级（卫生院/社区卫生服务中心）：最近" in page
     layers = {ch.layer_name: ch for ch in m._children.values() if hasattr(ch, "layer_name")}
     fac = modelled.registry_for("nanchong")
     n_points = sum(

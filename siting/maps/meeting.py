@@ -16,6 +16,7 @@ import shapely
 from siting import registry
 from siting._errors import MapError
 from siting.crs import convert_gdf
+from siting.kinds import TIER_ZH, TIERS
 from siting.maps.layers import HasMapLayers, MapLayers, _default_title, _gather, _Parts
 from siting.maps.leaflet import (
     _add_offline_assets,
@@ -245,26 +246,31 @@ def _gap_layer(m: folium.Map, parts: _Parts, fac: gpd.GeoDataFrame, shift: str) 
             )
         )
         vgaps = vgaps[vgaps["village_code"].isin(villages.index)]
+        if "tier" not in vgaps.columns:
+            vgaps = vgaps.assign(tier=None)
         cols = [
             "village_name",
             "nearest_partner_name",
             "travel_time_min",
             "threshold_min",
             "reason",
+            "tier",
         ]
+        order = {t: i for i, t in enumerate(TIERS)}
         for code, recs in _grouped(vgaps, "village_code", cols).items():
-            recs = sorted(recs, key=lambda r: float(r["threshold_min"]))
+            recs = sorted(recs, key=lambda r: (order.get(r["tier"], 9), float(r["threshold_min"])))
+            rows_: list[tuple[str, Any]] = [("村/社区", recs[0]["village_name"])]
+            for tier in dict.fromkeys(r["tier"] for r in recs):  # one block per service tier
+                mine = [r for r in recs if r["tier"] == tier]
+                head = TIER_ZH.get(tier, "医疗机构") if isinstance(tier, str) else "医疗机构"
+                rows_ += [
+                    (f"{head}：最近", mine[0]["nearest_partner_name"]),
+                    ("车程", _minutes(mine[0]["travel_time_min"])),
+                    ("超出时限", "、".join(f"{float(r['threshold_min']):g}分钟" for r in mine)),
+                ]
+            rows_.append(("说明", recs[0]["reason"]))
             first = recs[0]
-            pop = _table(
-                [
-                    ("村/社区", first["village_name"]),
-                    ("最近医疗机构", first["nearest_partner_name"]),
-                    ("车程", _minutes(first["travel_time_min"])),
-                    ("超出时限", "、".join(f"{float(r['threshold_min']):g}分钟" for r in recs)),
-                    ("说明", first["reason"]),
-                ],
-                "覆盖缺口(村)",
-            )
+            pop = _table(rows_, "覆盖缺口(村)")
             rows.append([*vxy[code], f"覆盖缺口：{_esc(first['village_name'])}", pop])
     if not rows:
         return 0
