@@ -731,13 +731,13 @@ def _rule_rows(ctx: Context, rule: str) -> tuple[pd.DataFrame, pd.DataFrame, flo
     )
 
 
-def _partner_text(r: pd.Series) -> str:
+def _partner_text(r: Mapping[str, Any]) -> str:
     name = r.get("partner_name")
     named = f" {name}" if isinstance(name, str) and name else ""
     return f"{r.get('partner_id', '?')}{named} ({float(r['_t']):.1f} min)"
 
 
-def _capacity_text(r: pd.Series) -> str:
+def _capacity_text(r: Mapping[str, Any]) -> str:
     """``"; X is full: capacity 3 (assumed), load 3"`` from a pairing row, or ``""``."""
     cap = pd.to_numeric(pd.Series([r.get("partner_capacity")]), errors="coerce").iloc[0]
     if pd.isna(cap):
@@ -764,9 +764,11 @@ def _breaks(
         else pd.Series(dtype=float)
     )
     t_rule = float(thresholds.iloc[0]) if t_over is None and len(thresholds) else t_over
+    a_rows: dict[Any, Any] = assigned.to_dict("index")  # one lookup per facility
+    n_rows: dict[Any, Any] = first.to_dict("index")
     for fid in ids.astype(str):
-        a = assigned.loc[fid] if fid in assigned.index else None
-        n = first.loc[fid] if fid in first.index else None
+        a = a_rows.get(fid)
+        n = n_rows.get(fid)
         if a is None:
             ok[fid] = False
             why[fid] = (
