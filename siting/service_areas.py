@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Iterable, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 F64 = npt.NDArray[np.float64]
+_G = TypeVar("_G")
 I64 = npt.NDArray[np.int64]
 
 
@@ -269,19 +270,31 @@ def _has(sorted_keys: I64, key: int) -> bool:
     return pos < len(sorted_keys) and int(sorted_keys[pos]) == key
 
 
-_CORRIDORS: weakref.WeakKeyDictionary[GraphArrays, dict[tuple[str, float], _Corridor]] = (
+#: The geometry built once per graph (:class:`_Corridor`, :class:`_Faces`), by class,
+#: direction of the search graph and ``buffer_m``; forgotten with the compiled graph.
+_PER_GRAPH: weakref.WeakKeyDictionary[GraphArrays, dict[tuple[Any, str, float], Any]] = (
     weakref.WeakKeyDictionary()
 )
 
 
+def _per_graph(
+    kind: Callable[[GraphArrays, Any, float], _G],
+    arrays: GraphArrays,
+    direction: costs.Direction,
+    buffer_m: float,
+) -> _G:
+    """The cached ``kind(arrays, search edges, buffer_m)`` of ``arrays``."""
+    per = _PER_GRAPH.setdefault(arrays, {})
+    key = (kind, direction, buffer_m)
+    found = per.get(key)
+    if found is None:
+        found = per[key] = kind(arrays, cost_args.search(arrays, direction).edges, buffer_m)
+    return found
+
+
 def _corridor(arrays: GraphArrays, direction: costs.Direction, buffer_m: float) -> _Corridor:
     """The cached :class:`_Corridor` of ``arrays`` (per direction of the search graph)."""
-    per = _CORRIDORS.setdefault(arrays, {})
-    found = per.get((direction, buffer_m))
-    if found is None:
-        found = _Corridor(arrays, cost_args.search(arrays, direction).edges, buffer_m)
-        per[(direction, buffer_m)] = found
-    return found
+    return _per_graph(_Corridor, arrays, direction, buffer_m)
 
 
 def _areas_within(
@@ -642,19 +655,9 @@ class _Faces:
         return faces, np.unique(self.face_segs[rpos])
 
 
-_FACES: weakref.WeakKeyDictionary[GraphArrays, dict[tuple[str, float], _Faces]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def _faces(arrays: GraphArrays, direction: costs.Direction, buffer_m: float) -> _Faces:
     """The cached :class:`_Faces` of ``arrays`` (per direction of the search graph)."""
-    per = _FACES.setdefault(arrays, {})
-    found = per.get((direction, buffer_m))
-    if found is None:
-        found = _Faces(arrays, cost_args.search(arrays, direction).edges, buffer_m)
-        per[(direction, buffer_m)] = found
-    return found
+    return _per_graph(_Faces, arrays, direction, buffer_m)
 
 
 def _union_faces(faces: npt.NDArray[Any]) -> Any:
