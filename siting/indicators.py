@@ -917,19 +917,29 @@ def facility_count(ctx: Context, *, kinds: Sequence[str]) -> Measurement:
     )
 
 
-def beds_total(ctx: Context, *, kinds: Sequence[str]) -> Measurement:
-    """Sum of the beds of the facilities of ``kinds`` (those without beds left out, counted)."""
+def _beds(ctx: Context, kinds: Sequence[str]) -> tuple[pd.Series, str, bool, Measurement | None]:
+    """The beds of the facilities of ``kinds``, the registry basis, whether it is modelled, and
+    the "not measurable" answer when no beds are known."""
     sub = _select(ctx, kinds)
     basis, modelled = _registry_basis(sub)
     beds = _numbers(sub["beds"]) if "beds" in sub.columns else pd.Series(dtype="Float64")
-    if beds.isna().all():
-        return Measurement(
-            value=None,
-            needs_column="beds",
-            note=f"no beds are known for the {_kinds_text(kinds)}",
-            basis=[basis],
-            modelled=modelled,
-        )
+    if not beds.isna().all():
+        return beds, basis, modelled, None
+    unknown = Measurement(
+        value=None,
+        needs_column="beds",
+        note=f"no beds are known for the {_kinds_text(kinds)}",
+        basis=[basis],
+        modelled=modelled,
+    )
+    return beds, basis, modelled, unknown
+
+
+def beds_total(ctx: Context, *, kinds: Sequence[str]) -> Measurement:
+    """Sum of the beds of the facilities of ``kinds`` (those without beds left out, counted)."""
+    beds, basis, modelled, unknown = _beds(ctx, kinds)
+    if unknown is not None:
+        return unknown
     total = float(beds.sum())
     note = f"{total:g} beds in {int(beds.notna().sum())} {_kinds_text(kinds)}"
     if beds.isna().any():
@@ -1182,17 +1192,9 @@ def _elderly_text(age_group: str, *, chosen: bool = False) -> str:
 def beds_per_1000_elderly(ctx: Context, *, kinds: Sequence[str]) -> Measurement:
     """Beds of ``kinds`` per 1,000 elderly of the region (census 2020 county counts, age group
     ``measure(age_group=...)``)."""
-    sub = _select(ctx, kinds)
-    basis, modelled = _registry_basis(sub)
-    beds = _numbers(sub["beds"]) if "beds" in sub.columns else pd.Series(dtype="Float64")
-    if beds.isna().all():
-        return Measurement(
-            value=None,
-            needs_column="beds",
-            note=f"no beds are known for the {_kinds_text(kinds)}",
-            basis=[basis],
-            modelled=modelled,
-        )
+    beds, basis, modelled, unknown = _beds(ctx, kinds)
+    if unknown is not None:
+        return unknown
     pop_col = _age_column(ctx.age_group)
     counties = ctx.region.counties
     pop = float(pd.to_numeric(counties[pop_col], errors="coerce").sum())
